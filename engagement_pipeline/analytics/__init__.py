@@ -1,0 +1,1 @@
+"""Business logic: plain functions over DuckDB relations that know nothing of Dagster."""

@@ -1,0 +1,102 @@
+"""Simple lifetime value: annual value in the lookback window, discounted over the lifespan."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+
+from engagement_pipeline.analytics.dates import snapshot_dates
+from engagement_pipeline.config import LTVConfig
+
+CUSTOMER_LTV_COLUMNS = (
+    "snapshot_date", "customer_id", "first_seen_date", "purchase_count", "total_revenue",
+    "first_purchase_date", "last_purchase_date", "window_purchase_count", "window_revenue",
+    "average_order_value", "annual_purchase_frequency", "annual_value", "lifetime_value",
+)
+
+
+def annuity_factor(discount_rate: float, lifespan_years: float) -> float:
+    """Present value of 1 a year for `lifespan_years` years at `discount_rate`, paid at year ends.
+
+    sum_{t=1..L} 1/(1+d)^t = (1 - (1+d)^-L) / d, extended to fractional L; L when d = 0.
+    """
+    if discount_rate == 0:
+        return lifespan_years
+    return (1.0 - (1.0 + discount_rate) ** (-lifespan_years)) / discount_rate
+
+
+def customers_as_of(
+    con: duckdb.DuckDBPyConnection,
+    events: duckdb.DuckDBPyRelation,
+    purchases: duckdb.DuckDBPyRelation,
+    dates: duckdb.DuckDBPyRelation,
+) -> duckdb.DuckDBPyRelation:
+    """Every customer seen in events or purchases up to each snapshot date, with first_seen_date."""
+    return con.sql(
+        """
+        WITH seen AS (
+            SELECT customer_id, CAST(event_timestamp AS DATE) AS day FROM events
+            UNION ALL
+            SELECT customer_id, CAST(purchase_timestamp AS DATE) AS day FROM purchases
+        ),
+        first_seen AS (SELECT customer_id, min(day) AS first_seen_date FROM seen GROUP BY 1)
+        SELECT d.snapshot_date, f.customer_id, f.first_seen_date
+        FROM dates d JOIN first_seen f ON f.first_seen_date <= d.snapshot_date
+        """
+    )
+
+
+def compute_customer_ltv(
+    con: duckdb.DuckDBPyConnection,
+    events: duckdb.DuckDBPyRelation,
+    purchases: duckdb.DuckDBPyRelation,
+    dates: Sequence[dt.date],
+    config: LTVConfig,
+) -> duckdb.DuckDBPyRelation:
+    """One row per customer and snapshot date: purchase history and simple lifetime value.
+
+    Only rows dated on or before each snapshot date count. The window is the lookback_months
+    calendar months ending with the snapshot date (both ends included).
+    """
+    dates_rel = snapshot_dates(con, dates)
+    customers = customers_as_of(con, events, purchases, dates_rel)  # noqa: F841
+    years = config.lookback_months / 12.0
+    factor = annuity_factor(config.discount_rate, config.average_customer_lifespan_years)
+    return con.sql(
+        f"""
+        WITH p AS (
+            SELECT d.snapshot_date, p.customer_id, p.amount,
+                   CAST(p.purchase_timestamp AS DATE) AS day,
+                   CAST(d.snapshot_date + INTERVAL 1 DAY
+                        - INTERVAL ({int(config.lookback_months)}) MONTH AS DATE) AS window_start
+            FROM dates_rel d JOIN purchases p
+              ON CAST(p.purchase_timestamp AS DATE) <= d.snapshot_date
+        ),
+        agg AS (
+            SELECT snapshot_date, customer_id,
+                   count(*) AS purchase_count,
+                   sum(amount) AS total_revenue,
+                   min(day) AS first_purchase_date,
+                   max(day) AS last_purchase_date,
+                   count(*) FILTER (WHERE day >= window_start) AS window_purchase_count,
+                   coalesce(sum(amount) FILTER (WHERE day >= window_start), 0) AS window_revenue
+            FROM p GROUP BY ALL
+        )
+        SELECT c.snapshot_date, c.customer_id, c.first_seen_date,
+               coalesce(a.purchase_count, 0) AS purchase_count,
+               coalesce(a.total_revenue, 0.0) AS total_revenue,
+               a.first_purchase_date, a.last_purchase_date,
+               coalesce(a.window_purchase_count, 0) AS window_purchase_count,
+               coalesce(a.window_revenue, 0.0) AS window_revenue,
+               CASE WHEN a.window_purchase_count > 0
+                    THEN a.window_revenue / a.window_purchase_count END AS average_order_value,
+               coalesce(a.window_purchase_count, 0) / {years!r} AS annual_purchase_frequency,
+               coalesce(a.window_revenue, 0.0) / {years!r} AS annual_value,
+               coalesce(a.window_revenue, 0.0) / {years!r} * {factor!r} AS lifetime_value
+        FROM customers c
+        LEFT JOIN agg a USING (snapshot_date, customer_id)
+        ORDER BY c.snapshot_date, c.customer_id
+        """
+    )

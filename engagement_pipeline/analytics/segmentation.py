@@ -1,0 +1,76 @@
+"""Segments: exactly one tier per customer, decided by an ordered list of rules."""
+
+from __future__ import annotations
+
+import duckdb
+
+from engagement_pipeline.config import EngagementScoringConfig, SegmentationConfig
+from engagement_pipeline.models import SegmentTier
+from engagement_pipeline.sql import quote_literal
+
+
+def segment_case_sql(seg: SegmentationConfig, window_days: int) -> str:
+    """The segment rules as one SQL CASE; the first rule that holds decides (see decision_logic.md).
+
+    Expects columns lifetime_value, engagement_score, days_since_last_activity,
+    first_seen_date and snapshot_date.
+    """
+    lost = quote_literal(SegmentTier.LOST.value)
+    return f"""CASE
+        WHEN days_since_last_activity IS NULL
+             OR days_since_last_activity > {int(seg.recency_threshold_days)} THEN {lost}
+        WHEN lifetime_value >= {float(seg.ltv_threshold_high)!r}
+             AND engagement_score >= {float(seg.engagement_threshold_high)!r}
+             THEN {quote_literal(SegmentTier.CHAMPION.value)}
+        WHEN lifetime_value >= {float(seg.ltv_threshold_high)!r}
+             OR engagement_score >= {float(seg.engagement_threshold_high)!r}
+             THEN {quote_literal(SegmentTier.LOYAL.value)}
+        WHEN engagement_score < {float(seg.engagement_threshold_low)!r}
+             AND first_seen_date <= snapshot_date - {int(window_days)}
+             THEN {quote_literal(SegmentTier.AT_RISK.value)}
+        ELSE {quote_literal(SegmentTier.POTENTIAL.value)}
+    END"""
+
+
+def value_tier_sql(seg: SegmentationConfig) -> str:
+    return f"""CASE
+        WHEN lifetime_value >= {float(seg.ltv_threshold_high)!r} THEN 'high'
+        WHEN lifetime_value >= {float(seg.ltv_threshold_medium)!r} THEN 'medium'
+        ELSE 'low' END"""
+
+
+def assign_segments(
+    con: duckdb.DuckDBPyConnection,
+    customer_ltv: duckdb.DuckDBPyRelation,
+    engagement_scores: duckdb.DuckDBPyRelation,
+    seg: SegmentationConfig,
+    scoring: EngagementScoringConfig,
+) -> duckdb.DuckDBPyRelation:
+    """One row per customer and snapshot date with its value, engagement and segment."""
+    return con.sql(
+        f"""
+        WITH joined AS (
+            SELECT coalesce(l.snapshot_date, e.snapshot_date) AS snapshot_date,
+                   coalesce(l.customer_id, e.customer_id) AS customer_id,
+                   coalesce(l.first_seen_date, e.first_seen_date) AS first_seen_date,
+                   coalesce(l.lifetime_value, 0.0) AS lifetime_value,
+                   coalesce(l.total_revenue, 0.0) AS total_revenue,
+                   coalesce(l.purchase_count, 0) AS purchase_count,
+                   l.last_purchase_date,
+                   coalesce(e.engagement_score, 0.0) AS engagement_score,
+                   coalesce(e.window_events, 0) AS window_events,
+                   e.last_engagement_date, e.days_since_last_engagement,
+                   e.last_activity_date, e.days_since_last_activity
+            FROM customer_ltv l
+            FULL OUTER JOIN engagement_scores e USING (snapshot_date, customer_id)
+        )
+        SELECT snapshot_date, customer_id, first_seen_date, lifetime_value, total_revenue,
+               purchase_count, last_purchase_date, engagement_score, window_events,
+               last_engagement_date, days_since_last_engagement, last_activity_date,
+               days_since_last_activity,
+               {value_tier_sql(seg)} AS value_tier,
+               {segment_case_sql(seg, scoring.window_days)} AS segment
+        FROM joined
+        ORDER BY snapshot_date, customer_id
+        """
+    )

@@ -1,0 +1,296 @@
+"""The pipeline's configuration: pydantic models for config.yaml and the loader that validates it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engagement_pipeline.errors import ConfigError, ConfigFileNotFoundError
+from engagement_pipeline.models import TouchpointType
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+CONFIG_PATH_ENV = "CONFIG_PATH"
+
+FileFormat = Literal["csv", "json", "parquet"]
+
+
+class _Section(BaseModel):
+    # Unknown keys are almost always typos of real ones; reject them so they are not ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SnapshotsConfig(_Section):
+    """Which snapshot dates exist: the daily partitions run from start_date to end_date."""
+
+    start_date: dt.date
+    end_date: dt.date | None = Field(
+        default=None,
+        description="Last snapshot date (inclusive). Leave empty for an open-ended daily schedule.",
+    )
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> SnapshotsConfig:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError("end_date must be on or after start_date")
+        return self
+
+
+class CsvOptions(_Section):
+    delimiter: str | None = Field(default=None, description="None lets DuckDB sniff it.")
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+
+
+ONLINE_RETAIL_II_COLUMNS: dict[str, Any] = {
+    "customer_id_column": "Customer ID",
+    "order_id_column": "Invoice",
+    "purchase_date_column": "InvoiceDate",
+    "amount_column": None,
+    "quantity_column": "Quantity",
+    "product_column": "StockCode",
+    "country_column": "Country",
+}
+
+
+class SourceConfig(_Section):
+    file_path: str = Field(description="A file or a glob of files, relative to the config file.")
+    format: FileFormat = "csv"
+    csv: CsvOptions = CsvOptions()
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strptime format such as '%d/%m/%Y %H:%M'. Empty: ISO 8601 (with or "
+        "without offset), then month-first 'MM/DD/YYYY HH:MM' and 'YYYYMMDD'.",
+    )
+
+    @field_validator("file_path")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("file_path must not be empty")
+        return value
+
+
+class EngagementDataConfig(SourceConfig):
+    """Where engagement events come from and which source column holds each canonical field."""
+
+    customer_id_column: str = "customer_id"
+    touchpoint_column: str = "touchpoint"
+    timestamp_column: str = "timestamp"
+    engagement_score_column: str | None = None
+    event_id_column: str | None = None
+    event_type_column: str | None = None
+    channel_column: str | None = None
+    campaign_column: str | None = None
+    session_id_column: str | None = None
+
+
+class PurchaseDataConfig(SourceConfig):
+    """Where purchases come from: canonical columns, or the Online Retail II line-item layout."""
+
+    layout: Literal["canonical", "online_retail_ii"] = "canonical"
+    customer_id_column: str = "customer_id"
+    order_id_column: str | None = "order_id"
+    purchase_date_column: str = "purchase_date"
+    amount_column: str | None = Field(
+        default="amount", description="Required for the canonical layout; unused for Online Retail II."
+    )
+    quantity_column: str | None = None
+    product_column: str | None = None
+    country_column: str | None = None
+    # Online Retail II prices each line as quantity x unit price.
+    unit_price_column: str = "Price"
+
+    @model_validator(mode="after")
+    def _amount_for_canonical(self) -> PurchaseDataConfig:
+        if self.layout == "canonical" and not self.amount_column:
+            raise ValueError("amount_column is required for the canonical layout")
+        if self.layout == "online_retail_ii" and not self.quantity_column:
+            raise ValueError("quantity_column is required for the online_retail_ii layout")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _online_retail_defaults(cls, data: Any) -> Any:
+        # The Online Retail II export has fixed column names; default to them for that layout.
+        if isinstance(data, dict) and data.get("layout") == "online_retail_ii":
+            data = {**ONLINE_RETAIL_II_COLUMNS, **data}
+        return data
+
+
+class LTVConfig(_Section):
+    """Simple lifetime value: annual value from the lookback window, discounted over the lifespan."""
+
+    discount_rate: float = Field(default=0.10, ge=0.0, lt=1.0)
+    average_customer_lifespan_years: float = Field(default=3.0, gt=0.0, le=100.0)
+    lookback_months: int = Field(default=12, ge=1, le=240)
+
+
+class EngagementScoringConfig(_Section):
+    """How engagement events become a score in [0, 1]."""
+
+    window_days: int = Field(default=90, ge=1, le=3650)
+    half_saturation: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="Weighted events in the window at which the score reaches 0.5.",
+    )
+    touchpoint_weights: dict[TouchpointType, float] = Field(
+        default_factory=lambda: {
+            TouchpointType.PURCHASE: 1.0,
+            TouchpointType.REVIEW: 0.8,
+            TouchpointType.SUPPORT: 0.6,
+            TouchpointType.MOBILE: 0.5,
+            TouchpointType.WEB: 0.4,
+            TouchpointType.SOCIAL: 0.3,
+            TouchpointType.EMAIL: 0.2,
+        }
+    )
+
+    @field_validator("touchpoint_weights")
+    @classmethod
+    def _weights_complete(cls, value: dict[TouchpointType, float]) -> dict[TouchpointType, float]:
+        missing = [t.value for t in TouchpointType if t not in value]
+        if missing:
+            raise ValueError(f"missing weights for touchpoints: {', '.join(missing)}")
+        negative = [t.value for t, w in value.items() if w < 0]
+        if negative:
+            raise ValueError(f"weights must be >= 0 (negative for: {', '.join(negative)})")
+        return value
+
+
+class SegmentationConfig(_Section):
+    """Thresholds of the five segment tiers (see docs/decision_logic.md for the precedence)."""
+
+    ltv_threshold_high: float = Field(default=1000.0, ge=0.0)
+    ltv_threshold_medium: float = Field(default=300.0, ge=0.0)
+    engagement_threshold_high: float = Field(default=0.6, ge=0.0, le=1.0)
+    engagement_threshold_low: float = Field(default=0.2, ge=0.0, le=1.0)
+    recency_threshold_days: int = Field(default=90, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SegmentationConfig:
+        if self.ltv_threshold_medium > self.ltv_threshold_high:
+            raise ValueError("ltv_threshold_medium must not exceed ltv_threshold_high")
+        if self.engagement_threshold_low > self.engagement_threshold_high:
+            raise ValueError("engagement_threshold_low must not exceed engagement_threshold_high")
+        return self
+
+
+class StrategyConfig(_Section):
+    max_recommendations_per_segment: int = Field(default=3, ge=0, le=10)
+
+
+class StorageConfig(_Section):
+    """Where the Parquet lake and the reports are written, relative to the config file."""
+
+    lake_path: str = "data/warehouse"
+    reports_path: str = "reports"
+
+
+class Config(_Section):
+    """The whole config.yaml."""
+
+    snapshots: SnapshotsConfig
+    engagement_data: EngagementDataConfig
+    purchase_data: PurchaseDataConfig
+    ltv: LTVConfig = LTVConfig()
+    engagement_scoring: EngagementScoringConfig = EngagementScoringConfig()
+    segmentation: SegmentationConfig = SegmentationConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    storage: StorageConfig = StorageConfig()
+    base_dir: Path = Field(
+        default=Path("."),
+        description="Directory relative paths are resolved against (the config file's folder).",
+    )
+
+    def resolve(self, path: str | Path) -> Path:
+        """Return `path` as an absolute path, relative ones taken from the config file's folder."""
+        p = Path(os.path.expanduser(str(path)))
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.resolve(self.storage.lake_path)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolve(self.storage.reports_path)
+
+
+def default_config_path() -> Path:
+    """The config file to use: $CONFIG_PATH if set, else ./config.yaml."""
+    return Path(os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = [f"Invalid configuration in {path}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        msg = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            msg = "required key is missing"
+        elif item["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling against docs/configuration in README)"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return `base` with `overrides` merged in, nested dictionaries key by key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_config(raw: Any, source: Path, base_dir: Path | None = None) -> Config:
+    """Validate an already-parsed YAML document; errors name the file and the key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"Invalid configuration in {source}: the file must be a YAML mapping of sections "
+            f"(snapshots, engagement_data, purchase_data, ...), got {type(raw).__name__}."
+        )
+    if "base_dir" in raw:
+        raise ConfigError(f"Invalid configuration in {source}: base_dir is set by the loader.")
+    data = dict(raw, base_dir=base_dir or source.resolve().parent)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None
+
+
+def read_config_document(config_path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Read config.yaml as a plain mapping, with clear errors for a missing or unparseable file."""
+    path = Path(config_path) if config_path is not None else default_config_path()
+    if not path.is_file():
+        hint = f"set {CONFIG_PATH_ENV} or pass the path" if config_path is None else "check the path"
+        raise ConfigFileNotFoundError(f"Configuration file not found: {path} ({hint}).")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"Configuration file {path} is not UTF-8 text.") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        loc = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"Configuration file {path} is not valid YAML{loc}: {problem}.") from None
+    return path, raw
+
+
+def load_config(config_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate the configuration (default: $CONFIG_PATH, else ./config.yaml).
+
+    Raises FileNotFoundError (ConfigFileNotFoundError) if the file does not exist and
+    ValueError (ConfigError) naming the key if it is invalid.
+    """
+    path, raw = read_config_document(config_path)
+    if overrides and isinstance(raw, dict):
+        raw = deep_merge(raw, overrides)
+    return parse_config(raw, path)

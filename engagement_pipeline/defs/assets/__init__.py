@@ -1,0 +1,1 @@
+"""Asset factories: partitions come from config, so assets are built for a partitions definition."""

@@ -1,0 +1,122 @@
+"""Raw assets: each source's validated rows of their day, and the rows it quarantined."""
+
+
+from collections.abc import Callable, Iterator
+
+import dagster as dg
+import duckdb
+
+from engagement_pipeline.config import Config
+from engagement_pipeline.defs.partitions import partition_dates
+from engagement_pipeline.defs.resources import PipelineSettings
+from engagement_pipeline.ingestion.events import validate_events
+from engagement_pipeline.ingestion.purchases import validate_purchases
+from engagement_pipeline.ingestion.validation import Validated
+from engagement_pipeline.lake import connection
+from engagement_pipeline.markdown import markdown_table
+
+RAW_GROUP = "raw"
+
+
+def _ingest(
+    context: dg.AssetExecutionContext,
+    settings: PipelineSettings,
+    validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated],
+    loaded_name: str,
+    quarantine_name: str,
+) -> Iterator[dg.Output]:
+    con = connection()
+    first, last = partition_dates(context)
+    result = validate(con, settings.load(), first, last)
+    quarantined = result.quarantined  # noqa: F841 - referenced by name in the SQL below
+    reasons = con.sql(
+        "SELECT reason, count(*) AS rows FROM quarantined GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).df()
+    n_quarantined = int(reasons["rows"].sum()) if len(reasons) else 0
+    n_loaded = result.loaded.aggregate("count(*)").fetchall()[0][0]
+    # Online Retail II orders group several source lines; rows read are counted in lines.
+    source_rows = result.loaded.aggregate(
+        "coalesce(sum(line_count), 0)" if "line_count" in result.loaded.columns else "count(*)"
+    ).fetchall()[0][0]
+    context.log.info(
+        f"{first}..{last}: {source_rows + n_quarantined} rows read, {source_rows} loaded, "
+        f"{n_quarantined} quarantined"
+    )
+    yield dg.Output(
+        result.loaded,
+        output_name=loaded_name,
+        metadata={
+            "rows_read": int(source_rows + n_quarantined),
+            "rows_loaded": int(source_rows),
+            "rows_quarantined": n_quarantined,
+            "records_written": int(n_loaded),
+            "preview": dg.MetadataValue.md(markdown_table(result.loaded.limit(10).df())),
+        },
+    )
+    yield dg.Output(
+        result.quarantined,
+        output_name=quarantine_name,
+        metadata={
+            "rows_quarantined": n_quarantined,
+            "reasons": dg.MetadataValue.md(markdown_table(reasons) if len(reasons) else "none"),
+            **{f"reason/{r}": int(n) for r, n in zip(reasons["reason"], reasons["rows"])},
+        },
+    )
+
+
+def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    common = dict(
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=False,
+    )
+
+    @dg.multi_asset(
+        name="engagement_events_ingestion",
+        outs={
+            "raw_engagement_events": dg.AssetOut(
+                description="One engagement event of the partition's day, in the canonical schema.",
+                group_name=RAW_GROUP,
+                kinds={"duckdb", "parquet"},
+            ),
+            "quarantined_engagement_events": dg.AssetOut(
+                description="One engagement source row that was not loaded, with its file, row, "
+                "column and reason code.",
+                group_name=RAW_GROUP,
+                kinds={"duckdb", "parquet"},
+            ),
+        },
+        **common,
+    )
+    def engagement_events_ingestion(
+        context: dg.AssetExecutionContext, settings: PipelineSettings
+    ) -> Iterator[dg.Output]:
+        """Reads the engagement source and splits its rows of the run's days into loaded and quarantined."""
+        yield from _ingest(
+            context, settings, validate_events, "raw_engagement_events", "quarantined_engagement_events"
+        )
+
+    @dg.multi_asset(
+        name="purchases_ingestion",
+        outs={
+            "raw_purchases": dg.AssetOut(
+                description="One purchase order of the partition's day, in the canonical schema.",
+                group_name=RAW_GROUP,
+                kinds={"duckdb", "parquet"},
+            ),
+            "quarantined_purchases": dg.AssetOut(
+                description="One purchase source row (a line, for Online Retail II) that was not "
+                "loaded, with its file, row, column and reason code.",
+                group_name=RAW_GROUP,
+                kinds={"duckdb", "parquet"},
+            ),
+        },
+        **common,
+    )
+    def purchases_ingestion(
+        context: dg.AssetExecutionContext, settings: PipelineSettings
+    ) -> Iterator[dg.Output]:
+        """Reads the purchase source and splits its rows of the run's days into orders and quarantined rows."""
+        yield from _ingest(context, settings, validate_purchases, "raw_purchases", "quarantined_purchases")
+
+    return [engagement_events_ingestion, purchases_ingestion]

@@ -1,0 +1,106 @@
+"""Engagement events: from a configured source to the canonical schema, validated."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from engagement_pipeline.config import Config
+from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, scan_source
+from engagement_pipeline.ingestion.touchpoints import ALIAS_KEY_SQL, TOUCHPOINT_ALIASES
+from engagement_pipeline.ingestion.validation import (
+    Check,
+    Validated,
+    classify,
+    missing_sql,
+    timestamp_checks,
+    timestamp_sql,
+)
+from engagement_pipeline.sql import quote_literal
+
+SECTION = "engagement_data"
+
+# Canonical columns of a loaded event, in order (see docs/data_dictionary.md).
+EVENT_COLUMNS = (
+    "event_id", "customer_id", "touchpoint", "event_timestamp", "engagement_score",
+    "event_type", "channel", "campaign", "session_id", "source_file", "source_row",
+    "snapshot_date",
+)
+
+
+def _touchpoint_sql(col: str) -> str:
+    cases = " ".join(
+        f"WHEN {quote_literal(alias)} THEN {quote_literal(t.value)}"
+        for alias, t in sorted(TOUCHPOINT_ALIASES.items())
+    )
+    return f"CASE {ALIAS_KEY_SQL.format(col=col)} {cases} END"
+
+
+def validate_events(
+    con: duckdb.DuckDBPyConnection, config: Config, start: dt.date, end: dt.date
+) -> Validated:
+    """Read the engagement source and return its events dated in [start, end], validated."""
+    source = config.engagement_data
+    mapping = {
+        "event_id": source.event_id_column,
+        "customer_id": source.customer_id_column,
+        "touchpoint": source.touchpoint_column,
+        "timestamp": source.timestamp_column,
+        "engagement_score": source.engagement_score_column,
+        "event_type": source.event_type_column,
+        "channel": source.channel_column,
+        "campaign": source.campaign_column,
+        "session_id": source.session_id_column,
+    }
+    scan = scan_source(con, config, source, SECTION, mapping)
+    parsed = ", ".join([
+        f"{timestamp_sql('timestamp', source)} AS ts_parsed",
+        f"{_touchpoint_sql('touchpoint')} AS touchpoint_parsed",
+        "try_cast(trim(engagement_score) AS DOUBLE) AS score_parsed",
+        # Without an id column, the file and row identify the event, stably across runs.
+        f"coalesce(nullif(trim(event_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
+        f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS event_id_parsed",
+    ])
+    checks = [
+        Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
+        *timestamp_checks("timestamp", "ts_parsed", config.snapshots),
+        Check("missing_touchpoint", "touchpoint", missing_sql("touchpoint")),
+        Check("unknown_touchpoint", "touchpoint", "touchpoint_parsed IS NULL"),
+        Check(
+            "invalid_engagement_score",
+            "engagement_score",
+            "NOT " + missing_sql("engagement_score") + " AND (score_parsed IS NULL OR "
+            "isnan(score_parsed) OR score_parsed < 0 OR score_parsed > 1)",
+        ),
+    ]
+    validated = classify(
+        con, scan, parsed, checks,
+        raw_columns=list(mapping),
+        timestamp_col="ts_parsed",
+        timestamp_raw_col="timestamp",
+        snapshots=config.snapshots,
+        start=start, end=end,
+        unique_key=("event_id_parsed", "duplicate_event_id"),
+        section=SECTION,
+    )
+    loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
+    canonical = con.sql(
+        f"""
+        SELECT event_id_parsed AS event_id,
+               trim(customer_id) AS customer_id,
+               touchpoint_parsed AS touchpoint,
+               ts_parsed AS event_timestamp,
+               score_parsed AS engagement_score,
+               nullif(trim(event_type), '') AS event_type,
+               nullif(trim(channel), '') AS channel,
+               nullif(trim(campaign), '') AS campaign,
+               nullif(trim(session_id), '') AS session_id,
+               {SOURCE_FILE} AS source_file,
+               {SOURCE_ROW} AS source_row,
+               snapshot_date
+        FROM loaded
+        ORDER BY snapshot_date, event_timestamp, event_id
+        """
+    )
+    return Validated(loaded=canonical, quarantined=validated.quarantined)

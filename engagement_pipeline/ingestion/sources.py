@@ -1,0 +1,222 @@
+"""Reading a configured source (CSV, JSON or Parquet; one file or a glob) into DuckDB as text columns."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from engagement_pipeline.config import Config, SourceConfig
+from engagement_pipeline.errors import SourceError, SourceFileNotFoundError
+from engagement_pipeline.sql import quote_ident, scalar
+
+# Names of the bookkeeping columns every scanned row carries.
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+
+_scan_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class SourceScan:
+    """A source read into DuckDB.
+
+    `rows` has one text column per mapped canonical field plus the file and row number;
+    `malformed` holds the lines the CSV parser could not split into the header's columns.
+    """
+
+    rows: duckdb.DuckDBPyRelation
+    malformed: duckdb.DuckDBPyRelation | None
+    files: list[str]
+
+
+def expand_source_paths(config: Config, source: SourceConfig, section: str) -> list[str]:
+    """The files a source's file_path names, sorted so every run reads them in the same order."""
+    pattern = str(config.resolve(source.file_path))
+    if glob.has_magic(pattern):
+        matches = sorted(p for p in glob.glob(pattern, recursive=True))
+        files = [p for p in matches if Path(p).is_file()]
+        if not files:
+            raise SourceFileNotFoundError(
+                f"{section}.file_path: the glob {pattern} matches no file. "
+                "Check the path (relative paths start at the config file's folder)."
+            )
+        return files
+    path = Path(pattern)
+    if path.is_dir():
+        raise SourceError(
+            f"{section}.file_path: {path} is a directory, not a file. "
+            "Point it at a file, or at a glob such as 'folder/*.csv'."
+        )
+    if not path.exists():
+        label = "Engagement" if section == "engagement_data" else "Purchase"
+        raise SourceFileNotFoundError(
+            f"{label} data file not found: {path} ({section}.file_path). "
+            "Relative paths start at the config file's folder."
+        )
+    return [str(path)]
+
+
+def _raw_relation(
+    con: duckdb.DuckDBPyConnection, source: SourceConfig, files: list[str], scan: str
+) -> duckdb.DuckDBPyRelation:
+    if source.format == "csv":
+        options = ["header = true", "all_varchar = true", "filename = true", "store_rejects = true",
+                   f"rejects_table = '{scan}_errors'", f"rejects_scan = '{scan}_scans'"]
+        params: list[object] = [files]
+        if source.csv.delimiter is not None:
+            options.append("delim = ?")
+            params.append(source.csv.delimiter)
+        if source.csv.encoding != "utf-8":
+            options.append("encoding = ?")
+            params.append(source.csv.encoding)
+        return con.sql(f"SELECT * FROM read_csv(?, {', '.join(options)})", params=params)
+    if source.format == "json":
+        return con.sql("SELECT * FROM read_json(?, format = 'auto', filename = true)", params=[files])
+    return con.sql("SELECT * FROM read_parquet(?, filename = true)", params=[files])
+
+
+_FORMAT_HINTS = {
+    "csv": "check the delimiter, quoting and encoding ({section}.csv), and that it is text",
+    "json": "it must be a JSON array of objects or JSON Lines (one object per line)",
+    "parquet": "it must be a Parquet file",
+}
+
+
+def _explain_read_error(section: str, fmt: str, files: list[str], exc: Exception) -> SourceError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = next((f for f in files if f in str(exc)), None)
+    if where is None:
+        where = files[0] if len(files) == 1 else f"one of {len(files)} files ({files[0]}, ...)"
+    hint = _FORMAT_HINTS[fmt].format(section=section)
+    return SourceError(f"{section}: cannot read {where} as {fmt}: {text} ({hint}).")
+
+
+def scan_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: SourceConfig,
+    section: str,
+    columns: dict[str, str | None],
+) -> SourceScan:
+    """Read a source's mapped columns as text, each row tagged with its file and row number.
+
+    `columns` maps canonical names to source column names (None: not mapped). A mapped
+    column missing from the file is one clear error naming the file, the column and the
+    columns the file does have.
+    """
+    files = expand_source_paths(config, source, section)
+    scan = f"scan_{next(_scan_ids)}"
+    try:
+        raw = _raw_relation(con, source, files, scan)
+        available = [c for c in raw.columns if c != "filename"]
+    except duckdb.Error as exc:
+        raise _explain_read_error(section, source.format, files, exc) from None
+
+    for canonical, name in columns.items():
+        if name is not None and name not in available:
+            close = [c for c in available if c.strip().lower() == name.strip().lower()]
+            hint = f" {close[0]!r} exists: column names are case-sensitive." if close else ""
+            raise SourceError(
+                f"Missing required columns in {files[0]}: {name!r} ({section}.{canonical}_column)."
+                f" The file has: {', '.join(map(repr, available))}.{hint}"
+            )
+
+    selected = ", ".join(
+        f"CAST({quote_ident(name)} AS VARCHAR) AS {quote_ident(canonical)}"
+        if name is not None
+        else f"CAST(NULL AS VARCHAR) AS {quote_ident(canonical)}"
+        for canonical, name in columns.items()
+    )
+    # Row numbers follow the scan order (DuckDB preserves insertion order); they are
+    # numbered per file so a quarantined row can be found in its file.
+    numbered = con.sql(
+        f"""
+        SELECT {selected}, filename AS {SOURCE_FILE},
+               row_number() OVER () AS _global_row
+        FROM raw
+        """
+    )
+    rows = con.sql(
+        f"""
+        SELECT * EXCLUDE (_global_row),
+               _global_row - min(_global_row) OVER (PARTITION BY {SOURCE_FILE}) + 1 AS _record
+        FROM numbered
+        """
+    )
+    malformed = None
+    if source.format == "csv":
+        rows, malformed = _with_csv_line_numbers(con, rows, scan, section, files)
+    else:
+        rows = con.sql(f"SELECT * EXCLUDE (_record), _record AS {SOURCE_ROW} FROM rows")
+    return SourceScan(rows=rows, malformed=malformed, files=files)
+
+
+def _with_csv_line_numbers(
+    con: duckdb.DuckDBPyConnection,
+    rows: duckdb.DuckDBPyRelation,
+    scan: str,
+    section: str,
+    files: list[str],
+) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation]:
+    """Give parsed CSV records their line numbers and return the lines the parser rejected.
+
+    A parsed record's line is its record number + 1 (the header) + the rejected lines before
+    it; this assumes one record per line, which is what a person looking a row up expects.
+    """
+    # Materialise the scan once: the rejects tables are filled as a side effect of reading.
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_parsed AS SELECT * FROM rows")
+    except duckdb.Error as exc:
+        raise _explain_read_error(section, "csv", files, exc) from None
+    has_rejects = scalar(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [f"{scan}_errors"]
+    )
+    if not has_rejects:
+        con.execute(
+            f"CREATE TEMP TABLE {scan}_errors (file_path VARCHAR, line BIGINT, "
+            "column_name VARCHAR, error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR)"
+        )
+        errors = f"{scan}_errors"
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {scan}_errs AS
+            SELECT s.file_path, e.line, e.column_name, e.error_type, e.csv_line, e.error_message
+            FROM {scan}_errors e JOIN {scan}_scans s USING (scan_id, file_id)
+            -- a line may be reported once per problem; one quarantine row per line
+            QUALIFY row_number() OVER (PARTITION BY s.file_path, e.line ORDER BY e.column_idx) = 1
+            """
+        )
+        errors = f"{scan}_errs"
+    lined = con.sql(
+        f"""
+        WITH numbered AS (
+            SELECT file_path, line,
+                   row_number() OVER (PARTITION BY file_path ORDER BY line) AS rejects_so_far
+            FROM {errors}
+        ),
+        rejects AS (
+            -- good_before: parsed records before this rejected line (header is line 1)
+            SELECT file_path, line - rejects_so_far - 1 AS good_before,
+                   max(rejects_so_far) AS rejects_so_far
+            FROM numbered GROUP BY ALL
+        )
+        SELECT p.* EXCLUDE (_record),
+               p._record + 1 + coalesce(r.rejects_so_far, 0) AS {SOURCE_ROW}
+        FROM {scan}_parsed p
+        ASOF LEFT JOIN rejects r
+          ON p.{SOURCE_FILE} = r.file_path AND p._record > r.good_before
+        """
+    )
+    malformed = con.sql(
+        f"""
+        SELECT file_path AS {SOURCE_FILE}, line AS {SOURCE_ROW}, column_name,
+               error_type, error_message, csv_line
+        FROM {errors}
+        """
+    )
+    return lined, malformed

@@ -1,0 +1,228 @@
+"""The Parquet lake: one file per asset partition, atomic replace, and a DuckDB catalog of views.
+
+Layout: <root>/<asset>/snapshot_date=<YYYY-MM-DD>/data.parquet. Writers produce a complete
+file in <root>/.staging and rename it over the old one, so a reader (or a crash) never sees
+half a partition. The partition column lives in the path (hive partitioning), not the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from engagement_pipeline.errors import LakeError
+from engagement_pipeline.sql import fetch_all, new_connection, quote_ident, quote_literal
+
+PARTITION_COLUMN = "snapshot_date"
+DATA_FILE = "data.parquet"
+CATALOG_FILE = "catalog.duckdb"
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection: relations passed between IO manager and asset share it."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = new_connection(
+            threads=int(os.environ["ENGAGEMENT_DUCKDB_THREADS"])
+            if os.environ.get("ENGAGEMENT_DUCKDB_THREADS") else None,
+            memory_limit=os.environ.get("ENGAGEMENT_DUCKDB_MEMORY_LIMIT") or None,
+        )
+        _local.con = con
+    return con
+
+
+def as_relation(con: duckdb.DuckDBPyConnection, obj: object) -> duckdb.DuckDBPyRelation:
+    """Accept a DuckDB relation or a pandas DataFrame as an asset's value."""
+    if isinstance(obj, duckdb.DuckDBPyRelation):
+        return obj
+    if isinstance(obj, pd.DataFrame):
+        return con.from_df(obj)
+    raise TypeError(f"expected a DuckDB relation or pandas DataFrame, got {type(obj).__name__}")
+
+
+class Lake:
+    """A hive-partitioned Parquet lake rooted at one folder."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+
+    def asset_dir(self, asset: str) -> Path:
+        return self.root / asset
+
+    def partition_file(self, asset: str, key: str) -> Path:
+        return self.asset_dir(asset) / f"{PARTITION_COLUMN}={key}" / DATA_FILE
+
+    def existing_keys(self, asset: str) -> set[str]:
+        prefix = f"{PARTITION_COLUMN}="
+        folder = self.asset_dir(asset)
+        if not folder.is_dir():
+            return set()
+        return {
+            p.parent.name.removeprefix(prefix)
+            for p in folder.glob(f"{prefix}*/{DATA_FILE}")
+        }
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        asset: str,
+        relation: duckdb.DuckDBPyRelation,
+        keys: Sequence[str],
+    ) -> dict[str, int]:
+        """Replace the partitions `keys` of `asset` with the rows of `relation`.
+
+        The relation carries a snapshot_date column; every key gets a file, an empty one
+        (with the schema) when it has no rows, so "computed, nothing that day" differs from
+        "never computed". Rows dated outside `keys` are a programming error.
+        """
+        if PARTITION_COLUMN not in relation.columns:
+            raise LakeError(f"{asset}: value has no {PARTITION_COLUMN} column to partition by")
+        staging = self.root / ".staging" / f"{asset}-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _lake_out AS SELECT * REPLACE "
+                f"(CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}) FROM relation"
+            )
+            table = con.table("_lake_out")
+            counts = dict(
+                fetch_all(
+                    con,
+                    f"SELECT CAST({PARTITION_COLUMN} AS VARCHAR), count(*) FROM _lake_out GROUP BY 1",
+                )
+            )
+            stray = sorted(set(counts) - set(keys))
+            if stray:
+                raise LakeError(f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}")
+            columns = ", ".join(quote_ident(c) for c in table.columns if c != PARTITION_COLUMN)
+            if len(keys) == 1 or not counts:
+                for key in keys:
+                    self._copy(
+                        con,
+                        f"SELECT {columns} FROM _lake_out WHERE {PARTITION_COLUMN} = DATE "
+                        f"{quote_literal(key)}",
+                        staging / f"{key}.parquet",
+                    )
+            else:
+                # One pass writes every partition of a range; empty ones are added after.
+                con.execute(
+                    f"COPY (SELECT * FROM _lake_out) TO {quote_literal(str(staging / 'range'))} "
+                    f"(FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), "
+                    f"FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE)"
+                )
+                for key in keys:
+                    written = list((staging / "range" / f"{PARTITION_COLUMN}={key}").glob("*.parquet"))
+                    if len(written) == 1:
+                        written[0].rename(staging / f"{key}.parquet")
+                    else:
+                        self._copy(
+                            con,
+                            f"SELECT {columns} FROM _lake_out WHERE {PARTITION_COLUMN} = DATE "
+                            f"{quote_literal(key)}",
+                            staging / f"{key}.parquet",
+                        )
+            for key in keys:
+                target = self.partition_file(asset, key)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / f"{key}.parquet", target)
+        finally:
+            con.execute("DROP TABLE IF EXISTS _lake_out")
+            shutil.rmtree(staging, ignore_errors=True)
+        self.ensure_view(asset)
+        return {key: int(counts.get(key, 0)) for key in keys}
+
+    @staticmethod
+    def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+        con.execute(f"COPY ({query}) TO {quote_literal(str(path))} (FORMAT parquet)")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        asset: str,
+        keys: Iterable[str],
+    ) -> duckdb.DuckDBPyRelation:
+        """The rows of the given partitions, with their snapshot_date, as a lazy relation."""
+        keys = sorted(set(keys))
+        missing = sorted(set(keys) - self.existing_keys(asset))
+        if missing:
+            span = missing[0] if len(missing) == 1 else f"{missing[0]} .. {missing[-1]} ({len(missing)} days)"
+            raise LakeError(
+                f"{asset} has no partition for {span} in {self.asset_dir(asset)}. "
+                f"Materialize {asset} for those dates first (a backfill in the UI, or "
+                "`engagement-pipeline materialize --from ... --to ...`)."
+            )
+        if not keys:
+            raise LakeError(f"{asset}: no partitions requested")
+        files = [str(self.partition_file(asset, k)) for k in keys]
+        return con.sql(
+            "SELECT * FROM read_parquet(?, hive_partitioning = true, "
+            "hive_types = {'snapshot_date': DATE})",
+            params=[files],
+        )
+
+    def read_through(
+        self, con: duckdb.DuckDBPyConnection, asset: str, first: dt.date, last: dt.date
+    ) -> duckdb.DuckDBPyRelation:
+        """All partitions of `asset` from `first` to `last` (inclusive); every day must exist."""
+        days = (last - first).days
+        return self.read(con, asset, [(first + dt.timedelta(d)).isoformat() for d in range(days + 1)])
+
+    # -- catalog -----------------------------------------------------------------------
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / CATALOG_FILE
+
+    def view_sql(self, asset: str) -> str:
+        pattern = str(self.asset_dir(asset) / f"{PARTITION_COLUMN}=*" / DATA_FILE)
+        return (
+            f"CREATE OR REPLACE VIEW {quote_ident(asset)} AS SELECT * FROM read_parquet("
+            f"{quote_literal(pattern)}, hive_partitioning = true, "
+            "hive_types = {'snapshot_date': DATE}, union_by_name = true)"
+        )
+
+    def ensure_view(self, asset: str) -> None:
+        """Add a view for `asset` to the catalog if it has none; never blocks or fails a run.
+
+        The view is over the folder's glob, so later partitions appear without touching
+        the catalog again; another process holding the catalog's lock just means it is
+        doing the same thing, so the attempt is skipped.
+        """
+        marker = self.asset_dir(asset) / ".in_catalog"
+        if marker.exists():
+            return
+        try:
+            with duckdb.connect(str(self.catalog_path)) as cat:
+                cat.execute(self.view_sql(asset))
+            marker.touch()
+        except duckdb.Error as exc:  # typically "Could not set lock on file"
+            log.info("catalog view for %s not added now (%s); it will be on a later run", asset, exc)
+
+    def rebuild_catalog(self) -> list[str]:
+        """Recreate the catalog's views for every asset folder in the lake."""
+        assets = sorted(
+            p.name for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and any(p.glob(f"*/{DATA_FILE}"))
+        ) if self.root.is_dir() else []
+        with duckdb.connect(str(self.catalog_path)) as cat:
+            for asset in assets:
+                cat.execute(self.view_sql(asset))
+        for asset in assets:
+            (self.asset_dir(asset) / ".in_catalog").touch()
+        return assets

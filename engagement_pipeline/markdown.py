@@ -1,0 +1,26 @@
+"""Small Markdown helpers for metadata previews (no tabulate dependency)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:,.2f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
+    """A Markdown table of the first `max_rows` rows of `frame`."""
+    head = frame.head(max_rows)
+    lines = [
+        "| " + " | ".join(str(c) for c in head.columns) + " |",
+        "|" + "---|" * len(head.columns),
+    ]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in head.itertuples(index=False)]
+    if len(frame) > max_rows:
+        lines.append(f"\n_{len(frame) - max_rows:,} more rows_")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""A seeded, deterministic generator of engagement events and purchases with distinct personas.
+
+Customers are drawn from personas whose activity differs enough that every segment appears
+in the last snapshot: champions, big spenders who rarely engage, engaged browsers who
+rarely buy, steady middling customers, customers drifting away, and customers long gone.
+Generation is vectorized per chunk of customers and streamed to disk chunk by chunk, so a
+million customers and tens of millions of events fit in a few hundred MB of memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from engagement_pipeline.models import TouchpointType
+
+TOUCHPOINTS = np.array([t.value for t in TouchpointType])
+CHANNELS = np.array(["organic", "paid_search", "email_campaign", "social_ads", "referral", "direct"])
+CAMPAIGNS = np.array(["", "spring_sale", "loyalty_push", "win_back", "new_arrivals", "newsletter"])
+COUNTRIES = np.array(["United Kingdom", "Germany", "France", "Netherlands", "Spain", "United States"])
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    share: float
+    events_per_day: float
+    purchases_per_day: float
+    order_value: float  # median order value
+    # touchpoint mix: email, web, mobile, social, support, purchase, review
+    mix: tuple[float, ...]
+    # activity ends this many days before the end of the period (range), None: still active
+    quiet_days: tuple[int, int] | None = None
+    # first seen within this many days of the end of the period (range), None: any time
+    new_days: tuple[int, int] | None = None
+
+
+PERSONAS = (
+    Persona("champion", 0.12, 0.50, 0.080, 120.0, (0.20, 0.25, 0.25, 0.08, 0.04, 0.10, 0.08)),
+    Persona("big_spender", 0.08, 0.03, 0.060, 180.0, (0.30, 0.30, 0.10, 0.05, 0.10, 0.12, 0.03)),
+    Persona("engaged_browser", 0.12, 0.45, 0.006, 40.0, (0.25, 0.30, 0.25, 0.12, 0.03, 0.02, 0.03)),
+    Persona("steady", 0.25, 0.12, 0.015, 60.0, (0.30, 0.30, 0.20, 0.08, 0.05, 0.05, 0.02)),
+    Persona("newcomer", 0.08, 0.20, 0.020, 50.0, (0.30, 0.35, 0.20, 0.05, 0.03, 0.05, 0.02), None, (0, 45)),
+    Persona("drifting", 0.15, 0.25, 0.020, 70.0, (0.30, 0.30, 0.20, 0.08, 0.06, 0.04, 0.02), (35, 85)),
+    Persona("gone", 0.20, 0.20, 0.015, 55.0, (0.35, 0.30, 0.15, 0.10, 0.05, 0.04, 0.01), (100, 170)),
+)
+
+
+def _customer_ids(start: int, stop: int) -> np.ndarray:
+    return np.char.add("C", np.char.zfill(np.arange(start, stop).astype(str), 7))
+
+
+def _chunk(
+    seed: int, chunk: int, first_id: int, n: int, start: dt.date, days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng([seed, chunk])
+    shares = np.array([p.share for p in PERSONAS])
+    persona = rng.choice(len(PERSONAS), size=n, p=shares / shares.sum())
+    ids = _customer_ids(first_id, first_id + n)
+
+    # Each customer is active on [first_day, last_day] (day offsets from `start`).
+    first_day = np.floor(rng.uniform(0, days * 0.5, n)).astype(np.int64)
+    last_day = np.full(n, days - 1, dtype=np.int64)
+    for i, p in enumerate(PERSONAS):  # a handful of personas, not customers
+        members = persona == i
+        k = int(members.sum())
+        if p.new_days is not None:
+            first_day[members] = days - 1 - rng.integers(p.new_days[0], p.new_days[1] + 1, k)
+        if p.quiet_days is not None:
+            last_day[members] = days - 1 - rng.integers(p.quiet_days[0], p.quiet_days[1] + 1, k)
+            first_day[members] = np.minimum(first_day[members], np.maximum(last_day[members] - 60, 0))
+    first_day = np.clip(first_day, 0, days - 1)
+    last_day = np.maximum(last_day, first_day)
+    active = (last_day - first_day + 1).astype(float)
+
+    ev_rate = np.array([p.events_per_day for p in PERSONAS])[persona] * rng.lognormal(0, 0.35, n)
+    pu_rate = np.array([p.purchases_per_day for p in PERSONAS])[persona] * rng.lognormal(0, 0.35, n)
+    n_events = rng.poisson(ev_rate * active) + 1  # everyone is seen at least once
+    n_purchases = rng.poisson(pu_rate * active)
+
+    base = np.datetime64(start.isoformat(), "s")
+
+    def when(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        owner = np.repeat(np.arange(n), counts)
+        span = (active[owner] * 86400).astype(np.int64)
+        offset = first_day[owner] * 86400 + (rng.random(owner.size) * span).astype(np.int64)
+        return owner, base + offset.astype("timedelta64[s]")
+
+    owner, ts = when(n_events)
+    mixes = np.array([p.mix for p in PERSONAS])
+    cum = np.cumsum(mixes[persona[owner]], axis=1)
+    tp_idx = (rng.random(owner.size)[:, None] > cum).sum(axis=1).clip(0, len(TOUCHPOINTS) - 1)
+    score = np.round(rng.beta(4, 3, owner.size), 3)
+    score[rng.random(owner.size) < 0.3] = np.nan  # the score is optional in real exports
+    events = pd.DataFrame({
+        "event_id": np.char.add(np.char.add(ids[owner], "-E"), np.arange(owner.size).astype(str)),
+        "customer_id": ids[owner],
+        "touchpoint": TOUCHPOINTS[tp_idx],
+        "timestamp": ts,
+        "engagement_score": score,
+        "event_type": np.where(TOUCHPOINTS[tp_idx] == "web", "page_view", "interaction"),
+        "channel": CHANNELS[rng.integers(0, CHANNELS.size, owner.size)],
+        "campaign": CAMPAIGNS[rng.integers(0, CAMPAIGNS.size, owner.size)],
+        "session_id": np.char.add("S", (rng.integers(0, 10**9, owner.size)).astype(str)),
+    })
+
+    owner, ts = when(n_purchases)
+    value = np.array([p.order_value for p in PERSONAS])[persona[owner]]
+    purchases = pd.DataFrame({
+        "order_id": np.char.add(np.char.add(ids[owner], "-O"), np.arange(owner.size).astype(str)),
+        "customer_id": ids[owner],
+        "purchase_date": ts,
+        "amount": np.round(value * rng.lognormal(0, 0.5, owner.size), 2),
+        "quantity": rng.integers(1, 6, owner.size),
+        "product": np.char.add("SKU-", rng.integers(100, 999, owner.size).astype(str)),
+        "country": COUNTRIES[rng.integers(0, COUNTRIES.size, owner.size)],
+    })
+    return (
+        events.sort_values(["timestamp", "event_id"], kind="stable"),
+        purchases.sort_values(["purchase_date", "order_id"], kind="stable"),
+    )
+
+
+def generate(
+    out_dir: str | Path,
+    customers: int,
+    start: dt.date,
+    days: int,
+    seed: int = 7,
+    fmt: str = "csv",
+    chunk_size: int = 50_000,
+) -> dict[str, int]:
+    """Write engagement_events.<fmt> and purchases.<fmt> into out_dir; returns row counts.
+
+    Rows are sorted by time within each chunk of customers; files are written chunk by chunk.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / f"{name}.{fmt}" for name in ("engagement_events", "purchases")}
+    writers: dict[str, object] = {}
+    counts = {"customers": customers, "engagement_events": 0, "purchases": 0}
+    try:
+        for chunk, first in enumerate(range(0, customers, chunk_size)):
+            n = min(chunk_size, customers - first)
+            frames = dict(zip(paths, _chunk(seed, chunk, first + 1, n, start, days)))
+            for name, frame in frames.items():
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if name not in writers:
+                    writers[name] = (
+                        pq.ParquetWriter(paths[name], table.schema)
+                        if fmt == "parquet"
+                        else pacsv.CSVWriter(paths[name], table.schema)
+                    )
+                writers[name].write_table(table)
+                counts[name] += len(frame)
+    finally:
+        for w in writers.values():
+            w.close()
+    return counts

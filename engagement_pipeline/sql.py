@@ -1,0 +1,38 @@
+"""Safe SQL building: identifiers and literals from config are always quoted, never pasted raw."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def quote_ident(name: str) -> str:
+    """Quote a column or table name for DuckDB, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """Quote a string literal for DuckDB (used only where a parameter cannot go, e.g. COPY TO)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def new_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set to UTC, so naive timestamps are never shifted."""
+    con = duckdb.connect()
+    # ICU is linked in but loads lazily, so the zone is set after connecting, not in config.
+    con.execute("SET TimeZone = 'UTC'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+    return con
+
+
+def fetch_all(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> list[tuple]:
+    """Run a query and fetch every row, leaving the connection free for the next statement."""
+    return con.execute(query, params or []).fetchall()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> object:
+    """The first column of the first row of a query (None when it returns no row)."""
+    rows = fetch_all(con, query, params)
+    return rows[0][0] if rows else None
