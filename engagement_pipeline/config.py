@@ -96,7 +96,8 @@ class PurchaseDataConfig(SourceConfig):
     order_id_column: str | None = "order_id"
     purchase_date_column: str = "purchase_date"
     amount_column: str | None = Field(
-        default="amount", description="Required for the canonical layout; unused for Online Retail II."
+        default="amount",
+        description="Required for the canonical layout; unused for Online Retail II.",
     )
     quantity_column: str | None = None
     product_column: str | None = None
@@ -270,7 +271,9 @@ def read_config_document(config_path: str | Path | None = None) -> tuple[Path, d
     """Read config.yaml as a plain mapping, with clear errors for a missing or unparseable file."""
     path = Path(config_path) if config_path is not None else default_config_path()
     if not path.is_file():
-        hint = f"set {CONFIG_PATH_ENV} or pass the path" if config_path is None else "check the path"
+        hint = (
+            f"set {CONFIG_PATH_ENV} or pass the path" if config_path is None else "check the path"
+        )
         raise ConfigFileNotFoundError(f"Configuration file not found: {path} ({hint}).")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -284,7 +287,9 @@ def read_config_document(config_path: str | Path | None = None) -> tuple[Path, d
     return path, raw
 
 
-def load_config(config_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(
+    config_path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> Config:
     """Load and validate the configuration (default: $CONFIG_PATH, else ./config.yaml).
 
     Raises FileNotFoundError (ConfigFileNotFoundError) if the file does not exist and

@@ -36,7 +36,8 @@ def connection() -> duckdb.DuckDBPyConnection:
     if con is None:
         con = new_connection(
             threads=int(os.environ["ENGAGEMENT_DUCKDB_THREADS"])
-            if os.environ.get("ENGAGEMENT_DUCKDB_THREADS") else None,
+            if os.environ.get("ENGAGEMENT_DUCKDB_THREADS")
+            else None,
             memory_limit=os.environ.get("ENGAGEMENT_DUCKDB_MEMORY_LIMIT") or None,
         )
         _local.con = con
@@ -69,10 +70,7 @@ class Lake:
         folder = self.asset_dir(asset)
         if not folder.is_dir():
             return set()
-        return {
-            p.parent.name.removeprefix(prefix)
-            for p in folder.glob(f"{prefix}*/{DATA_FILE}")
-        }
+        return {p.parent.name.removeprefix(prefix) for p in folder.glob(f"{prefix}*/{DATA_FILE}")}
 
     # -- writing -----------------------------------------------------------------------
 
@@ -107,7 +105,9 @@ class Lake:
             )
             stray = sorted(set(counts) - set(keys))
             if stray:
-                raise LakeError(f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}")
+                raise LakeError(
+                    f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}"
+                )
             columns = ", ".join(quote_ident(c) for c in table.columns if c != PARTITION_COLUMN)
             if len(keys) == 1 or not counts:
                 for key in keys:
@@ -125,7 +125,9 @@ class Lake:
                     f"FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE)"
                 )
                 for key in keys:
-                    written = list((staging / "range" / f"{PARTITION_COLUMN}={key}").glob("*.parquet"))
+                    written = list(
+                        (staging / "range" / f"{PARTITION_COLUMN}={key}").glob("*.parquet")
+                    )
                     if len(written) == 1:
                         written[0].rename(staging / f"{key}.parquet")
                     else:
@@ -161,11 +163,15 @@ class Lake:
         keys = sorted(set(keys))
         missing = sorted(set(keys) - self.existing_keys(asset))
         if missing:
-            span = missing[0] if len(missing) == 1 else f"{missing[0]} .. {missing[-1]} ({len(missing)} days)"
+            span = (
+                missing[0]
+                if len(missing) == 1
+                else f"{missing[0]} .. {missing[-1]} ({len(missing)} days)"
+            )
             raise LakeError(
                 f"{asset} has no partition for {span} in {self.asset_dir(asset)}. "
                 f"Materialize {asset} for those dates first (a backfill in the UI, or "
-                "`engagement-pipeline materialize --from ... --to ...`)."
+                "`engagement-pipeline run --from ... --to ...`)."
             )
         if not keys:
             raise LakeError(f"{asset}: no partitions requested")
@@ -181,7 +187,9 @@ class Lake:
     ) -> duckdb.DuckDBPyRelation:
         """All partitions of `asset` from `first` to `last` (inclusive); every day must exist."""
         days = (last - first).days
-        return self.read(con, asset, [(first + dt.timedelta(d)).isoformat() for d in range(days + 1)])
+        return self.read(
+            con, asset, [(first + dt.timedelta(d)).isoformat() for d in range(days + 1)]
+        )
 
     # -- catalog -----------------------------------------------------------------------
 
@@ -212,14 +220,21 @@ class Lake:
                 cat.execute(self.view_sql(asset))
             marker.touch()
         except duckdb.Error as exc:  # typically "Could not set lock on file"
-            log.info("catalog view for %s not added now (%s); it will be on a later run", asset, exc)
+            log.info(
+                "catalog view for %s not added now (%s); it will be on a later run", asset, exc
+            )
 
     def rebuild_catalog(self) -> list[str]:
         """Recreate the catalog's views for every asset folder in the lake."""
-        assets = sorted(
-            p.name for p in self.root.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and any(p.glob(f"*/{DATA_FILE}"))
-        ) if self.root.is_dir() else []
+        assets = (
+            sorted(
+                p.name
+                for p in self.root.iterdir()
+                if p.is_dir() and not p.name.startswith(".") and any(p.glob(f"*/{DATA_FILE}"))
+            )
+            if self.root.is_dir()
+            else []
+        )
         with duckdb.connect(str(self.catalog_path)) as cat:
             for asset in assets:
                 cat.execute(self.view_sql(asset))

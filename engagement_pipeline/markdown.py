@@ -20,7 +20,9 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
         "| " + " | ".join(str(c) for c in head.columns) + " |",
         "|" + "---|" * len(head.columns),
     ]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in head.itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in head.itertuples(index=False)
+    ]
     if len(frame) > max_rows:
         lines.append(f"\n_{len(frame) - max_rows:,} more rows_")
     return "\n".join(lines)

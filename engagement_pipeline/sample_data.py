@@ -22,9 +22,13 @@ import pyarrow.parquet as pq
 from engagement_pipeline.models import TouchpointType
 
 TOUCHPOINTS = np.array([t.value for t in TouchpointType])
-CHANNELS = np.array(["organic", "paid_search", "email_campaign", "social_ads", "referral", "direct"])
+CHANNELS = np.array(
+    ["organic", "paid_search", "email_campaign", "social_ads", "referral", "direct"]
+)
 CAMPAIGNS = np.array(["", "spring_sale", "loyalty_push", "win_back", "new_arrivals", "newsletter"])
-COUNTRIES = np.array(["United Kingdom", "Germany", "France", "Netherlands", "Spain", "United States"])
+COUNTRIES = np.array(
+    ["United Kingdom", "Germany", "France", "Netherlands", "Spain", "United States"]
+)
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,22 @@ PERSONAS = (
     Persona("big_spender", 0.08, 0.03, 0.060, 180.0, (0.30, 0.30, 0.10, 0.05, 0.10, 0.12, 0.03)),
     Persona("engaged_browser", 0.12, 0.45, 0.006, 40.0, (0.25, 0.30, 0.25, 0.12, 0.03, 0.02, 0.03)),
     Persona("steady", 0.25, 0.12, 0.015, 60.0, (0.30, 0.30, 0.20, 0.08, 0.05, 0.05, 0.02)),
-    Persona("newcomer", 0.08, 0.20, 0.020, 50.0, (0.30, 0.35, 0.20, 0.05, 0.03, 0.05, 0.02), None, (0, 45)),
-    Persona("drifting", 0.15, 0.25, 0.020, 70.0, (0.30, 0.30, 0.20, 0.08, 0.06, 0.04, 0.02), (35, 85)),
-    Persona("gone", 0.20, 0.20, 0.015, 55.0, (0.35, 0.30, 0.15, 0.10, 0.05, 0.04, 0.01), (100, 170)),
+    Persona(
+        "newcomer",
+        0.08,
+        0.20,
+        0.020,
+        50.0,
+        (0.30, 0.35, 0.20, 0.05, 0.03, 0.05, 0.02),
+        None,
+        (0, 45),
+    ),
+    Persona(
+        "drifting", 0.15, 0.25, 0.020, 70.0, (0.30, 0.30, 0.20, 0.08, 0.06, 0.04, 0.02), (35, 85)
+    ),
+    Persona(
+        "gone", 0.20, 0.20, 0.015, 55.0, (0.35, 0.30, 0.15, 0.10, 0.05, 0.04, 0.01), (100, 170)
+    ),
 )
 
 
@@ -75,7 +92,9 @@ def _chunk(
             first_day[members] = days - 1 - rng.integers(p.new_days[0], p.new_days[1] + 1, k)
         if p.quiet_days is not None:
             last_day[members] = days - 1 - rng.integers(p.quiet_days[0], p.quiet_days[1] + 1, k)
-            first_day[members] = np.minimum(first_day[members], np.maximum(last_day[members] - 60, 0))
+            first_day[members] = np.minimum(
+                first_day[members], np.maximum(last_day[members] - 60, 0)
+            )
     first_day = np.clip(first_day, 0, days - 1)
     last_day = np.maximum(last_day, first_day)
     active = (last_day - first_day + 1).astype(float)
@@ -99,29 +118,37 @@ def _chunk(
     tp_idx = (rng.random(owner.size)[:, None] > cum).sum(axis=1).clip(0, len(TOUCHPOINTS) - 1)
     score = np.round(rng.beta(4, 3, owner.size), 3)
     score[rng.random(owner.size) < 0.3] = np.nan  # the score is optional in real exports
-    events = pd.DataFrame({
-        "event_id": np.char.add(np.char.add(ids[owner], "-E"), np.arange(owner.size).astype(str)),
-        "customer_id": ids[owner],
-        "touchpoint": TOUCHPOINTS[tp_idx],
-        "timestamp": ts,
-        "engagement_score": score,
-        "event_type": np.where(TOUCHPOINTS[tp_idx] == "web", "page_view", "interaction"),
-        "channel": CHANNELS[rng.integers(0, CHANNELS.size, owner.size)],
-        "campaign": CAMPAIGNS[rng.integers(0, CAMPAIGNS.size, owner.size)],
-        "session_id": np.char.add("S", (rng.integers(0, 10**9, owner.size)).astype(str)),
-    })
+    events = pd.DataFrame(
+        {
+            "event_id": np.char.add(
+                np.char.add(ids[owner], "-E"), np.arange(owner.size).astype(str)
+            ),
+            "customer_id": ids[owner],
+            "touchpoint": TOUCHPOINTS[tp_idx],
+            "timestamp": ts,
+            "engagement_score": score,
+            "event_type": np.where(TOUCHPOINTS[tp_idx] == "web", "page_view", "interaction"),
+            "channel": CHANNELS[rng.integers(0, CHANNELS.size, owner.size)],
+            "campaign": CAMPAIGNS[rng.integers(0, CAMPAIGNS.size, owner.size)],
+            "session_id": np.char.add("S", (rng.integers(0, 10**9, owner.size)).astype(str)),
+        }
+    )
 
     owner, ts = when(n_purchases)
     value = np.array([p.order_value for p in PERSONAS])[persona[owner]]
-    purchases = pd.DataFrame({
-        "order_id": np.char.add(np.char.add(ids[owner], "-O"), np.arange(owner.size).astype(str)),
-        "customer_id": ids[owner],
-        "purchase_date": ts,
-        "amount": np.round(value * rng.lognormal(0, 0.5, owner.size), 2),
-        "quantity": rng.integers(1, 6, owner.size),
-        "product": np.char.add("SKU-", rng.integers(100, 999, owner.size).astype(str)),
-        "country": COUNTRIES[rng.integers(0, COUNTRIES.size, owner.size)],
-    })
+    purchases = pd.DataFrame(
+        {
+            "order_id": np.char.add(
+                np.char.add(ids[owner], "-O"), np.arange(owner.size).astype(str)
+            ),
+            "customer_id": ids[owner],
+            "purchase_date": ts,
+            "amount": np.round(value * rng.lognormal(0, 0.5, owner.size), 2),
+            "quantity": rng.integers(1, 6, owner.size),
+            "product": np.char.add("SKU-", rng.integers(100, 999, owner.size).astype(str)),
+            "country": COUNTRIES[rng.integers(0, COUNTRIES.size, owner.size)],
+        }
+    )
     return (
         events.sort_values(["timestamp", "event_id"], kind="stable"),
         purchases.sort_values(["purchase_date", "order_id"], kind="stable"),
@@ -149,7 +176,7 @@ def generate(
     try:
         for chunk, first in enumerate(range(0, customers, chunk_size)):
             n = min(chunk_size, customers - first)
-            frames = dict(zip(paths, _chunk(seed, chunk, first + 1, n, start, days)))
+            frames = dict(zip(paths, _chunk(seed, chunk, first + 1, n, start, days), strict=True))
             for name, frame in frames.items():
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if name not in writers:

@@ -15,7 +15,9 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def new_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def new_connection(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set to UTC, so naive timestamps are never shifted."""
     con = duckdb.connect()
     # ICU is linked in but loads lazily, so the zone is set after connecting, not in config.
@@ -27,7 +29,9 @@ def new_connection(threads: int | None = None, memory_limit: str | None = None) 
     return con
 
 
-def fetch_all(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> list[tuple]:
+def fetch_all(
+    con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
+) -> list[tuple]:
     """Run a query and fetch every row, leaving the connection free for the next statement."""
     return con.execute(query, params or []).fetchall()
 

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import duckdb
 
 
-def snapshot_dates(con: duckdb.DuckDBPyConnection, dates: Sequence[dt.date]) -> duckdb.DuckDBPyRelation:
+def snapshot_dates(
+    con: duckdb.DuckDBPyConnection, dates: Sequence[dt.date]
+) -> duckdb.DuckDBPyRelation:
     """A relation with one snapshot_date row per date (a run may compute a range at once)."""
     if not dates:
         raise ValueError("at least one snapshot date is needed")

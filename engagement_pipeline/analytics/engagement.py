@@ -37,10 +37,14 @@ def compute_engagement_scores(
     """
     dates_rel = snapshot_dates(con, dates)
     customers = customers_as_of(con, events, purchases, dates_rel)  # noqa: F841
-    weight_case = "CASE e.touchpoint " + " ".join(
-        f"WHEN {quote_literal(t.value)} THEN {float(w)!r}"
-        for t, w in sorted(config.touchpoint_weights.items(), key=lambda kv: kv[0].value)
-    ) + " ELSE 0.0 END"
+    weight_case = (
+        "CASE e.touchpoint "
+        + " ".join(
+            f"WHEN {quote_literal(t.value)} THEN {float(w)!r}"
+            for t, w in sorted(config.touchpoint_weights.items(), key=lambda kv: kv[0].value)
+        )
+        + " ELSE 0.0 END"
+    )
     counts = ",\n".join(
         f"count(*) FILTER (WHERE in_window AND touchpoint = {quote_literal(t.value)}) "
         f"AS {quote_ident(touchpoint_count_column(t))}"

@@ -11,9 +11,19 @@ from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.config import LTVConfig
 
 CUSTOMER_LTV_COLUMNS = (
-    "snapshot_date", "customer_id", "first_seen_date", "purchase_count", "total_revenue",
-    "first_purchase_date", "last_purchase_date", "window_purchase_count", "window_revenue",
-    "average_order_value", "annual_purchase_frequency", "annual_value", "lifetime_value",
+    "snapshot_date",
+    "customer_id",
+    "first_seen_date",
+    "purchase_count",
+    "total_revenue",
+    "first_purchase_date",
+    "last_purchase_date",
+    "window_purchase_count",
+    "window_revenue",
+    "average_order_value",
+    "annual_purchase_frequency",
+    "annual_value",
+    "lifetime_value",
 )
 
 

@@ -15,7 +15,9 @@ REPORT_MARKDOWN = "engagement_report.md"
 REPORT_JSON = "engagement_analysis.json"
 
 
-def overall_metrics(con: duckdb.DuckDBPyConnection, segments: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+def overall_metrics(
+    con: duckdb.DuckDBPyConnection, segments: duckdb.DuckDBPyRelation
+) -> pd.DataFrame:
     """Per snapshot date: customer counts, revenue, LTV and engagement across all customers."""
     return con.sql(
         """
@@ -99,7 +101,11 @@ def render_markdown(document: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for s in document["segment_analyses"]:
-        days = "–" if s["avg_days_since_last_activity"] is None else f"{s['avg_days_since_last_activity']:.0f}"
+        days = (
+            "–"
+            if s["avg_days_since_last_activity"] is None
+            else f"{s['avg_days_since_last_activity']:.0f}"
+        )
         lines.append(
             f"| {s['segment']} | {s['customer_count']:,} | {s['customer_share']:.1%} | "
             f"${s['avg_ltv']:,.2f} | {s['avg_engagement_score']:.3f} | "

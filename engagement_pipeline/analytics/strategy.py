@@ -64,12 +64,15 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def segment_analysis(con: duckdb.DuckDBPyConnection, segments: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+def segment_analysis(
+    con: duckdb.DuckDBPyConnection, segments: duckdb.DuckDBPyRelation
+) -> pd.DataFrame:
     """Per snapshot date and segment: count, share, averages and revenue; all five tiers present."""
-    tiers = con.sql(
-        "SELECT unnest(CAST(? AS VARCHAR[])) AS segment, generate_subscripts(CAST(? AS VARCHAR[]), 1) AS segment_rank",
+    tiers = con.sql(  # noqa: F841 - referenced by name in the SQL below
+        "SELECT unnest(CAST(? AS VARCHAR[])) AS segment, "
+        "generate_subscripts(CAST(? AS VARCHAR[]), 1) AS segment_rank",
         params=[SEGMENT_ORDER, SEGMENT_ORDER],
-    )  # noqa: F841
+    )
     return con.sql(
         """
         WITH dates AS (SELECT DISTINCT snapshot_date FROM segments),

@@ -7,7 +7,9 @@ import dagster as dg
 ENGAGEMENT_JOB = "engagement_job"
 
 
-def build_jobs(partitions_def: dg.PartitionsDefinition) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
+def build_jobs(
+    partitions_def: dg.PartitionsDefinition,
+) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
     job = dg.define_asset_job(
         ENGAGEMENT_JOB,
         selection=dg.AssetSelection.all(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import dagster as dg
 
@@ -13,16 +14,20 @@ from engagement_pipeline.config import SnapshotsConfig
 # (300 years); the window is clipped to the partitions that exist. Lineage therefore shows
 # snapshot D depending on raw [start, D] and nothing after D — the truth.
 HISTORY_DAYS = 300 * 366
-HISTORY_MAPPING = dg.TimeWindowPartitionMapping(
-    start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
+with warnings.catch_warnings():
+    # allow_nonexistent_upstream_partitions is marked beta; it is what clips the window.
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    HISTORY_MAPPING = dg.TimeWindowPartitionMapping(
+        start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+    )
 
 
 def snapshot_partitions(snapshots: SnapshotsConfig) -> dg.DailyPartitionsDefinition:
     """Daily snapshot dates from the configured start (and end, for a historical data set)."""
     end = (
         (snapshots.end_date + dt.timedelta(days=1)).isoformat()
-        if snapshots.end_date is not None else None
+        if snapshots.end_date is not None
+        else None
     )
     return dg.DailyPartitionsDefinition(
         start_date=snapshots.start_date.isoformat(), end_date=end, fmt="%Y-%m-%d"

@@ -1,6 +1,5 @@
 """Resources: the validated pipeline settings (overridable per run) and the Parquet lake IO manager."""
 
-
 from typing import Any
 
 import dagster as dg
@@ -8,6 +7,7 @@ import pandas as pd
 from pydantic import Field
 
 from engagement_pipeline.config import Config, load_config
+from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.lake import Lake, as_relation, connection
 from engagement_pipeline.markdown import markdown_table
 
@@ -43,7 +43,8 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         asset = context.asset_key.to_python_identifier()
         keys = list(context.asset_partition_keys)
         con = connection()
-        counts = self.lake.write(con, asset, as_relation(con, obj), keys)
+        with user_errors():
+            counts = self.lake.write(con, asset, as_relation(con, obj), keys)
         metadata: dict[str, Any] = {
             "dagster/row_count": sum(counts.values()),
             "lake_path": dg.MetadataValue.path(str(self.lake.asset_dir(asset))),
@@ -59,4 +60,5 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         asset = context.asset_key.to_python_identifier()
-        return self.lake.read(connection(), asset, context.asset_partition_keys)
+        with user_errors():
+            return self.lake.read(connection(), asset, context.asset_partition_keys)

@@ -23,8 +23,17 @@ SECTION = "engagement_data"
 
 # Canonical columns of a loaded event, in order (see docs/data_dictionary.md).
 EVENT_COLUMNS = (
-    "event_id", "customer_id", "touchpoint", "event_timestamp", "engagement_score",
-    "event_type", "channel", "campaign", "session_id", "source_file", "source_row",
+    "event_id",
+    "customer_id",
+    "touchpoint",
+    "event_timestamp",
+    "engagement_score",
+    "event_type",
+    "channel",
+    "campaign",
+    "session_id",
+    "source_file",
+    "source_row",
     "snapshot_date",
 )
 
@@ -54,14 +63,16 @@ def validate_events(
         "session_id": source.session_id_column,
     }
     scan = scan_source(con, config, source, SECTION, mapping)
-    parsed = ", ".join([
-        f"{timestamp_sql('timestamp', source)} AS ts_parsed",
-        f"{_touchpoint_sql('touchpoint')} AS touchpoint_parsed",
-        "try_cast(trim(engagement_score) AS DOUBLE) AS score_parsed",
-        # Without an id column, the file and row identify the event, stably across runs.
-        f"coalesce(nullif(trim(event_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
-        f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS event_id_parsed",
-    ])
+    parsed = ", ".join(
+        [
+            f"{timestamp_sql('timestamp', source)} AS ts_parsed",
+            f"{_touchpoint_sql('touchpoint')} AS touchpoint_parsed",
+            "try_cast(trim(engagement_score) AS DOUBLE) AS score_parsed",
+            # Without an id column, the file and row identify the event, stably across runs.
+            f"coalesce(nullif(trim(event_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
+            f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS event_id_parsed",
+        ]
+    )
     checks = [
         Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
         *timestamp_checks("timestamp", "ts_parsed", config.snapshots),
@@ -75,12 +86,16 @@ def validate_events(
         ),
     ]
     validated = classify(
-        con, scan, parsed, checks,
+        con,
+        scan,
+        parsed,
+        checks,
         raw_columns=list(mapping),
         timestamp_col="ts_parsed",
         timestamp_raw_col="timestamp",
         snapshots=config.snapshots,
-        start=start, end=end,
+        start=start,
+        end=end,
         unique_key=("event_id_parsed", "duplicate_event_id"),
         section=SECTION,
     )

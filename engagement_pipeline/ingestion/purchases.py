@@ -21,8 +21,17 @@ SECTION = "purchase_data"
 
 # Canonical columns of a loaded purchase (one order), in order (see docs/data_dictionary.md).
 PURCHASE_COLUMNS = (
-    "order_id", "customer_id", "purchase_timestamp", "amount", "quantity", "product",
-    "country", "line_count", "source_file", "source_row", "snapshot_date",
+    "order_id",
+    "customer_id",
+    "purchase_timestamp",
+    "amount",
+    "quantity",
+    "product",
+    "country",
+    "line_count",
+    "source_file",
+    "source_row",
+    "snapshot_date",
 )
 
 
@@ -64,13 +73,15 @@ def validate_purchases(
         amount = f"({number_sql('quantity')} * {number_sql('unit_price')})"
     else:
         amount = number_sql("amount")
-    parsed = ", ".join([
-        f"{timestamp_sql('purchase_date', source)} AS ts_parsed",
-        f"{amount} AS amount_parsed",
-        f"{number_sql('quantity')} AS quantity_parsed",
-        f"coalesce(nullif(trim(order_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
-        f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS order_id_parsed",
-    ])
+    parsed = ", ".join(
+        [
+            f"{timestamp_sql('purchase_date', source)} AS ts_parsed",
+            f"{amount} AS amount_parsed",
+            f"{number_sql('quantity')} AS quantity_parsed",
+            f"coalesce(nullif(trim(order_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
+            f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS order_id_parsed",
+        ]
+    )
     checks = [Check("missing_customer_id", "customer_id", missing_sql("customer_id"))]
     checks += timestamp_checks("purchase_date", "ts_parsed", config.snapshots)
     if online_retail:
@@ -80,7 +91,9 @@ def validate_purchases(
             Check("missing_quantity", "quantity", missing_sql("quantity")),
             Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
             Check("missing_amount", "unit_price", missing_sql("unit_price")),
-            Check("invalid_amount", "unit_price", _bad_number("unit_price", number_sql("unit_price"))),
+            Check(
+                "invalid_amount", "unit_price", _bad_number("unit_price", number_sql("unit_price"))
+            ),
             Check("non_positive_amount", "unit_price", "amount_parsed <= 0"),
         ]
     else:
@@ -91,12 +104,16 @@ def validate_purchases(
             Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
         ]
     validated = classify(
-        con, scan, parsed, checks,
+        con,
+        scan,
+        parsed,
+        checks,
         raw_columns=list(mapping),
         timestamp_col="ts_parsed",
         timestamp_raw_col="purchase_date",
         snapshots=config.snapshots,
-        start=start, end=end,
+        start=start,
+        end=end,
         # An invoice has many lines in Online Retail II; they are grouped, not duplicates.
         unique_key=None if online_retail else ("order_id_parsed", "duplicate_order_id"),
         section=SECTION,

@@ -64,8 +64,14 @@ def _raw_relation(
     con: duckdb.DuckDBPyConnection, source: SourceConfig, files: list[str], scan: str
 ) -> duckdb.DuckDBPyRelation:
     if source.format == "csv":
-        options = ["header = true", "all_varchar = true", "filename = true", "store_rejects = true",
-                   f"rejects_table = '{scan}_errors'", f"rejects_scan = '{scan}_scans'"]
+        options = [
+            "header = true",
+            "all_varchar = true",
+            "filename = true",
+            "store_rejects = true",
+            f"rejects_table = '{scan}_errors'",
+            f"rejects_scan = '{scan}_scans'",
+        ]
         params: list[object] = [files]
         if source.csv.delimiter is not None:
             options.append("delim = ?")
@@ -75,7 +81,9 @@ def _raw_relation(
             params.append(source.csv.encoding)
         return con.sql(f"SELECT * FROM read_csv(?, {', '.join(options)})", params=params)
     if source.format == "json":
-        return con.sql("SELECT * FROM read_json(?, format = 'auto', filename = true)", params=[files])
+        return con.sql(
+            "SELECT * FROM read_json(?, format = 'auto', filename = true)", params=[files]
+        )
     return con.sql("SELECT * FROM read_parquet(?, filename = true)", params=[files])
 
 
@@ -133,7 +141,7 @@ def scan_source(
     )
     # Row numbers follow the scan order (DuckDB preserves insertion order); they are
     # numbered per file so a quarantined row can be found in its file.
-    numbered = con.sql(
+    numbered = con.sql(  # noqa: F841 - referenced by name in the SQL below
         f"""
         SELECT {selected}, filename AS {SOURCE_FILE},
                row_number() OVER () AS _global_row

@@ -21,7 +21,13 @@ from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, Sourc
 from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
 
 QUARANTINE_COLUMNS = (
-    "source_file", "source_row", "column_name", "reason", "detail", "record", "snapshot_date"
+    "source_file",
+    "source_row",
+    "column_name",
+    "reason",
+    "detail",
+    "record",
+    "snapshot_date",
 )
 
 _tables = itertools.count()
@@ -105,16 +111,22 @@ def classify(
     """
     table = f"validated_{next(_tables)}"
     rows = scan.rows  # noqa: F841 - referenced by name in the SQL below
-    reason_case = "CASE " + " ".join(
-        f"WHEN {c.failed} THEN {quote_literal(c.reason)}" for c in checks
-    ) + " END"
-    column_case = "CASE " + " ".join(
-        f"WHEN {c.failed} THEN {quote_literal(c.column)}" for c in checks
-    ) + " END"
+    reason_case = (
+        "CASE "
+        + " ".join(f"WHEN {c.failed} THEN {quote_literal(c.reason)}" for c in checks)
+        + " END"
+    )
+    column_case = (
+        "CASE "
+        + " ".join(f"WHEN {c.failed} THEN {quote_literal(c.column)}" for c in checks)
+        + " END"
+    )
     raw_list = ", ".join(quote_ident(c) for c in raw_columns)
-    record = "json_object(" + ", ".join(
-        f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns
-    ) + ")"
+    record = (
+        "json_object("
+        + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
+        + ")"
+    )
     start_lit = f"DATE {quote_literal(start.isoformat())}"
     end_lit = f"DATE {quote_literal(end.isoformat())}"
     first_lit = f"DATE {quote_literal(snapshots.start_date.isoformat())}"
@@ -186,7 +198,7 @@ def classify(
     undated = fetch_all(
         con,
         f"SELECT {SOURCE_FILE}, {quote_ident(timestamp_raw_col)} "
-        f"FROM {table} WHERE snapshot_date IS NULL LIMIT 1"
+        f"FROM {table} WHERE snapshot_date IS NULL LIMIT 1",
     )
     if undated:
         undated = undated[0]
@@ -209,7 +221,9 @@ def classify(
         """
     )
     if scan.malformed is not None:
-        quarantined = quarantined.union(_malformed_rows(con, scan, table, start_lit, end_lit, clamp))
+        quarantined = quarantined.union(
+            _malformed_rows(con, scan, table, start_lit, end_lit, clamp)
+        )
     loaded = con.sql(f"SELECT * FROM {table} WHERE _reason IS NULL")
     return Validated(loaded=loaded, quarantined=quarantined)
 

@@ -1,12 +1,12 @@
 """Raw assets: each source's validated rows of their day, and the rows it quarantined."""
 
-
 from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
 
 from engagement_pipeline.config import Config
+from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.partitions import partition_dates
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.ingestion.events import validate_events
@@ -59,7 +59,10 @@ def _ingest(
         metadata={
             "rows_quarantined": n_quarantined,
             "reasons": dg.MetadataValue.md(markdown_table(reasons) if len(reasons) else "none"),
-            **{f"reason/{r}": int(n) for r, n in zip(reasons["reason"], reasons["rows"])},
+            **{
+                f"reason/{r}": int(n)
+                for r, n in zip(reasons["reason"], reasons["rows"], strict=True)
+            },
         },
     )
 
@@ -92,9 +95,14 @@ def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.Output]:
         """Reads the engagement source and splits its rows of the run's days into loaded and quarantined."""
-        yield from _ingest(
-            context, settings, validate_events, "raw_engagement_events", "quarantined_engagement_events"
-        )
+        with user_errors():
+            yield from _ingest(
+                context,
+                settings,
+                validate_events,
+                "raw_engagement_events",
+                "quarantined_engagement_events",
+            )
 
     @dg.multi_asset(
         name="purchases_ingestion",
@@ -117,6 +125,9 @@ def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.Output]:
         """Reads the purchase source and splits its rows of the run's days into orders and quarantined rows."""
-        yield from _ingest(context, settings, validate_purchases, "raw_purchases", "quarantined_purchases")
+        with user_errors():
+            yield from _ingest(
+                context, settings, validate_purchases, "raw_purchases", "quarantined_purchases"
+            )
 
     return [engagement_events_ingestion, purchases_ingestion]

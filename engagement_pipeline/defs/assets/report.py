@@ -1,6 +1,5 @@
 """The report asset: a Markdown report and a JSON analysis per snapshot date."""
 
-
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -10,6 +9,7 @@ from engagement_pipeline.analytics.report import (
     overall_metrics,
     write_report,
 )
+from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
 
@@ -23,6 +23,7 @@ def build_report_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
         group_name=REPORT_GROUP,
         kinds={"markdown", "json"},
     )
+    @reports_user_errors
     def engagement_report(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
@@ -39,19 +40,23 @@ def build_report_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Asse
             date = metrics["snapshot_date"]
             date = date.date() if isinstance(date, pd.Timestamp) else date
             document = build_report_document(
-                date, metrics, strategies[pd.to_datetime(strategies["snapshot_date"]).dt.date == date]
+                date,
+                metrics,
+                strategies[pd.to_datetime(strategies["snapshot_date"]).dt.date == date],
             )
             md_path, json_path = write_report(reports_dir, document)
             markdown = md_path.read_text(encoding="utf-8")
-            rows.append({
-                "snapshot_date": date,
-                "total_customers": document["total_customers"],
-                "total_revenue": document["overall_metrics"]["total_revenue"],
-                "avg_ltv": document["overall_metrics"]["avg_ltv"],
-                "avg_engagement_score": document["overall_metrics"]["avg_engagement_score"],
-                "markdown_path": str(md_path),
-                "json_path": str(json_path),
-            })
+            rows.append(
+                {
+                    "snapshot_date": date,
+                    "total_customers": document["total_customers"],
+                    "total_revenue": document["overall_metrics"]["total_revenue"],
+                    "avg_ltv": document["overall_metrics"]["avg_ltv"],
+                    "avg_engagement_score": document["overall_metrics"]["avg_engagement_score"],
+                    "markdown_path": str(md_path),
+                    "json_path": str(json_path),
+                }
+            )
             context.log.info(f"report for {date} written to {md_path}")
         result = pd.DataFrame(rows)
         metadata = {"report": dg.MetadataValue.md(markdown)}

@@ -1,6 +1,5 @@
 """Snapshot assets: every customer as of the end of the snapshot date, from all history up to it."""
 
-
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -9,6 +8,7 @@ from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.segmentation import assign_segments
 from engagement_pipeline.analytics.strategy import segment_strategies as build_strategies
+from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, partition_dates
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
@@ -22,15 +22,18 @@ HISTORY_INS = {
 }
 
 
-def _summary(con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, columns: list[str]) -> dict:
+def _summary(
+    con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, columns: list[str]
+) -> dict:
     """Row count and a Markdown preview of a snapshot result, for the UI."""
     preview = rel.limit(10).df()
-    stats = con.sql(
-        "SELECT " + ", ".join(f"avg({c}) AS {c}" for c in columns) + " FROM rel"
-    ).df()
+    stats = con.sql("SELECT " + ", ".join(f"avg({c}) AS {c}" for c in columns) + " FROM rel").df()
     return {
         "preview": dg.MetadataValue.md(markdown_table(preview)),
-        **{f"mean_{c}": float(stats[c].iloc[0]) if pd.notna(stats[c].iloc[0]) else 0.0 for c in columns},
+        **{
+            f"mean_{c}": float(stats[c].iloc[0]) if pd.notna(stats[c].iloc[0]) else 0.0
+            for c in columns
+        },
     }
 
 
@@ -42,6 +45,7 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
     )
 
     @dg.asset(ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common)
+    @reports_user_errors
     def customer_ltv(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
@@ -54,9 +58,12 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         result = compute_customer_ltv(
             con, raw_engagement_events, raw_purchases, dates, settings.load().ltv
         )
-        return dg.Output(result, metadata=_summary(con, result, ["lifetime_value", "total_revenue"]))
+        return dg.Output(
+            result, metadata=_summary(con, result, ["lifetime_value", "total_revenue"])
+        )
 
     @dg.asset(ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common)
+    @reports_user_errors
     def engagement_scores(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
@@ -69,9 +76,12 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         result = compute_engagement_scores(
             con, raw_engagement_events, raw_purchases, dates, settings.load().engagement_scoring
         )
-        return dg.Output(result, metadata=_summary(con, result, ["engagement_score", "window_events"]))
+        return dg.Output(
+            result, metadata=_summary(con, result, ["engagement_score", "window_events"])
+        )
 
     @dg.asset(kinds={"duckdb", "parquet"}, **common)
+    @reports_user_errors
     def customer_segments(
         settings: PipelineSettings,
         customer_ltv: duckdb.DuckDBPyRelation,
@@ -83,7 +93,9 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         result = assign_segments(
             con, customer_ltv, engagement_scores, config.segmentation, config.engagement_scoring
         )
-        counts = con.sql("SELECT segment, count(*) AS customers FROM result GROUP BY 1 ORDER BY 1").df()
+        counts = con.sql(
+            "SELECT segment, count(*) AS customers FROM result GROUP BY 1 ORDER BY 1"
+        ).df()
         return dg.Output(
             result,
             metadata={
@@ -93,6 +105,7 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         )
 
     @dg.asset(kinds={"duckdb", "parquet"}, **common)
+    @reports_user_errors
     def segment_strategies(
         settings: PipelineSettings, customer_segments: duckdb.DuckDBPyRelation
     ) -> dg.Output:

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""One command on a fresh machine: create .venv, install the project, run the pipeline on the sample.
+
+    python3 bootstrap.py          # set up, then materialize every sample snapshot and write reports
+    python3 bootstrap.py test     # set up, then run the test suite
+    python3 bootstrap.py dev      # set up, then open the Dagster UI on http://127.0.0.1:3000
+
+Needs only Python 3.10+. Re-running is cheap: installation is skipped when nothing changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+DAGSTER_HOME = ROOT / "dagster_home"
+STAMP = VENV / ".installed-pyproject-hash"
+
+
+def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    completed = subprocess.run([str(a) for a in args], cwd=ROOT, env=env)
+    if completed.returncode != 0:
+        sys.exit(completed.returncode)
+
+
+def setup() -> dict[str, str]:
+    if sys.version_info < (3, 10):
+        sys.exit(f"Python 3.10 or newer is needed (this is {sys.version.split()[0]}).")
+    if not PYTHON.exists():
+        print(f"Creating virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not STAMP.exists() or STAMP.read_text() != wanted:
+        print("Installing the project and its dependencies ...", flush=True)
+        _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+        STAMP.write_text(wanted)
+    # The UI and the CLI share one persistent Dagster instance inside the project.
+    DAGSTER_HOME.mkdir(exist_ok=True)
+    env = dict(os.environ, DAGSTER_HOME=str(DAGSTER_HOME))
+    return env
+
+
+def main(argv: list[str]) -> None:
+    command = argv[0] if argv else "run"
+    env = setup()
+    if command == "run":
+        _run(BIN / "engagement-pipeline", "run", *argv[1:], env=env)
+    elif command == "test":
+        _run(PYTHON, "-m", "pytest", *argv[1:], env=env)
+    elif command == "dev":
+        _run(BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", "3000", *argv[1:], env=env)
+    else:
+        sys.exit(f"unknown command {command!r}: use run, test or dev")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

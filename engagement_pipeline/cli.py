@@ -1,0 +1,143 @@
+"""Command line: run the pipeline for a date range, generate sample data, analyse, rebuild the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from engagement_pipeline.errors import PipelineError
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
+    """Materialize every asset for the snapshot dates [first, last] in one run."""
+    import dagster as dg
+
+    from engagement_pipeline.config import load_config
+    from engagement_pipeline.defs.build import build_definitions
+    from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+
+    config = load_config(config_path)
+    defs = build_definitions(config_path)
+    job = defs.resolve_job_def(ENGAGEMENT_JOB)
+    keys = job.partitions_def.get_partition_keys()
+    if not keys:
+        raise PipelineError(
+            "snapshots: no snapshot date has ended yet; check snapshots.start_date."
+        )
+    first_key = (first or dt.date.fromisoformat(keys[0])).isoformat()
+    last_key = (last or dt.date.fromisoformat(keys[-1])).isoformat()
+    for name, key in (("--from", first_key), ("--to", last_key)):
+        if key not in keys:
+            raise PipelineError(
+                f"{name} {key} is not a snapshot date of this config ({keys[0]} .. {keys[-1]})."
+            )
+    # A persistent instance (DAGSTER_HOME) keeps the run in the UI's history.
+    instance = (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+    print(f"Materializing snapshots {first_key} .. {last_key} ({config_path}) ...", flush=True)
+    result = job.execute_in_process(
+        instance=instance,
+        tags={RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
+        raise_on_error=False,
+        # Dagster's console log would print tracebacks; failures are summarised below instead.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        for event in failures:
+            error = event.step_failure_data.user_failure_data
+            message = (
+                error.description if error else None
+            ) or event.step_failure_data.error.message
+            print(f"error in {event.step_key}: {message.strip()}", file=sys.stderr)
+        return 1
+    report = config.reports_dir / last_key / "engagement_report.md"
+    print(f"Done. Lake: {config.lake_dir}  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})")
+    print(f"Report for {last_key}: {report}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="engagement-pipeline", description=__doc__)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: $CONFIG_PATH or ./config.yaml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_run = sub.add_parser(
+        "run", help="materialize all assets for a range of snapshot dates (default: all)"
+    )
+    p_run.add_argument("--from", dest="first", type=_date)
+    p_run.add_argument("--to", dest="last", type=_date)
+
+    p_gen = sub.add_parser("generate-sample", help="write a seeded synthetic data set")
+    p_gen.add_argument("--out", type=Path, default=Path("data/sample"))
+    p_gen.add_argument("--customers", type=int, default=1000)
+    p_gen.add_argument("--start", type=_date, default=dt.date(2025, 1, 1))
+    p_gen.add_argument("--days", type=int, default=181)
+    p_gen.add_argument("--seed", type=int, default=7)
+    p_gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
+
+    p_an = sub.add_parser("analyze", help="print the analysis of one snapshot date (Python API)")
+    p_an.add_argument("--date", type=_date, default=None)
+
+    sub.add_parser("catalog", help="rebuild the DuckDB catalog of views over the lake")
+
+    args = parser.parse_args(argv)
+    from engagement_pipeline.config import default_config_path
+
+    config_path = args.config or default_config_path()
+    try:
+        if args.command == "run":
+            return run(config_path, args.first, args.last)
+        if args.command == "generate-sample":
+            from engagement_pipeline.sample_data import generate
+
+            counts = generate(
+                args.out, args.customers, args.start, args.days, args.seed, args.format
+            )
+            print(f"wrote {counts} to {args.out}")
+            return 0
+        if args.command == "analyze":
+            from engagement_pipeline.api import process_engagement_analysis
+
+            analysis = process_engagement_analysis(config_path, args.date)
+            print(f"Snapshot {analysis.snapshot_date}: {analysis.total_customers:,} customers")
+            for s in analysis.segment_analyses:
+                print(f"  {s.segment.value:<10} {s.customer_count:>8,}  avg LTV ${s.avg_ltv:,.2f}")
+            return 0
+        if args.command == "catalog":
+            from engagement_pipeline.config import load_config
+            from engagement_pipeline.lake import Lake
+
+            lake = Lake(load_config(config_path).lake_dir)
+            views = lake.rebuild_catalog()
+            print(f"{lake.catalog_path}: views {', '.join(views) or '(none: the lake is empty)'}")
+            return 0
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Turning the pipeline's own errors into a Dagster failure whose description is the whole message."""
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import dagster as dg
+
+from engagement_pipeline.errors import PipelineError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Raise a PipelineError as dg.Failure: the UI shows its message, not a library traceback."""
+    try:
+        yield
+    except PipelineError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def reports_user_errors(fn: F) -> F:
+    """Decorator form of user_errors for asset functions."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with user_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,76 @@
+"""Shared fixtures: a temporary project (config, small CSV sources, lake) per test."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engagement_pipeline.config import deep_merge
+
+EVENT_FIELDS = ["event_id", "customer_id", "touchpoint", "timestamp", "engagement_score"]
+PURCHASE_FIELDS = ["order_id", "customer_id", "purchase_date", "amount"]
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return path
+
+
+def base_config(start: str, end: str | None) -> dict[str, Any]:
+    return {
+        "snapshots": {"start_date": start, **({"end_date": end} if end else {})},
+        "engagement_data": {
+            "file_path": "events.csv",
+            "event_id_column": "event_id",
+            "engagement_score_column": "engagement_score",
+        },
+        "purchase_data": {"file_path": "purchases.csv"},
+        "storage": {"lake_path": "lake", "reports_path": "reports"},
+    }
+
+
+MakeProject = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> MakeProject:
+    """Write events.csv, purchases.csv and config.yaml into tmp_path; return the config path."""
+
+    def make(
+        events: list[dict[str, Any]] | None = None,
+        purchases: list[dict[str, Any]] | None = None,
+        start: str = "2025-01-01",
+        end: str | None = "2025-01-10",
+        **overrides: Any,
+    ) -> Path:
+        write_csv(tmp_path / "events.csv", EVENT_FIELDS, events or [])
+        write_csv(tmp_path / "purchases.csv", PURCHASE_FIELDS, purchases or [])
+        config = deep_merge(base_config(start, end), overrides)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        return path
+
+    return make
+
+
+def ev(event_id: str, customer: str, touchpoint: str, ts: str, score: float | None = None) -> dict:
+    return {
+        "event_id": event_id,
+        "customer_id": customer,
+        "touchpoint": touchpoint,
+        "timestamp": ts,
+        "engagement_score": score,
+    }
+
+
+def po(order_id: str, customer: str, ts: str, amount: float | str) -> dict:
+    return {"order_id": order_id, "customer_id": customer, "purchase_date": ts, "amount": amount}
