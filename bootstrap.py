@@ -32,7 +32,7 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def setup() -> dict[str, str]:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - bootstrap may be run by an older python3
         sys.exit(f"Python 3.10 or newer is needed (this is {sys.version.split()[0]}).")
     if not PYTHON.exists():
         print(f"Creating virtual environment in {VENV} ...", flush=True)

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from engagement_pipeline.config import Config, load_config
+from engagement_pipeline.config import Config, default_config_path, load_config
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.lake import Lake, as_relation, connection
 from engagement_pipeline.markdown import markdown_table
@@ -15,7 +15,8 @@ from engagement_pipeline.markdown import markdown_table
 class PipelineSettings(dg.ConfigurableResource):
     """config.yaml, validated; `overrides` (same shape as the file) changes values for one run."""
 
-    config_path: str
+    # The default lets the launchpad override a single value without repeating the path.
+    config_path: str = str(default_config_path().resolve())
     overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="Values merged over config.yaml for this run, e.g. {ltv: {discount_rate: 0.2}}.",

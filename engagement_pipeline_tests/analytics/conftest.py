@@ -1,0 +1,42 @@
+"""Analytics tests build small events and purchases relations directly from rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engagement_pipeline.sql import new_connection
+
+
+@pytest.fixture
+def con():
+    return new_connection()
+
+
+def events_rel(con, rows: list[tuple]):
+    """rows: (customer_id, touchpoint, timestamp, engagement_score or None)."""
+    frame = pd.DataFrame(
+        rows, columns=["customer_id", "touchpoint", "event_timestamp", "engagement_score"]
+    )
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"])
+    frame["engagement_score"] = frame["engagement_score"].astype("float64")
+    return (
+        con.from_df(frame)
+        if rows
+        else con.sql(
+            "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS touchpoint, "
+            "NULL::TIMESTAMP AS event_timestamp, NULL::DOUBLE AS engagement_score WHERE false"
+        )
+    )
+
+
+def purchases_rel(con, rows: list[tuple]):
+    """rows: (customer_id, timestamp, amount)."""
+    if not rows:
+        return con.sql(
+            "SELECT NULL::VARCHAR AS customer_id, NULL::TIMESTAMP AS purchase_timestamp, "
+            "NULL::DOUBLE AS amount WHERE false"
+        )
+    frame = pd.DataFrame(rows, columns=["customer_id", "purchase_timestamp", "amount"])
+    frame["purchase_timestamp"] = pd.to_datetime(frame["purchase_timestamp"])
+    return con.from_df(frame)

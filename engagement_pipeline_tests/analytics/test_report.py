@@ -1,0 +1,39 @@
+import json
+
+import pandas as pd
+
+from engagement_pipeline.analytics.report import (
+    build_report_document,
+    overall_metrics,
+    write_report,
+)
+from engagement_pipeline.analytics.strategy import segment_strategies
+from engagement_pipeline.config import StrategyConfig
+from engagement_pipeline_tests.analytics.test_strategy import segments_rel
+
+
+def test_report_files(con, tmp_path):
+    rel = segments_rel(con)
+    rel = con.sql("SELECT *, 1 AS purchase_count FROM rel")
+    overall = overall_metrics(con, rel)
+    assert overall["total_customers"].iloc[0] == 4 and overall["active_customers"].iloc[0] == 3
+    assert overall["total_revenue"].iloc[0] == 2140.0 and overall["avg_ltv"].iloc[0] == 1050.0
+    strategies = segment_strategies(con, rel, StrategyConfig())
+    date = pd.Timestamp("2025-06-30").date()
+    doc = build_report_document(date, overall.iloc[0], strategies)
+    md_path, json_path = write_report(tmp_path, doc)
+    assert md_path == tmp_path / "2025-06-30" / "engagement_report.md"
+    data = json.loads(json_path.read_text())
+    assert data["total_customers"] == 4 and data["snapshot_date"] == "2025-06-30"
+    assert [s["segment"] for s in data["segment_analyses"]] == [
+        "Champion",
+        "Loyal",
+        "Potential",
+        "At Risk",
+        "Lost",
+    ]
+    assert data["recommendations"]["Champion"][0].startswith("Reward the 2 Champions")
+    text = md_path.read_text()
+    assert "# Customer engagement report — 2025-06-30" in text
+    assert "| Champion | 2 | 50.0% | $2,000.00 | 0.700 | $2,000.00 | 2 |" in text
+    assert "No customers in this segment on this date." in text  # Loyal, Potential

@@ -1,0 +1,87 @@
+import subprocess
+import sys
+
+import duckdb
+import pandas as pd
+import pytest
+
+from engagement_pipeline.errors import LakeError
+from engagement_pipeline.lake import Lake
+from engagement_pipeline.sql import new_connection
+
+
+def frame(dates, values):
+    return pd.DataFrame({"snapshot_date": pd.to_datetime(dates).date, "value": values})
+
+
+def test_write_read_replace_and_empty_partitions(tmp_path):
+    lake, con = Lake(tmp_path), new_connection()
+    counts = lake.write(
+        con,
+        "a",
+        con.from_df(frame(["2025-01-01", "2025-01-01", "2025-01-03"], [1, 2, 3])),
+        ["2025-01-01", "2025-01-02", "2025-01-03"],
+    )
+    assert counts == {"2025-01-01": 2, "2025-01-02": 0, "2025-01-03": 1}
+    assert lake.existing_keys("a") == {"2025-01-01", "2025-01-02", "2025-01-03"}
+    got = lake.read(con, "a", ["2025-01-01", "2025-01-02"]).df()
+    assert (
+        got["value"].tolist() == [1, 2] and str(got["snapshot_date"].iloc[0])[:10] == "2025-01-01"
+    )
+    # re-materializing replaces the partition instead of appending to it
+    lake.write(con, "a", con.from_df(frame(["2025-01-01"], [9])), ["2025-01-01"])
+    assert lake.read(con, "a", ["2025-01-01"]).df()["value"].tolist() == [9]
+    assert not any((tmp_path / ".staging").iterdir())  # nothing left half-written
+
+
+def test_missing_partitions_are_named(tmp_path):
+    lake, con = Lake(tmp_path), new_connection()
+    lake.write(con, "a", con.from_df(frame(["2025-01-01"], [1])), ["2025-01-01"])
+    with pytest.raises(
+        LakeError,
+        match=r"a has no partition for 2025-01-02 \.\. 2025-01-04 \(3 days\).*Materialize a",
+    ):
+        lake.read(con, "a", ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"])
+
+
+def test_rows_outside_the_partitions_are_refused(tmp_path):
+    lake, con = Lake(tmp_path), new_connection()
+    with pytest.raises(LakeError, match="fall outside the partitions"):
+        lake.write(con, "a", con.from_df(frame(["2025-01-05"], [1])), ["2025-01-01"])
+
+
+def test_catalog_views_see_new_partitions(tmp_path):
+    lake, con = Lake(tmp_path), new_connection()
+    lake.write(con, "odd name; drop", con.from_df(frame(["2025-01-01"], [1])), ["2025-01-01"])
+    lake.write(con, "odd name; drop", con.from_df(frame(["2025-01-02"], [2])), ["2025-01-02"])
+    with duckdb.connect(str(lake.catalog_path), read_only=True) as cat:
+        rows = cat.execute(
+            'SELECT snapshot_date, value FROM "odd name; drop" ORDER BY 1'
+        ).fetchall()
+    assert [r[1] for r in rows] == [1, 2]
+    assert lake.rebuild_catalog() == ["odd name; drop"]
+
+
+def test_catalog_locked_by_another_process_does_not_fail_a_write(tmp_path):
+    lake, con = Lake(tmp_path), new_connection()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(30)",
+            str(lake.catalog_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        lake.write(con, "b", con.from_df(frame(["2025-01-01"], [1])), ["2025-01-01"])
+        assert lake.existing_keys("b") == {"2025-01-01"}
+        assert not (lake.asset_dir("b") / ".in_catalog").exists()  # skipped, not failed
+    finally:
+        holder.kill()
+        holder.wait()
+    lake.write(con, "b", con.from_df(frame(["2025-01-02"], [2])), ["2025-01-02"])
+    with duckdb.connect(str(lake.catalog_path), read_only=True) as cat:
+        assert cat.execute("SELECT count(*) FROM b").fetchall() == [(2,)]
