@@ -53,6 +53,17 @@ def as_relation(con: duckdb.DuckDBPyConnection, obj: object) -> duckdb.DuckDBPyR
     raise TypeError(f"expected a DuckDB relation or pandas DataFrame, got {type(obj).__name__}")
 
 
+def materialize(
+    con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, name: str
+) -> duckdb.DuckDBPyRelation:
+    """Compute a lazy relation once into a temp table, so previews, checks and the write reuse it."""
+    relation.create_view(f"{name}__lazy", replace=True)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS SELECT * FROM {quote_ident(name + '__lazy')}"
+    )
+    return con.table(name)
+
+
 class Lake:
     """A hive-partitioned Parquet lake rooted at one folder."""
 

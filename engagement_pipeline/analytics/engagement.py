@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import duckdb
 
 from engagement_pipeline.analytics.dates import snapshot_dates
-from engagement_pipeline.analytics.ltv import customers_as_of
+from engagement_pipeline.analytics.ltv import first_seen_sql
 from engagement_pipeline.config import EngagementScoringConfig
 from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_ident, quote_literal
@@ -35,8 +35,7 @@ def compute_engagement_scores(
     The window is the window_days days ending with the snapshot date. An event weighs its
     touchpoint's weight times its own engagement_score when it has one.
     """
-    dates_rel = snapshot_dates(con, dates)
-    customers = customers_as_of(con, events, purchases, dates_rel)  # noqa: F841
+    dates_rel = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     weight_case = (
         "CASE e.touchpoint "
         + " ".join(
@@ -51,11 +50,13 @@ def compute_engagement_scores(
         for t in TouchpointType
     )
     count_cols = ", ".join(
-        f"coalesce(a.{quote_ident(touchpoint_count_column(t))}, 0) "
+        f"coalesce({quote_ident(touchpoint_count_column(t))}, 0) "
         f"AS {quote_ident(touchpoint_count_column(t))}"
         for t in TouchpointType
     )
     k = float(config.half_saturation)
+    # greatest() skips NULLs: a customer with only events or only purchases still has activity
+    last_activity = "CAST(greatest(a.last_engagement_at, b.last_purchase_at) AS DATE)"
     return con.sql(
         f"""
         WITH e AS (
@@ -72,16 +73,18 @@ def compute_engagement_scores(
                    count(*) FILTER (WHERE in_window) AS window_events,
                    coalesce(sum(weight) FILTER (WHERE in_window), 0.0) AS weighted_events,
                    max(event_timestamp) AS last_engagement_at,
+                   min(CAST(event_timestamp AS DATE)) AS first_event_date,
                    {counts}
             FROM e GROUP BY ALL
         ),
         bought AS (
-            SELECT d.snapshot_date, p.customer_id, max(p.purchase_timestamp) AS last_purchase_at
+            SELECT d.snapshot_date, p.customer_id, max(p.purchase_timestamp) AS last_purchase_at,
+                   min(CAST(p.purchase_timestamp AS DATE)) AS first_purchase_date
             FROM dates_rel d JOIN purchases p
               ON CAST(p.purchase_timestamp AS DATE) <= d.snapshot_date
             GROUP BY ALL
         )
-        SELECT c.snapshot_date, c.customer_id,
+        SELECT snapshot_date, customer_id,
                coalesce(a.total_events, 0) AS total_events,
                coalesce(a.window_events, 0) AS window_events,
                {count_cols},
@@ -90,15 +93,13 @@ def compute_engagement_scores(
                     THEN a.weighted_events / (a.weighted_events + {k!r}) ELSE 0.0 END
                    AS engagement_score,
                CAST(a.last_engagement_at AS DATE) AS last_engagement_date,
-               date_diff('day', CAST(a.last_engagement_at AS DATE), c.snapshot_date)
+               date_diff('day', CAST(a.last_engagement_at AS DATE), snapshot_date)
                    AS days_since_last_engagement,
-               CAST(greatest(a.last_engagement_at, b.last_purchase_at) AS DATE) AS last_activity_date,
-               date_diff('day', CAST(greatest(a.last_engagement_at, b.last_purchase_at) AS DATE),
-                         c.snapshot_date) AS days_since_last_activity,
-               c.first_seen_date
-        FROM customers c
-        LEFT JOIN agg a USING (snapshot_date, customer_id)
-        LEFT JOIN bought b USING (snapshot_date, customer_id)
-        ORDER BY c.snapshot_date, c.customer_id
+               {last_activity} AS last_activity_date,
+               date_diff('day', {last_activity}, snapshot_date) AS days_since_last_activity,
+               {first_seen_sql("a.first_event_date", "b.first_purchase_date")} AS first_seen_date
+        FROM agg a
+        FULL OUTER JOIN bought b USING (snapshot_date, customer_id)
+        ORDER BY snapshot_date, customer_id
         """
     )

@@ -37,25 +37,9 @@ def annuity_factor(discount_rate: float, lifespan_years: float) -> float:
     return (1.0 - (1.0 + discount_rate) ** (-lifespan_years)) / discount_rate
 
 
-def customers_as_of(
-    con: duckdb.DuckDBPyConnection,
-    events: duckdb.DuckDBPyRelation,
-    purchases: duckdb.DuckDBPyRelation,
-    dates: duckdb.DuckDBPyRelation,
-) -> duckdb.DuckDBPyRelation:
-    """Every customer seen in events or purchases up to each snapshot date, with first_seen_date."""
-    return con.sql(
-        """
-        WITH seen AS (
-            SELECT customer_id, CAST(event_timestamp AS DATE) AS day FROM events
-            UNION ALL
-            SELECT customer_id, CAST(purchase_timestamp AS DATE) AS day FROM purchases
-        ),
-        first_seen AS (SELECT customer_id, min(day) AS first_seen_date FROM seen GROUP BY 1)
-        SELECT d.snapshot_date, f.customer_id, f.first_seen_date
-        FROM dates d JOIN first_seen f ON f.first_seen_date <= d.snapshot_date
-        """
-    )
+def first_seen_sql(a: str, b: str) -> str:
+    """The earlier of two possibly-missing dates (a customer is seen in either source)."""
+    return f"least(coalesce({a}, {b}), coalesce({b}, {a}))"
 
 
 def compute_customer_ltv(
@@ -70,8 +54,7 @@ def compute_customer_ltv(
     Only rows dated on or before each snapshot date count. The window is the lookback_months
     calendar months ending with the snapshot date (both ends included).
     """
-    dates_rel = snapshot_dates(con, dates)
-    customers = customers_as_of(con, events, purchases, dates_rel)  # noqa: F841
+    dates_rel = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     years = config.lookback_months / 12.0
     factor = annuity_factor(config.discount_rate, config.average_customer_lifespan_years)
     return con.sql(
@@ -93,8 +76,16 @@ def compute_customer_ltv(
                    count(*) FILTER (WHERE day >= window_start) AS window_purchase_count,
                    coalesce(sum(amount) FILTER (WHERE day >= window_start), 0) AS window_revenue
             FROM p GROUP BY ALL
+        ),
+        seen AS (
+            -- customers with events are customers too (with no purchases yet)
+            SELECT d.snapshot_date, e.customer_id,
+                   min(CAST(e.event_timestamp AS DATE)) AS first_event_date
+            FROM dates_rel d JOIN events e ON CAST(e.event_timestamp AS DATE) <= d.snapshot_date
+            GROUP BY ALL
         )
-        SELECT c.snapshot_date, c.customer_id, c.first_seen_date,
+        SELECT snapshot_date, customer_id,
+               {first_seen_sql("s.first_event_date", "a.first_purchase_date")} AS first_seen_date,
                coalesce(a.purchase_count, 0) AS purchase_count,
                coalesce(a.total_revenue, 0.0) AS total_revenue,
                a.first_purchase_date, a.last_purchase_date,
@@ -105,8 +96,8 @@ def compute_customer_ltv(
                coalesce(a.window_purchase_count, 0) / {years!r} AS annual_purchase_frequency,
                coalesce(a.window_revenue, 0.0) / {years!r} AS annual_value,
                coalesce(a.window_revenue, 0.0) / {years!r} * {factor!r} AS lifetime_value
-        FROM customers c
-        LEFT JOIN agg a USING (snapshot_date, customer_id)
-        ORDER BY c.snapshot_date, c.customer_id
+        FROM agg a
+        FULL OUTER JOIN seen s USING (snapshot_date, customer_id)
+        ORDER BY snapshot_date, customer_id
         """
     )

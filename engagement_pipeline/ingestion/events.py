@@ -96,7 +96,10 @@ def validate_events(
         snapshots=config.snapshots,
         start=start,
         end=end,
-        unique_key=("event_id_parsed", "duplicate_event_id"),
+        # Generated ids (file:row) are unique by construction; only source ids can repeat.
+        unique_key=("event_id_parsed", "event_id", "duplicate_event_id")
+        if source.event_id_column
+        else None,
         section=SECTION,
     )
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below

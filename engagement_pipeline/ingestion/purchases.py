@@ -115,7 +115,9 @@ def validate_purchases(
         start=start,
         end=end,
         # An invoice has many lines in Online Retail II; they are grouped, not duplicates.
-        unique_key=None if online_retail else ("order_id_parsed", "duplicate_order_id"),
+        unique_key=None
+        if online_retail or not source.order_id_column
+        else ("order_id_parsed", "order_id", "duplicate_order_id"),
         section=SECTION,
     )
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below

@@ -2,15 +2,16 @@
 
 Every scanned row ends up in exactly one place: loaded into the raw partition of its day,
 or quarantined with a reason code in the quarantine partition of its day. Rows whose
-timestamp is missing or unreadable cannot say their day, so they are filed under the day
-of the nearest readable row before them in the same file (after them, for the first
-rows), which for daily export files is the file's own day.
+timestamp is missing or unreadable cannot say their day, so they are filed under the
+first day of their file (for daily export files, the file's own day); a file in which no
+row has a readable timestamp is one clear error instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -99,18 +100,21 @@ def classify(
     snapshots: SnapshotsConfig,
     start: dt.date,
     end: dt.date,
-    unique_key: tuple[str, str] | None,
+    unique_key: tuple[str, str, str] | None,
     section: str,
 ) -> Validated:
     """Validate scanned rows and keep those whose day lies in [start, end].
 
     `parsed_select` adds parsed columns to the scanned text columns; `checks` are tried in
-    order and the first that fails is the row's reason; `unique_key` (column, reason) marks
-    every repeat of a key after its first valid occurrence. Rows that repeat another row
-    exactly are quarantined as duplicate_row.
+    order and the first that fails is the row's reason; `unique_key` (parsed column, source
+    column, reason) marks every repeat of a key after its first valid occurrence, wherever
+    in the source that is. Rows that repeat another row exactly are duplicate_row.
+
+    Memory follows the rows of [start, end], not the whole source: the source is scanned
+    with streaming aggregates and filters, and only the run's rows are kept in a table.
     """
     table = f"validated_{next(_tables)}"
-    rows = scan.rows  # noqa: F841 - referenced by name in the SQL below
+    scan.rows.create_view(f"{table}_rows", replace=True)
     reason_case = (
         "CASE "
         + " ".join(f"WHEN {c.failed} THEN {quote_literal(c.reason)}" for c in checks)
@@ -133,87 +137,86 @@ def classify(
     last_lit = (
         f"DATE {quote_literal(snapshots.end_date.isoformat())}" if snapshots.end_date else None
     )
-    # Rows dated outside the partitions' span are filed under its first or last day.
-    bounded = f"least({last_lit}, home_day)" if last_lit else "home_day"
-    clamp = f"CASE WHEN home_day IS NOT NULL THEN greatest({first_lit}, {bounded}) END"
-    if unique_key is not None:
-        key_col, key_reason = unique_key
-        dup_rule = (
-            f"WHEN _first_reason IS NULL AND row_number() OVER (PARTITION BY _first_reason IS NULL, "
-            f"{quote_ident(key_col)} ORDER BY {SOURCE_FILE}, {SOURCE_ROW}) > 1 "
-            f"THEN {quote_literal(key_reason)}"
-        )
-        dup_col = f"WHEN _reason = {quote_literal(key_reason)} THEN {quote_literal(key_col)}"
-    else:
-        dup_rule = dup_col = ""
+
+    def clamp(day: str) -> str:
+        # Rows dated outside the partitions' span are filed under its first or last day.
+        bounded = f"least({last_lit}, {day})" if last_lit else day
+        return f"greatest({first_lit}, {bounded})"
+
     try:
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE {table} AS
-            WITH parsed AS (
-                SELECT *, {parsed_select} FROM rows
-            ),
-            checked AS (
-                SELECT *, {reason_case} AS _first_reason, {column_case} AS _first_column,
-                       CAST({timestamp_col} AS DATE) AS _day
-                FROM parsed
-            ),
-            deduped AS (
-                SELECT *,
-                    CASE
-                        WHEN _first_reason IS NOT NULL THEN _first_reason
-                        WHEN row_number() OVER (
-                            PARTITION BY _first_reason IS NULL, {raw_list}
-                            ORDER BY {SOURCE_FILE}, {SOURCE_ROW}) > 1 THEN 'duplicate_row'
-                        {dup_rule}
-                    END AS _reason
-                FROM checked
-            ),
-            homed AS (
-                SELECT *,
-                    coalesce(
-                        _day,
-                        last_value(_day IGNORE NULLS) OVER (
-                            PARTITION BY {SOURCE_FILE} ORDER BY {SOURCE_ROW}
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                        first_value(_day IGNORE NULLS) OVER (
-                            PARTITION BY {SOURCE_FILE} ORDER BY {SOURCE_ROW}
-                            ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
-                    ) AS home_day
-                FROM deduped
-            )
-            SELECT * EXCLUDE (home_day, _first_reason, _first_column),
-                   CASE WHEN _reason = 'duplicate_row' THEN NULL
-                        {dup_col}
-                        ELSE _first_column END AS _column,
-                   {clamp} AS snapshot_date
-            FROM homed
-            WHERE home_day IS NULL OR {clamp} BETWEEN {start_lit} AND {end_lit}
+            CREATE OR REPLACE TEMP VIEW {table}_checked AS
+            SELECT *, {reason_case} AS _first_reason, {column_case} AS _first_column,
+                   CAST({timestamp_col} AS DATE) AS _day
+            FROM (SELECT *, {parsed_select} FROM {table}_rows)
             """
         )
+        # A row without a readable timestamp is filed under its file's first day.
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {table}_files AS
+            SELECT {SOURCE_FILE}, min(_day) AS file_day,
+                   arg_min({quote_ident(timestamp_raw_col)}, {SOURCE_ROW}) AS first_value
+            FROM {table}_checked GROUP BY 1
+            """
+        )
+        undated = fetch_all(
+            con,
+            f"SELECT {SOURCE_FILE}, first_value FROM {table}_files WHERE file_day IS NULL LIMIT 1",
+        )
+        if undated:
+            raise SourceError(
+                f"{section}: no row of {undated[0][0]} has a readable timestamp (first value: "
+                f"{undated[0][1]!r}). Check {section}.timestamp_column, or set "
+                f"{section}.timestamp_format (e.g. '%d/%m/%Y %H:%M')."
+            )
+        key_rule = ""
+        if unique_key is not None:
+            key_col, _, key_reason = unique_key
+            key_rule = (
+                f"WHEN row_number() OVER (PARTITION BY _first_reason IS NULL, {quote_ident(key_col)} "
+                f"ORDER BY {SOURCE_FILE}, {SOURCE_ROW}) > 1 THEN {quote_literal(key_reason)}"
+            )
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {table} AS
+            WITH homed AS (
+                SELECT c.*, {clamp("coalesce(c._day, f.file_day)")} AS snapshot_date
+                FROM {table}_checked c JOIN {table}_files f USING ({SOURCE_FILE})
+            ),
+            in_range AS (
+                SELECT * FROM homed WHERE snapshot_date BETWEEN {start_lit} AND {end_lit}
+            )
+            SELECT *,
+                CASE
+                    WHEN _first_reason IS NOT NULL THEN _first_reason
+                    -- exact repeats share their timestamp, hence their day: all are in range
+                    WHEN row_number() OVER (
+                        PARTITION BY _first_reason IS NULL, {raw_list}
+                        ORDER BY {SOURCE_FILE}, {SOURCE_ROW}) > 1 THEN 'duplicate_row'
+                    {key_rule}
+                END AS _reason
+            FROM in_range
+            """
+        )
+        if unique_key is not None:
+            _mark_keys_seen_on_other_days(con, table, unique_key, clamp, start_lit, end_lit)
     except duckdb.Error as exc:
         text = str(exc).strip().splitlines()[0]
         raise SourceError(f"{section}: cannot read {', '.join(scan.files[:3])}: {text}.") from None
 
-    undated = fetch_all(
-        con,
-        f"SELECT {SOURCE_FILE}, {quote_ident(timestamp_raw_col)} "
-        f"FROM {table} WHERE snapshot_date IS NULL LIMIT 1",
-    )
-    if undated:
-        undated = undated[0]
-        raise SourceError(
-            f"{section}: no row of {undated[0]} has a readable timestamp (first value: "
-            f"{undated[1]!r}). Check {section}.timestamp_column, or set "
-            f"{section}.timestamp_format (e.g. '%d/%m/%Y %H:%M')."
+    column = "CASE WHEN _reason = 'duplicate_row' THEN NULL "
+    if unique_key is not None:
+        column += (
+            f"WHEN _reason = {quote_literal(unique_key[2])} THEN {quote_literal(unique_key[1])} "
         )
-
+    column += "ELSE _first_column END"
     quarantined = con.sql(
         f"""
-        SELECT {SOURCE_FILE} AS source_file, {SOURCE_ROW} AS source_row,
-               _column AS column_name, _reason AS reason,
-               CASE WHEN _column IS NULL THEN NULL
-                    ELSE CAST(json_extract_string({record}, '$.' || _column) AS VARCHAR) END AS detail,
+        SELECT {SOURCE_FILE} AS source_file, CAST({SOURCE_ROW} AS BIGINT) AS source_row,
+               {column} AS column_name, _reason AS reason,
+               CAST(json_extract_string({record}, '$.' || ({column})) AS VARCHAR) AS detail,
                CAST({record} AS VARCHAR) AS record,
                snapshot_date
         FROM {table}
@@ -222,45 +225,65 @@ def classify(
     )
     if scan.malformed is not None:
         quarantined = quarantined.union(
-            _malformed_rows(con, scan, table, start_lit, end_lit, clamp)
+            _malformed_rows(con, scan, table, clamp("f.file_day"), start_lit, end_lit)
         )
     loaded = con.sql(f"SELECT * FROM {table} WHERE _reason IS NULL")
     return Validated(loaded=loaded, quarantined=quarantined)
+
+
+def _mark_keys_seen_on_other_days(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    unique_key: tuple[str, str, str],
+    clamp: Callable[[str], str],
+    start_lit: str,
+    end_lit: str,
+) -> None:
+    """Quarantine run rows whose key already appeared, validly and earlier, on another day.
+
+    The run's keys are the small side of the join, so the rest of the source is only
+    streamed past them.
+    """
+    key_col, _, key_reason = unique_key
+    key = quote_ident(key_col)
+    con.execute(
+        f"""
+        UPDATE {table} SET _reason = {quote_literal(key_reason)}
+        WHERE _reason IS NULL AND ({SOURCE_FILE}, {SOURCE_ROW}) IN (
+            SELECT (t.{SOURCE_FILE}, t.{SOURCE_ROW})
+            FROM {table} t JOIN {table}_checked c ON c.{key} = t.{key}
+            WHERE t._reason IS NULL AND c._first_reason IS NULL AND c._day IS NOT NULL
+              AND {clamp("c._day")} NOT BETWEEN {start_lit} AND {end_lit}
+              AND (c.{SOURCE_FILE}, c.{SOURCE_ROW}) < (t.{SOURCE_FILE}, t.{SOURCE_ROW})
+        )
+        """
+    )
 
 
 def _malformed_rows(
     con: duckdb.DuckDBPyConnection,
     scan: SourceScan,
     table: str,
+    clamped_file_day: str,
     start_lit: str,
     end_lit: str,
-    clamp: str,
 ) -> duckdb.DuckDBPyRelation:
-    """CSV lines the parser rejected, filed under the day of the nearest parsed row before them."""
-    malformed = scan.malformed  # noqa: F841 - referenced by name in the SQL below
+    """CSV lines the parser rejected, filed (like undated rows) under their file's first day."""
+    scan.malformed.create_view(f"{table}_malformed", replace=True)
     return con.sql(
         f"""
-        WITH days AS (
-            SELECT {SOURCE_FILE}, {SOURCE_ROW}, _day FROM {table} WHERE _day IS NOT NULL
-        ),
-        homed AS (
-            SELECT m.*, coalesce(
-                (SELECT d._day FROM days d WHERE d.{SOURCE_FILE} = m.{SOURCE_FILE}
-                   AND d.{SOURCE_ROW} < m.{SOURCE_ROW} ORDER BY d.{SOURCE_ROW} DESC LIMIT 1),
-                (SELECT d._day FROM days d WHERE d.{SOURCE_FILE} = m.{SOURCE_FILE}
-                   ORDER BY d.{SOURCE_ROW} LIMIT 1)) AS home_day
-            FROM malformed m
-        )
-        SELECT {SOURCE_FILE} AS source_file, {SOURCE_ROW} AS source_row,
-               column_name,
-               CASE WHEN error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS') THEN 'wrong_column_count'
-                    WHEN error_type = 'INVALID ENCODING' THEN 'invalid_encoding'
-                    WHEN error_type = 'UNQUOTED VALUE' OR error_type LIKE '%QUOTE%' THEN 'broken_quoting'
+        SELECT m.{SOURCE_FILE} AS source_file, CAST(m.{SOURCE_ROW} AS BIGINT) AS source_row,
+               m.column_name,
+               CASE WHEN m.error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS')
+                        THEN 'wrong_column_count'
+                    WHEN m.error_type = 'INVALID ENCODING' THEN 'invalid_encoding'
+                    WHEN m.error_type = 'UNQUOTED VALUE' OR m.error_type LIKE '%QUOTE%'
+                        THEN 'broken_quoting'
                     ELSE 'malformed_row' END AS reason,
-               error_message AS detail,
-               csv_line AS record,
-               {clamp} AS snapshot_date
-        FROM homed
-        WHERE home_day IS NULL OR {clamp} BETWEEN {start_lit} AND {end_lit}
+               m.error_message AS detail,
+               m.csv_line AS record,
+               {clamped_file_day} AS snapshot_date
+        FROM {table}_malformed m JOIN {table}_files f USING ({SOURCE_FILE})
+        WHERE {clamped_file_day} BETWEEN {start_lit} AND {end_lit}
         """
     )

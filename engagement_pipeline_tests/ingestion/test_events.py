@@ -81,7 +81,7 @@ def test_every_row_is_loaded_or_quarantined_with_one_reason(make_project):
 def test_rows_are_filed_under_their_day(make_project):
     rows = [
         ev("e1", "c1", "web", "2025-01-01 10:00"),
-        ev("e2", "c1", "web", "garbage"),  # no day of its own: the day of the row before it
+        ev("e2", "c1", "web", "garbage"),  # no day of its own: the file's first day
         ev("e3", "c1", "web", "2025-01-03 10:00"),
         ev("e4", "c1", "web", "2024-06-01 10:00"),  # before start: filed under the first day
         ev("e5", "c1", "web", "2030-01-01 10:00"),  # after end: filed under the last day
@@ -152,3 +152,32 @@ def test_missing_event_id_column_gets_stable_ids(make_project):
 def test_loaded_schema(make_project):
     loaded, _ = run(make_project([ev("e1", "c1", "web", "2025-01-01 10:00", 0.25)]))
     assert tuple(loaded.columns) == EVENT_COLUMNS
+
+
+def test_undated_rows_of_daily_files_land_on_the_files_day(make_project, tmp_path):
+    path = make_project([], engagement_data={"file_path": "daily/*.csv"})
+    (tmp_path / "daily").mkdir()
+    header = "event_id,customer_id,touchpoint,timestamp,engagement_score\n"
+    (tmp_path / "daily" / "a.csv").write_text(header + "a1,c1,web,2025-01-02 10:00,\n")
+    (tmp_path / "daily" / "b.csv").write_text(
+        header + "b1,c1,web,???,\nb2,c1,web,2025-01-04 10:00,\n"
+    )
+    loaded, q = run(path)
+    assert q["snapshot_date"].astype(str).tolist() == ["2025-01-04"]
+    assert q["source_file"].str.endswith("b.csv").all() and q["source_row"].tolist() == [2]
+
+
+def test_repeated_id_on_a_later_day_is_caught_by_a_one_day_run(make_project):
+    path = make_project(
+        [
+            ev("e1", "c1", "web", "2025-01-01 10:00"),
+            ev("e1", "c2", "email", "2025-01-03 10:00"),
+            ev("e2", "c2", "email", "2025-01-03 11:00"),
+        ]
+    )
+    day = pd.Timestamp("2025-01-03").date()
+    loaded, q = run(path, day, day)
+    assert loaded["event_id"].tolist() == ["e2"]
+    assert q[["reason", "column_name", "detail"]].values.tolist() == [
+        ["duplicate_event_id", "event_id", "e1"]
+    ]

@@ -2,7 +2,6 @@
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.ltv import compute_customer_ltv
@@ -11,7 +10,7 @@ from engagement_pipeline.analytics.strategy import segment_strategies as build_s
 from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, partition_dates
 from engagement_pipeline.defs.resources import PipelineSettings
-from engagement_pipeline.lake import connection
+from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.markdown import markdown_table
 
 SNAPSHOT_GROUP = "customer_analytics"
@@ -22,18 +21,12 @@ HISTORY_INS = {
 }
 
 
-def _summary(
-    con: duckdb.DuckDBPyConnection, rel: duckdb.DuckDBPyRelation, columns: list[str]
-) -> dict:
-    """Row count and a Markdown preview of a snapshot result, for the UI."""
-    preview = rel.limit(10).df()
-    stats = con.sql("SELECT " + ", ".join(f"avg({c}) AS {c}" for c in columns) + " FROM rel").df()
+def _summary(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> dict:
+    """A Markdown preview and column means of a materialized snapshot result, for the UI."""
+    stats = rel.aggregate(", ".join(f"avg({c}) AS {c}" for c in columns)).df()
     return {
-        "preview": dg.MetadataValue.md(markdown_table(preview)),
-        **{
-            f"mean_{c}": float(stats[c].iloc[0]) if pd.notna(stats[c].iloc[0]) else 0.0
-            for c in columns
-        },
+        "preview": dg.MetadataValue.md(markdown_table(rel.limit(10).df())),
+        **{f"mean_{c}": float(stats[c].fillna(0.0).iloc[0]) for c in columns},
     }
 
 
@@ -55,12 +48,13 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         """One customer's purchase history and simple lifetime value as of the snapshot date."""
         con = connection()
         dates = dates_between(*partition_dates(context))
-        result = compute_customer_ltv(
-            con, raw_engagement_events, raw_purchases, dates, settings.load().ltv
+        ltv = settings.load().ltv
+        result = materialize(
+            con,
+            compute_customer_ltv(con, raw_engagement_events, raw_purchases, dates, ltv),
+            "customer_ltv",
         )
-        return dg.Output(
-            result, metadata=_summary(con, result, ["lifetime_value", "total_revenue"])
-        )
+        return dg.Output(result, metadata=_summary(result, ["lifetime_value", "total_revenue"]))
 
     @dg.asset(ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common)
     @reports_user_errors
@@ -73,12 +67,13 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         """One customer's engagement score, touchpoint counts and last activity as of the snapshot date."""
         con = connection()
         dates = dates_between(*partition_dates(context))
-        result = compute_engagement_scores(
-            con, raw_engagement_events, raw_purchases, dates, settings.load().engagement_scoring
+        scoring = settings.load().engagement_scoring
+        result = materialize(
+            con,
+            compute_engagement_scores(con, raw_engagement_events, raw_purchases, dates, scoring),
+            "engagement_scores",
         )
-        return dg.Output(
-            result, metadata=_summary(con, result, ["engagement_score", "window_events"])
-        )
+        return dg.Output(result, metadata=_summary(result, ["engagement_score", "window_events"]))
 
     @dg.asset(kinds={"duckdb", "parquet"}, **common)
     @reports_user_errors
@@ -90,16 +85,18 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         """One customer's segment tier and value tier, with the figures that decided it, as of the snapshot date."""
         con = connection()
         config = settings.load()
-        result = assign_segments(
-            con, customer_ltv, engagement_scores, config.segmentation, config.engagement_scoring
+        result = materialize(
+            con,
+            assign_segments(
+                con, customer_ltv, engagement_scores, config.segmentation, config.engagement_scoring
+            ),
+            "customer_segments",
         )
-        counts = con.sql(
-            "SELECT segment, count(*) AS customers FROM result GROUP BY 1 ORDER BY 1"
-        ).df()
+        counts = result.aggregate("segment, count(*) AS customers", "segment").order("segment")
         return dg.Output(
             result,
             metadata={
-                "segment_counts": dg.MetadataValue.md(markdown_table(counts)),
+                "segment_counts": dg.MetadataValue.md(markdown_table(counts.df())),
                 "preview": dg.MetadataValue.md(markdown_table(result.limit(10).df())),
             },
         )

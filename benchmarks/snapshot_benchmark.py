@@ -1,0 +1,188 @@
+"""Time one snapshot end to end through Dagster at a given scale, against a bare DuckDB GROUP BY.
+
+Phases, each in a fresh process (so peak RSS is per phase):
+  generate   the seeded synthetic data set (Parquet sources), once per scale
+  ingest     the raw assets for the whole year in one single-run backfill
+  daily      the daily job for the last date: that day's raw ingest + every snapshot + report
+  snapshot   only the snapshot assets and the report for the last date (raw already in the lake)
+  bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+START = dt.date(2025, 1, 1)
+DAYS = 365
+LAST = (START + dt.timedelta(days=DAYS - 1)).isoformat()
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def phase(name: str, folder: Path) -> dict:
+    """Run inside the child process; returns timing and peak memory of this phase."""
+    config_path = folder / "config.yaml"
+    t0 = time.perf_counter()
+    rows: dict[str, int] = {}
+    if name == "generate":
+        from engagement_pipeline.sample_data import generate
+
+        rows = generate(folder / "source", CUSTOMERS, START, DAYS, seed=11, fmt="parquet")
+    elif name == "bare":
+        import duckdb
+
+        con = duckdb.connect()
+        lake = folder / "lake"
+        ev = con.execute(
+            "SELECT count(*) FROM (SELECT customer_id, count(*), max(event_timestamp), "
+            "count(*) FILTER (WHERE touchpoint = 'web') "
+            f"FROM read_parquet('{lake}/raw_engagement_events/*/*.parquet') GROUP BY 1)"
+        ).fetchall()
+        pu = con.execute(
+            "SELECT count(*) FROM (SELECT customer_id, count(*), sum(amount), max(purchase_timestamp) "
+            f"FROM read_parquet('{lake}/raw_purchases/*/*.parquet') GROUP BY 1)"
+        ).fetchall()
+        rows = {"event_customers": ev[0][0], "purchase_customers": pu[0][0]}
+    else:
+        from engagement_pipeline.defs.build import build_definitions
+        from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+
+        defs = build_definitions(config_path)
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        if name == "ingest":
+            job = defs.resolve_implicit_global_asset_job_def().get_subset(
+                asset_selection={
+                    k
+                    for k in defs.resolve_asset_graph().get_all_asset_keys()
+                    if "raw" in k.path[0] or "quarantined" in k.path[0]
+                }
+            )
+            result = job.execute_in_process(
+                tags={
+                    "dagster/asset_partition_range_start": START.isoformat(),
+                    "dagster/asset_partition_range_end": LAST,
+                },
+                run_config=quiet,
+            )
+        else:
+            job = defs.resolve_job_def(ENGAGEMENT_JOB)
+            if name == "snapshot":
+                keys = {
+                    k
+                    for k in defs.resolve_asset_graph().get_all_asset_keys()
+                    if not ("raw" in k.path[0] or "quarantined" in k.path[0])
+                }
+                job = job.get_subset(asset_selection=keys)
+            result = job.execute_in_process(partition_key=LAST, run_config=quiet)
+        assert result.success
+    elapsed = time.perf_counter() - t0
+    return {
+        "phase": name,
+        "seconds": round(elapsed, 2),
+        "peak_rss_mib": round(_peak_mib(), 1),
+        **rows,
+    }
+
+
+def write_config(folder: Path) -> None:
+    config = {
+        "snapshots": {"start_date": START.isoformat(), "end_date": LAST},
+        "engagement_data": {
+            "file_path": "source/engagement_events.parquet",
+            "format": "parquet",
+            "event_id_column": "event_id",
+            "engagement_score_column": "engagement_score",
+            "event_type_column": "event_type",
+            "channel_column": "channel",
+            "campaign_column": "campaign",
+            "session_id_column": "session_id",
+        },
+        "purchase_data": {
+            "file_path": "source/purchases.parquet",
+            "format": "parquet",
+            "quantity_column": "quantity",
+            "product_column": "product",
+            "country_column": "country",
+        },
+        "segmentation": {"ltv_threshold_high": 2000, "ltv_threshold_medium": 500},
+        "storage": {"lake_path": "lake", "reports_path": "reports"},
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--phases", default="generate,ingest,daily,snapshot,bare")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    folder = ROOT / "data" / "benchmark" / str(args.customers)
+    global CUSTOMERS
+    CUSTOMERS = args.customers
+    if args.child:
+        print("RESULT " + json.dumps(phase(args.child, folder)), flush=True)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    write_config(folder)
+    results = []
+    for name in args.phases.split(","):
+        if name == "generate" and (folder / "source" / "purchases.parquet").exists():
+            continue
+        out = subprocess.run(
+            [sys.executable, __file__, "--customers", str(args.customers), "--child", name],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ),
+        )
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            sys.exit(f"phase {name} failed:\n{out.stderr[-3000:]}")
+        result = json.loads(line.removeprefix("RESULT "))
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    import duckdb
+
+    con = duckdb.connect()
+    lake = folder / "lake"
+    if (lake / "raw_engagement_events").exists():
+        n_events = con.execute(
+            f"SELECT count(*) FROM read_parquet('{lake}/raw_engagement_events/*/*.parquet')"
+        ).fetchall()[0][0]
+        n_purchases = con.execute(
+            f"SELECT count(*) FROM read_parquet('{lake}/raw_purchases/*/*.parquet')"
+        ).fetchall()[0][0]
+        print(
+            json.dumps({"customers": args.customers, "events": n_events, "purchases": n_purchases})
+        )
+        for r in results:
+            if r["phase"] in ("snapshot", "daily", "bare", "ingest"):
+                rate = (n_events + n_purchases) / r["seconds"]
+                print(
+                    f"{r['phase']:>9}: {r['seconds']:8.2f} s  {rate:14,.0f} rows/s  peak {r['peak_rss_mib']:8.1f} MiB"
+                )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB, "
+        f"Python {platform.python_version()}, duckdb {duckdb.__version__}"
+    )
+
+
+CUSTOMERS = 0
+
+if __name__ == "__main__":
+    main()
