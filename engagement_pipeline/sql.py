@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import duckdb
+
+# DuckDB would otherwise take 80% of the machine; see docs/performance.md.
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 
 def quote_ident(name: str) -> str:
@@ -24,8 +30,11 @@ def new_connection(
     con.execute("SET TimeZone = 'UTC'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+    # A bounded memory limit makes big backfills spill to disk instead of taking the machine;
+    # spill files go to the system temp folder, not the working directory.
+    con.execute(f"SET memory_limit = {quote_literal(memory_limit or DEFAULT_MEMORY_LIMIT)}")
+    spill = Path(tempfile.gettempdir()) / "engagement-pipeline-duckdb"
+    con.execute(f"SET temp_directory = {quote_literal(str(spill))}")
     return con
 
 
