@@ -14,6 +14,7 @@ from engagement_pipeline.ingestion.validation import (
     Validated,
     classify,
     missing_sql,
+    row_id_sql,
     timestamp_checks,
     timestamp_sql,
 )
@@ -68,9 +69,7 @@ def validate_events(
             f"{timestamp_sql('timestamp', source)} AS ts_parsed",
             f"{_touchpoint_sql('touchpoint')} AS touchpoint_parsed",
             "try_cast(trim(engagement_score) AS DOUBLE) AS score_parsed",
-            # Without an id column, the file and row identify the event, stably across runs.
-            f"coalesce(nullif(trim(event_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
-            f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS event_id_parsed",
+            f"{row_id_sql('event_id')} AS event_id_parsed",
         ]
     )
     checks = [

@@ -13,6 +13,7 @@ from engagement_pipeline.ingestion.validation import (
     Validated,
     classify,
     missing_sql,
+    row_id_sql,
     timestamp_checks,
     timestamp_sql,
 )
@@ -78,8 +79,7 @@ def validate_purchases(
             f"{timestamp_sql('purchase_date', source)} AS ts_parsed",
             f"{amount} AS amount_parsed",
             f"{number_sql('quantity')} AS quantity_parsed",
-            f"coalesce(nullif(trim(order_id), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
-            f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR)) AS order_id_parsed",
+            f"{row_id_sql('order_id')} AS order_id_parsed",
         ]
     )
     checks = [Check("missing_customer_id", "customer_id", missing_sql("customer_id"))]

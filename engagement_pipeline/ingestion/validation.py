@@ -63,6 +63,14 @@ def timestamp_sql(col: str, source: SourceConfig) -> str:
     )
 
 
+def row_id_sql(col: str) -> str:
+    """The source id, or without one `<file name>:<row>`, which is stable across runs."""
+    return (
+        f"coalesce(nullif(trim({col}), ''), regexp_extract({SOURCE_FILE}, '[^/\\\\]+$') "
+        f"|| ':' || CAST({SOURCE_ROW} AS VARCHAR))"
+    )
+
+
 def missing_sql(col: str) -> str:
     return f"({col} IS NULL OR trim({col}) = '')"
 

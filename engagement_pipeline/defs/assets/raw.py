@@ -67,67 +67,64 @@ def _ingest(
     )
 
 
-def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    common = dict(
+def _ingestion_asset(
+    partitions_def: dg.PartitionsDefinition,
+    name: str,
+    validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated],
+    loaded: tuple[str, str],
+    quarantined: tuple[str, str],
+    description: str,
+) -> dg.AssetsDefinition:
+    """One ingestion step: a source's loaded rows and its quarantined rows, from one read."""
+
+    def out(asset_description: str) -> dg.AssetOut:
+        return dg.AssetOut(
+            description=asset_description, group_name=RAW_GROUP, kinds={"duckdb", "parquet"}
+        )
+
+    @dg.multi_asset(
+        name=name,
+        description=description,
+        outs={loaded[0]: out(loaded[1]), quarantined[0]: out(quarantined[1])},
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=False,
     )
-
-    @dg.multi_asset(
-        name="engagement_events_ingestion",
-        outs={
-            "raw_engagement_events": dg.AssetOut(
-                description="One engagement event of the partition's day, in the canonical schema.",
-                group_name=RAW_GROUP,
-                kinds={"duckdb", "parquet"},
-            ),
-            "quarantined_engagement_events": dg.AssetOut(
-                description="One engagement source row that was not loaded, with its file, row, "
-                "column and reason code.",
-                group_name=RAW_GROUP,
-                kinds={"duckdb", "parquet"},
-            ),
-        },
-        **common,
-    )
-    def engagement_events_ingestion(
+    def ingestion(
         context: dg.AssetExecutionContext, settings: PipelineSettings
     ) -> Iterator[dg.Output]:
-        """Reads the engagement source and splits its rows of the run's days into loaded and quarantined."""
         with user_errors():
-            yield from _ingest(
-                context,
-                settings,
-                validate_events,
+            yield from _ingest(context, settings, validate, loaded[0], quarantined[0])
+
+    return ingestion
+
+
+def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    quarantine_row = "that was not loaded, with its file, row, column and reason code."
+    return [
+        _ingestion_asset(
+            partitions_def,
+            "engagement_events_ingestion",
+            validate_events,
+            (
                 "raw_engagement_events",
-                "quarantined_engagement_events",
-            )
-
-    @dg.multi_asset(
-        name="purchases_ingestion",
-        outs={
-            "raw_purchases": dg.AssetOut(
-                description="One purchase order of the partition's day, in the canonical schema.",
-                group_name=RAW_GROUP,
-                kinds={"duckdb", "parquet"},
+                "One engagement event of the partition's day, in the canonical schema.",
             ),
-            "quarantined_purchases": dg.AssetOut(
-                description="One purchase source row (a line, for Online Retail II) that was not "
-                "loaded, with its file, row, column and reason code.",
-                group_name=RAW_GROUP,
-                kinds={"duckdb", "parquet"},
+            ("quarantined_engagement_events", f"One engagement source row {quarantine_row}"),
+            "Reads the engagement source and splits its rows of the run's days into loaded and quarantined.",
+        ),
+        _ingestion_asset(
+            partitions_def,
+            "purchases_ingestion",
+            validate_purchases,
+            (
+                "raw_purchases",
+                "One purchase order of the partition's day, in the canonical schema.",
             ),
-        },
-        **common,
-    )
-    def purchases_ingestion(
-        context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> Iterator[dg.Output]:
-        """Reads the purchase source and splits its rows of the run's days into orders and quarantined rows."""
-        with user_errors():
-            yield from _ingest(
-                context, settings, validate_purchases, "raw_purchases", "quarantined_purchases"
-            )
-
-    return [engagement_events_ingestion, purchases_ingestion]
+            (
+                "quarantined_purchases",
+                f"One purchase source row (a line, for Online Retail II) {quarantine_row}",
+            ),
+            "Reads the purchase source and splits its rows of the run's days into orders and quarantined rows.",
+        ),
+    ]

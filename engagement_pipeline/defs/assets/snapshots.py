@@ -1,5 +1,7 @@
 """Snapshot assets: every customer as of the end of the snapshot date, from all history up to it."""
 
+from collections.abc import Callable
+
 import dagster as dg
 import duckdb
 
@@ -7,6 +9,7 @@ from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.segmentation import assign_segments
 from engagement_pipeline.analytics.strategy import segment_strategies as build_strategies
+from engagement_pipeline.config import Config
 from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, partition_dates
 from engagement_pipeline.defs.resources import PipelineSettings
@@ -30,6 +33,36 @@ def _summary(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> dict:
     }
 
 
+HistoryCompute = Callable[
+    [duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation, list, Config],
+    duckdb.DuckDBPyRelation,
+]
+
+
+def _history_snapshot(
+    name: str, description: str, compute: HistoryCompute, summary: list[str], common: dict
+) -> dg.AssetsDefinition:
+    """A snapshot asset computed from all raw events and purchases up to each snapshot date."""
+
+    @dg.asset(
+        name=name, description=description, ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common
+    )
+    @reports_user_errors
+    def snapshot(
+        context: dg.AssetExecutionContext,
+        settings: PipelineSettings,
+        raw_engagement_events: duckdb.DuckDBPyRelation,
+        raw_purchases: duckdb.DuckDBPyRelation,
+    ) -> dg.Output:
+        con = connection()
+        dates = dates_between(*partition_dates(context))
+        computed = compute(con, raw_engagement_events, raw_purchases, dates, settings.load())
+        result = materialize(con, computed, name)
+        return dg.Output(result, metadata=_summary(result, summary))
+
+    return snapshot
+
+
 def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     common = dict(
         partitions_def=partitions_def,
@@ -37,43 +70,24 @@ def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         group_name=SNAPSHOT_GROUP,
     )
 
-    @dg.asset(ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common)
-    @reports_user_errors
-    def customer_ltv(
-        context: dg.AssetExecutionContext,
-        settings: PipelineSettings,
-        raw_engagement_events: duckdb.DuckDBPyRelation,
-        raw_purchases: duckdb.DuckDBPyRelation,
-    ) -> dg.Output:
-        """One customer's purchase history and simple lifetime value as of the snapshot date."""
-        con = connection()
-        dates = dates_between(*partition_dates(context))
-        ltv = settings.load().ltv
-        result = materialize(
-            con,
-            compute_customer_ltv(con, raw_engagement_events, raw_purchases, dates, ltv),
-            "customer_ltv",
-        )
-        return dg.Output(result, metadata=_summary(result, ["lifetime_value", "total_revenue"]))
-
-    @dg.asset(ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common)
-    @reports_user_errors
-    def engagement_scores(
-        context: dg.AssetExecutionContext,
-        settings: PipelineSettings,
-        raw_engagement_events: duckdb.DuckDBPyRelation,
-        raw_purchases: duckdb.DuckDBPyRelation,
-    ) -> dg.Output:
-        """One customer's engagement score, touchpoint counts and last activity as of the snapshot date."""
-        con = connection()
-        dates = dates_between(*partition_dates(context))
-        scoring = settings.load().engagement_scoring
-        result = materialize(
-            con,
-            compute_engagement_scores(con, raw_engagement_events, raw_purchases, dates, scoring),
-            "engagement_scores",
-        )
-        return dg.Output(result, metadata=_summary(result, ["engagement_score", "window_events"]))
+    customer_ltv = _history_snapshot(
+        "customer_ltv",
+        "One customer's purchase history and simple lifetime value as of the snapshot date.",
+        lambda con, events, purchases, dates, config: compute_customer_ltv(
+            con, events, purchases, dates, config.ltv
+        ),
+        ["lifetime_value", "total_revenue"],
+        common,
+    )
+    engagement_scores = _history_snapshot(
+        "engagement_scores",
+        "One customer's engagement score, touchpoint counts and last activity as of the snapshot date.",
+        lambda con, events, purchases, dates, config: compute_engagement_scores(
+            con, events, purchases, dates, config.engagement_scoring
+        ),
+        ["engagement_score", "window_events"],
+        common,
+    )
 
     @dg.asset(kinds={"duckdb", "parquet"}, **common)
     @reports_user_errors
