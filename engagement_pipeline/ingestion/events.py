@@ -100,22 +100,22 @@ def validate_events(
         if source.event_id_column
         else None,
         section=SECTION,
+        output_columns="""
+            event_id_parsed AS event_id,
+            trim(customer_id) AS customer_id,
+            touchpoint_parsed AS touchpoint,
+            ts_parsed AS event_timestamp,
+            score_parsed AS engagement_score,
+            nullif(trim(event_type), '') AS event_type,
+            nullif(trim(channel), '') AS channel,
+            nullif(trim(campaign), '') AS campaign,
+            nullif(trim(session_id), '') AS session_id""",
     )
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
     canonical = con.sql(
         f"""
-        SELECT event_id_parsed AS event_id,
-               trim(customer_id) AS customer_id,
-               touchpoint_parsed AS touchpoint,
-               ts_parsed AS event_timestamp,
-               score_parsed AS engagement_score,
-               nullif(trim(event_type), '') AS event_type,
-               nullif(trim(channel), '') AS channel,
-               nullif(trim(campaign), '') AS campaign,
-               nullif(trim(session_id), '') AS session_id,
-               {SOURCE_FILE} AS source_file,
-               {SOURCE_ROW} AS source_row,
-               snapshot_date
+        SELECT * EXCLUDE ({SOURCE_FILE}, {SOURCE_ROW}, snapshot_date),
+               {SOURCE_FILE} AS source_file, {SOURCE_ROW} AS source_row, snapshot_date
         FROM loaded
         ORDER BY snapshot_date, event_timestamp, event_id
         """

@@ -119,23 +119,31 @@ def validate_purchases(
         if online_retail or not source.order_id_column
         else ("order_id_parsed", "order_id", "duplicate_order_id"),
         section=SECTION,
+        output_columns="""
+            order_id_parsed AS order_id,
+            trim(customer_id) AS customer_id,
+            ts_parsed AS purchase_timestamp,
+            amount_parsed AS amount,
+            quantity_parsed AS quantity,
+            nullif(trim(product), '') AS product,
+            nullif(trim(country), '') AS country""",
     )
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
     orders = con.sql(
         f"""
-        SELECT order_id_parsed AS order_id,
-               arg_min(trim(customer_id), {SOURCE_ROW}) AS customer_id,
-               min(ts_parsed) AS purchase_timestamp,
-               sum(amount_parsed) AS amount,
-               sum(quantity_parsed) AS quantity,
-               CASE WHEN count(DISTINCT trim(product)) = 1 THEN min(trim(product)) END AS product,
-               arg_min(nullif(trim(country), ''), {SOURCE_ROW}) AS country,
+        SELECT order_id,
+               arg_min(customer_id, {SOURCE_ROW}) AS customer_id,
+               min(purchase_timestamp) AS purchase_timestamp,
+               sum(amount) AS amount,
+               sum(quantity) AS quantity,
+               CASE WHEN count(DISTINCT product) = 1 THEN min(product) END AS product,
+               arg_min(country, {SOURCE_ROW}) AS country,
                count(*) AS line_count,
                min({SOURCE_FILE}) AS source_file,
                min({SOURCE_ROW}) AS source_row,
                min(snapshot_date) AS snapshot_date
         FROM loaded
-        GROUP BY order_id_parsed
+        GROUP BY order_id
         ORDER BY snapshot_date, purchase_timestamp, order_id
         """
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -110,6 +109,7 @@ def classify(
     end: dt.date,
     unique_key: tuple[str, str, str] | None,
     section: str,
+    output_columns: str,
 ) -> Validated:
     """Validate scanned rows and keep those whose day lies in [start, end].
 
@@ -119,8 +119,14 @@ def classify(
     in the source that is. Rows that repeat another row exactly are duplicate_row.
 
     Memory follows the rows of [start, end], not the whole source: the source is scanned
-    with streaming aggregates and filters, and only the run's rows are kept in a table.
+    with streaming aggregates and filters, and only the run's rows are kept in a table,
+    with just `output_columns` (the canonical projection of a parsed row), the bookkeeping
+    columns, and the raw record of rejected rows. `loaded` has those canonical columns
+    plus source_file, source_row and snapshot_date.
     """
+    key_select = quote_ident(unique_key[0]) if unique_key else "NULL"
+    key_reason_lit = quote_literal(unique_key[2]) if unique_key else "NULL"
+    key_source_lit = quote_literal(unique_key[1]) if unique_key else "NULL"
     table = f"validated_{next(_tables)}"
     scan.rows.create_view(f"{table}_rows", replace=True)
     reason_case = (
@@ -179,53 +185,86 @@ def classify(
                 f"{undated[0][1]!r}). Check {section}.timestamp_column, or set "
                 f"{section}.timestamp_format (e.g. '%d/%m/%Y %H:%M')."
             )
-        key_rule = ""
         if unique_key is not None:
+            # Repeats are found by key; a repeat identical to the first occurrence (same row
+            # hash) is an exact duplicate, otherwise a reused id. A hash collision could only
+            # swap those two labels, never quarantine a row that is not a repeat.
             key_col, _, key_reason = unique_key
-            key_rule = (
-                f"WHEN row_number() OVER (PARTITION BY _first_reason IS NULL, {quote_ident(key_col)} "
-                f"ORDER BY {SOURCE_FILE}, {SOURCE_ROW}) > 1 THEN {quote_literal(key_reason)}"
+            window = f"PARTITION BY _first_reason IS NULL, {quote_ident(key_col)}"
+            repeat_reason = (
+                f"CASE WHEN _row_hash = _first_hash THEN 'duplicate_row' "
+                f"ELSE {quote_literal(key_reason)} END"
             )
+        else:
+            # Without an id, exact repeats share hash, customer and timestamp.
+            window = f"PARTITION BY _first_reason IS NULL, _row_hash, {quote_ident(raw_columns[1])}, {quote_ident(timestamp_raw_col)}"
+            repeat_reason = "'duplicate_row'"
+        row_hash = "hash(" + raw_list + ")"
+        earlier_cte = earlier_rule = earlier_join = ""
+        if unique_key is not None:
+            # A key already used, validly and earlier in file order, on a day outside this run.
+            # The run's keys are the small side: the rest of the source streams past them.
+            position = f"{SOURCE_FILE} || chr(1) || lpad(CAST({SOURCE_ROW} AS VARCHAR), 20, '0')"
+            earlier_cte = f"""
+            earlier AS (
+                SELECT {quote_ident(key_col)} AS _k, min({position}) AS _first_position
+                FROM {table}_checked
+                WHERE _first_reason IS NULL AND _day IS NOT NULL
+                  AND {clamp("_day")} NOT BETWEEN {start_lit} AND {end_lit}
+                  AND {quote_ident(key_col)} IN (
+                      SELECT {quote_ident(key_col)} FROM in_range WHERE _first_reason IS NULL)
+                GROUP BY 1
+            ),"""
+            earlier_rule = (
+                f"WHEN e._first_position < i.{SOURCE_FILE} || chr(1) || "
+                f"lpad(CAST(i.{SOURCE_ROW} AS VARCHAR), 20, '0') THEN {quote_literal(key_reason)}"
+            )
+            earlier_join = f"LEFT JOIN earlier e ON e._k = i.{quote_ident(key_col)}"
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {table} AS
             WITH homed AS (
-                SELECT c.*, {clamp("coalesce(c._day, f.file_day)")} AS snapshot_date
+                SELECT c.*, {clamp("coalesce(c._day, f.file_day)")} AS snapshot_date,
+                       {row_hash} AS _row_hash
                 FROM {table}_checked c JOIN {table}_files f USING ({SOURCE_FILE})
             ),
             in_range AS (
-                SELECT * FROM homed WHERE snapshot_date BETWEEN {start_lit} AND {end_lit}
+                -- repeats share their timestamp, hence their day: all are in the range together
+                SELECT *,
+                    row_number() OVER (w) AS _repeat,
+                    first_value(_row_hash) OVER (w) AS _first_hash
+                FROM homed
+                WHERE snapshot_date BETWEEN {start_lit} AND {end_lit}
+                WINDOW w AS ({window} ORDER BY {SOURCE_FILE}, {SOURCE_ROW})
+            ),
+            {earlier_cte}
+            reasoned AS (
+                SELECT i.*,
+                    CASE WHEN _first_reason IS NOT NULL THEN _first_reason
+                         WHEN _repeat > 1 THEN {repeat_reason}
+                         {earlier_rule} END AS _reason
+                FROM in_range i {earlier_join}
             )
-            SELECT *,
-                CASE
-                    WHEN _first_reason IS NOT NULL THEN _first_reason
-                    -- exact repeats share their timestamp, hence their day: all are in range
-                    WHEN row_number() OVER (
-                        PARTITION BY _first_reason IS NULL, {raw_list}
-                        ORDER BY {SOURCE_FILE}, {SOURCE_ROW}) > 1 THEN 'duplicate_row'
-                    {key_rule}
-                END AS _reason
-            FROM in_range
+            -- only what the outputs need: canonical columns, and the raw record of a reject
+            SELECT {output_columns}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date, _reason,
+                   {key_select} AS _key,
+                   CASE WHEN _reason IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
+                   CASE WHEN _reason IS NULL OR _reason = 'duplicate_row' THEN NULL
+                        WHEN _reason = {key_reason_lit} THEN {key_source_lit}
+                        ELSE _first_column END AS _column
+            FROM reasoned
             """
         )
-        if unique_key is not None:
-            _mark_keys_seen_on_other_days(con, table, unique_key, clamp, start_lit, end_lit)
     except duckdb.Error as exc:
         text = str(exc).strip().splitlines()[0]
         raise SourceError(f"{section}: cannot read {', '.join(scan.files[:3])}: {text}.") from None
 
-    column = "CASE WHEN _reason = 'duplicate_row' THEN NULL "
-    if unique_key is not None:
-        column += (
-            f"WHEN _reason = {quote_literal(unique_key[2])} THEN {quote_literal(unique_key[1])} "
-        )
-    column += "ELSE _first_column END"
     quarantined = con.sql(
         f"""
         SELECT {SOURCE_FILE} AS source_file, CAST({SOURCE_ROW} AS BIGINT) AS source_row,
-               {column} AS column_name, _reason AS reason,
-               CAST(json_extract_string({record}, '$.' || ({column})) AS VARCHAR) AS detail,
-               CAST({record} AS VARCHAR) AS record,
+               _column AS column_name, _reason AS reason,
+               json_extract_string(_record, '$.' || _column) AS detail,
+               _record AS record,
                snapshot_date
         FROM {table}
         WHERE _reason IS NOT NULL
@@ -235,37 +274,10 @@ def classify(
         quarantined = quarantined.union(
             _malformed_rows(con, scan, table, clamp("f.file_day"), start_lit, end_lit)
         )
-    loaded = con.sql(f"SELECT * FROM {table} WHERE _reason IS NULL")
-    return Validated(loaded=loaded, quarantined=quarantined)
-
-
-def _mark_keys_seen_on_other_days(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    unique_key: tuple[str, str, str],
-    clamp: Callable[[str], str],
-    start_lit: str,
-    end_lit: str,
-) -> None:
-    """Quarantine run rows whose key already appeared, validly and earlier, on another day.
-
-    The run's keys are the small side of the join, so the rest of the source is only
-    streamed past them.
-    """
-    key_col, _, key_reason = unique_key
-    key = quote_ident(key_col)
-    con.execute(
-        f"""
-        UPDATE {table} SET _reason = {quote_literal(key_reason)}
-        WHERE _reason IS NULL AND ({SOURCE_FILE}, {SOURCE_ROW}) IN (
-            SELECT (t.{SOURCE_FILE}, t.{SOURCE_ROW})
-            FROM {table} t JOIN {table}_checked c ON c.{key} = t.{key}
-            WHERE t._reason IS NULL AND c._first_reason IS NULL AND c._day IS NOT NULL
-              AND {clamp("c._day")} NOT BETWEEN {start_lit} AND {end_lit}
-              AND (c.{SOURCE_FILE}, c.{SOURCE_ROW}) < (t.{SOURCE_FILE}, t.{SOURCE_ROW})
-        )
-        """
+    loaded = con.sql(
+        f"SELECT * EXCLUDE (_reason, _key, _record, _column) FROM {table} WHERE _reason IS NULL"
     )
+    return Validated(loaded=loaded, quarantined=quarantined)
 
 
 def _malformed_rows(
