@@ -2,7 +2,7 @@
 
 Phases, each in a fresh process (so peak RSS is per phase):
   generate   the seeded synthetic data set (Parquet sources), once per scale
-  ingest     the raw assets for the whole year in one single-run backfill
+  ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
   snapshot   only the snapshot assets and the report for the last date (raw already in the lake)
   bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 START = dt.date(2025, 1, 1)
 DAYS = 365
 LAST = (START + dt.timedelta(days=DAYS - 1)).isoformat()
+DAYS_PER_RUN = 31
 
 
 def _peak_mib() -> float:
@@ -64,20 +65,19 @@ def phase(name: str, folder: Path) -> dict:
         defs = build_definitions(config_path)
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         if name == "ingest":
-            job = defs.resolve_implicit_global_asset_job_def().get_subset(
-                asset_selection={
-                    k
-                    for k in defs.resolve_asset_graph().get_all_asset_keys()
-                    if "raw" in k.path[0] or "quarantined" in k.path[0]
-                }
-            )
-            result = job.execute_in_process(
-                tags={
-                    "dagster/asset_partition_range_start": START.isoformat(),
-                    "dagster/asset_partition_range_end": LAST,
-                },
-                run_config=quiet,
-            )
+            from engagement_pipeline.defs.runs import execute_range
+
+            raw = {
+                k
+                for k in defs.resolve_asset_graph().get_all_asset_keys()
+                if k.path[0].startswith(("raw", "quarantined"))
+            }
+            job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=raw)
+            # Runs of max_days_per_run dates, as a UI backfill with the same policy would do.
+            for _, _, result in execute_range(
+                job, START, dt.date.fromisoformat(LAST), DAYS_PER_RUN, run_config=quiet
+            ):
+                assert result.success
         else:
             job = defs.resolve_job_def(ENGAGEMENT_JOB)
             if name == "snapshot":
@@ -88,7 +88,7 @@ def phase(name: str, folder: Path) -> dict:
                 }
                 job = job.get_subset(asset_selection=keys)
             result = job.execute_in_process(partition_key=LAST, run_config=quiet)
-        assert result.success
+            assert result.success
     elapsed = time.perf_counter() - t0
     return {
         "phase": name,
@@ -100,7 +100,11 @@ def phase(name: str, folder: Path) -> dict:
 
 def write_config(folder: Path) -> None:
     config = {
-        "snapshots": {"start_date": START.isoformat(), "end_date": LAST},
+        "snapshots": {
+            "start_date": START.isoformat(),
+            "end_date": LAST,
+            "max_days_per_run": DAYS_PER_RUN,
+        },
         "engagement_data": {
             "file_path": "source/engagement_events.parquet",
             "format": "parquet",

@@ -10,9 +10,6 @@ from pathlib import Path
 
 from engagement_pipeline.errors import PipelineError
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-
 
 def _date(text: str) -> dt.date:
     try:
@@ -28,6 +25,7 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
     from engagement_pipeline.config import load_config
     from engagement_pipeline.defs.build import build_definitions
     from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+    from engagement_pipeline.defs.runs import execute_range
 
     config = load_config(config_path)
     defs = build_definitions(config_path)
@@ -44,29 +42,35 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
             raise PipelineError(
                 f"{name} {key} is not a snapshot date of this config ({keys[0]} .. {keys[-1]})."
             )
-    # A persistent instance (DAGSTER_HOME) keeps the run in the UI's history.
+    # A persistent instance (DAGSTER_HOME) keeps the runs in the UI's history.
     instance = (
         dg.DagsterInstance.get()
         if os.environ.get("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
     print(f"Materializing snapshots {first_key} .. {last_key} ({config_path}) ...", flush=True)
-    result = job.execute_in_process(
+    runs = execute_range(
+        job,
+        dt.date.fromisoformat(first_key),
+        dt.date.fromisoformat(last_key),
+        config.snapshots.max_days_per_run,
         instance=instance,
-        tags={RANGE_START_TAG: first_key, RANGE_END_TAG: last_key},
-        raise_on_error=False,
         # Dagster's console log would print tracebacks; failures are summarised below instead.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        for event in failures:
-            error = event.step_failure_data.user_failure_data
-            message = (
-                error.description if error else None
-            ) or event.step_failure_data.error.message
-            print(f"error in {event.step_key}: {message.strip()}", file=sys.stderr)
-        return 1
+    for start, end, result in runs:
+        if not result.success:
+            for event in (e for e in result.all_events if e.is_step_failure):
+                error = event.step_failure_data.user_failure_data
+                message = (
+                    error.description if error else None
+                ) or event.step_failure_data.error.message
+                print(
+                    f"error in {event.step_key} ({start} .. {end}): {message.strip()}",
+                    file=sys.stderr,
+                )
+            return 1
+        print(f"  {start} .. {end} done", flush=True)
     report = config.reports_dir / last_key / "engagement_report.md"
     print(f"Done. Lake: {config.lake_dir}  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})")
     print(f"Report for {last_key}: {report}")

@@ -33,6 +33,14 @@ class SnapshotsConfig(_Section):
         description="Last snapshot date (inclusive). Leave empty for an open-ended daily schedule.",
     )
 
+    max_days_per_run: int = Field(
+        default=366,
+        ge=1,
+        le=3660,
+        description="A backfill runs in runs of at most this many snapshot dates; each run "
+        "computes its dates at once. Lower it for large data (see docs/performance.md).",
+    )
+
     @model_validator(mode="after")
     def _end_after_start(self) -> SnapshotsConfig:
         if self.end_date is not None and self.end_date < self.start_date:

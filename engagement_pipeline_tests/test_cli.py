@@ -21,5 +21,8 @@ def test_errors_are_one_line_and_exit_non_zero(make_project, capsys, tmp_path, m
     bad = make_project(EVENTS, PURCHASES, end="2025-01-05", purchase_data={"file_path": "gone.csv"})
     assert main(["--config", str(bad), "run"]) == 1
     err = capsys.readouterr().err
-    assert "error in purchases_ingestion: Purchase data file not found" in err
+    assert (
+        "error in purchases_ingestion (2025-01-01 .. 2025-01-05): Purchase data file not found"
+        in err
+    )
     assert "Traceback" not in err

@@ -34,6 +34,12 @@ def snapshot_partitions(snapshots: SnapshotsConfig) -> dg.DailyPartitionsDefinit
     )
 
 
+def backfill_policy(snapshots: SnapshotsConfig) -> dg.BackfillPolicy:
+    """Ranges run as one run of up to max_days_per_run dates (one run for the whole range
+    when it is shorter), so a long backfill of big data stays within memory."""
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=snapshots.max_days_per_run)
+
+
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     """The first and last snapshot date of this run (one date, or a backfill's range)."""
     window = context.partition_time_window

@@ -69,6 +69,7 @@ def _ingest(
 
 def _ingestion_asset(
     partitions_def: dg.PartitionsDefinition,
+    policy: dg.BackfillPolicy,
     name: str,
     validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated],
     loaded: tuple[str, str],
@@ -87,7 +88,7 @@ def _ingestion_asset(
         description=description,
         outs={loaded[0]: out(loaded[1]), quarantined[0]: out(quarantined[1])},
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy,
         can_subset=False,
     )
     def ingestion(
@@ -99,11 +100,14 @@ def _ingestion_asset(
     return ingestion
 
 
-def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_raw_assets(
+    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
+) -> list[dg.AssetsDefinition]:
     quarantine_row = "that was not loaded, with its file, row, column and reason code."
     return [
         _ingestion_asset(
             partitions_def,
+            policy,
             "engagement_events_ingestion",
             validate_events,
             (
@@ -115,6 +119,7 @@ def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         ),
         _ingestion_asset(
             partitions_def,
+            policy,
             "purchases_ingestion",
             validate_purchases,
             (

@@ -16,10 +16,12 @@ from engagement_pipeline.lake import connection
 REPORT_GROUP = "reporting"
 
 
-def build_report_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_report_assets(
+    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
+) -> list[dg.AssetsDefinition]:
     @dg.asset(
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy,
         group_name=REPORT_GROUP,
         kinds={"markdown", "json"},
     )

@@ -63,10 +63,12 @@ def _history_snapshot(
     return snapshot
 
 
-def build_snapshot_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def build_snapshot_assets(
+    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
+) -> list[dg.AssetsDefinition]:
     common = dict(
         partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=policy,
         group_name=SNAPSHOT_GROUP,
     )
 
