@@ -63,6 +63,7 @@ def expand_source_paths(config: Config, source: SourceConfig, section: str) -> l
 def _raw_relation(
     con: duckdb.DuckDBPyConnection, source: SourceConfig, files: list[str], scan: str
 ) -> duckdb.DuckDBPyRelation:
+    """The source files as DuckDB sees them, with `filename` (and `file_row_number`, Parquet)."""
     if source.format == "csv":
         options = [
             "header = true",
@@ -84,7 +85,9 @@ def _raw_relation(
         return con.sql(
             "SELECT * FROM read_json(?, format = 'auto', filename = true)", params=[files]
         )
-    return con.sql("SELECT * FROM read_parquet(?, filename = true)", params=[files])
+    return con.sql(
+        "SELECT * FROM read_parquet(?, filename = true, file_row_number = true)", params=[files]
+    )
 
 
 _FORMAT_HINTS = {
@@ -118,49 +121,51 @@ def scan_source(
     """
     files = expand_source_paths(config, source, section)
     scan = f"scan_{next(_scan_ids)}"
-    try:
-        raw = _raw_relation(con, source, files, scan)
-        available = [c for c in raw.columns if c != "filename"]
-    except duckdb.Error as exc:
-        raise _explain_read_error(section, source.format, files, exc) from None
+    # Parquet numbers its rows itself; text formats are read file by file so a streaming
+    # row_number() numbers each file without holding the whole source in a window.
+    groups = [files] if source.format == "parquet" else [[f] for f in files]
+    parts = []
+    for i, group in enumerate(groups):
+        try:
+            raw = _raw_relation(con, source, group, f"{scan}_{i}")
+            available = [c for c in raw.columns if c not in ("filename", "file_row_number")]
+        except duckdb.Error as exc:
+            raise _explain_read_error(section, source.format, group, exc) from None
+        _require_columns(section, group[0], columns, available)
+        selected = ", ".join(
+            f"CAST({quote_ident(name)} AS VARCHAR) AS {quote_ident(canonical)}"
+            if name is not None
+            else f"CAST(NULL AS VARCHAR) AS {quote_ident(canonical)}"
+            for canonical, name in columns.items()
+        )
+        record = "file_row_number + 1" if source.format == "parquet" else "row_number() OVER ()"
+        parts.append(
+            raw.query(
+                "raw", f"SELECT {selected}, filename AS {SOURCE_FILE}, {record} AS _record FROM raw"
+            )
+        )
+    rows = parts[0]
+    for part in parts[1:]:
+        rows = rows.union(part)
+    malformed = None
+    if source.format == "csv":
+        rows, malformed = _with_csv_line_numbers(con, rows, scan, section, files, len(groups))
+    else:
+        rows = rows.query("r", f"SELECT * EXCLUDE (_record), _record AS {SOURCE_ROW} FROM r")
+    return SourceScan(rows=rows, malformed=malformed, files=files)
 
+
+def _require_columns(
+    section: str, path: str, columns: dict[str, str | None], available: list[str]
+) -> None:
     for canonical, name in columns.items():
         if name is not None and name not in available:
             close = [c for c in available if c.strip().lower() == name.strip().lower()]
             hint = f" {close[0]!r} exists: column names are case-sensitive." if close else ""
             raise SourceError(
-                f"Missing required columns in {files[0]}: {name!r} ({section}.{canonical}_column)."
+                f"Missing required columns in {path}: {name!r} ({section}.{canonical}_column)."
                 f" The file has: {', '.join(map(repr, available))}.{hint}"
             )
-
-    selected = ", ".join(
-        f"CAST({quote_ident(name)} AS VARCHAR) AS {quote_ident(canonical)}"
-        if name is not None
-        else f"CAST(NULL AS VARCHAR) AS {quote_ident(canonical)}"
-        for canonical, name in columns.items()
-    )
-    # Row numbers follow the scan order (DuckDB preserves insertion order); they are
-    # numbered per file so a quarantined row can be found in its file.
-    numbered = con.sql(  # noqa: F841 - referenced by name in the SQL below
-        f"""
-        SELECT {selected}, filename AS {SOURCE_FILE},
-               row_number() OVER () AS _global_row
-        FROM raw
-        """
-    )
-    rows = con.sql(
-        f"""
-        SELECT * EXCLUDE (_global_row),
-               _global_row - min(_global_row) OVER (PARTITION BY {SOURCE_FILE}) + 1 AS _record
-        FROM numbered
-        """
-    )
-    malformed = None
-    if source.format == "csv":
-        rows, malformed = _with_csv_line_numbers(con, rows, scan, section, files)
-    else:
-        rows = con.sql(f"SELECT * EXCLUDE (_record), _record AS {SOURCE_ROW} FROM rows")
-    return SourceScan(rows=rows, malformed=malformed, files=files)
 
 
 def _with_csv_line_numbers(
@@ -169,6 +174,7 @@ def _with_csv_line_numbers(
     scan: str,
     section: str,
     files: list[str],
+    n_scans: int,
 ) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation]:
     """Give parsed CSV records their line numbers and return the lines the parser rejected.
 
@@ -180,26 +186,34 @@ def _with_csv_line_numbers(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_parsed AS SELECT * FROM rows")
     except duckdb.Error as exc:
         raise _explain_read_error(section, "csv", files, exc) from None
-    has_rejects = scalar(
-        con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [f"{scan}_errors"]
-    )
-    if not has_rejects:
+    reject_scans = [
+        i
+        for i in range(n_scans)
+        if scalar(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [f"{scan}_{i}_errors"]
+        )
+    ]
+    errors = f"{scan}_errs"
+    if not reject_scans:
         con.execute(
-            f"CREATE TEMP TABLE {scan}_errors (file_path VARCHAR, line BIGINT, "
+            f"CREATE OR REPLACE TEMP TABLE {errors} (file_path VARCHAR, line BIGINT, "
             "column_name VARCHAR, error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR)"
         )
-        errors = f"{scan}_errors"
     else:
+        union = " UNION ALL ".join(
+            f"SELECT s.file_path, e.line, e.column_idx, e.column_name, e.error_type, e.csv_line, "
+            f"e.error_message FROM {scan}_{i}_errors e JOIN {scan}_{i}_scans s USING (scan_id, file_id)"
+            for i in reject_scans
+        )
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE {scan}_errs AS
-            SELECT s.file_path, e.line, e.column_name, e.error_type, e.csv_line, e.error_message
-            FROM {scan}_errors e JOIN {scan}_scans s USING (scan_id, file_id)
+            CREATE OR REPLACE TEMP TABLE {errors} AS
+            SELECT file_path, line, column_name, error_type, csv_line, error_message
+            FROM ({union})
             -- a line may be reported once per problem; one quarantine row per line
-            QUALIFY row_number() OVER (PARTITION BY s.file_path, e.line ORDER BY e.column_idx) = 1
+            QUALIFY row_number() OVER (PARTITION BY file_path, line ORDER BY column_idx) = 1
             """
         )
-        errors = f"{scan}_errs"
     lined = con.sql(
         f"""
         WITH numbered AS (

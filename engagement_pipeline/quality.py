@@ -1,0 +1,186 @@
+"""Data contracts: checks over one asset's partitions, as plain functions returning outcomes.
+
+Every check is computed per snapshot date (never over the whole history); an outcome
+passes when every date in the relation passes, and its metadata carries the numbers
+behind it, with the failing dates listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from engagement_pipeline.models import SegmentTier, TouchpointType
+from engagement_pipeline.sql import quote_ident, quote_literal
+
+TOUCHPOINT_SET = "(" + ", ".join(quote_literal(t.value) for t in TouchpointType) + ")"
+SEGMENT_SET = "(" + ", ".join(quote_literal(t.value) for t in SegmentTier) + ")"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The result of one check: whether it passed, a sentence, and the numbers behind it."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _per_date(rel: duckdb.DuckDBPyRelation, bad_condition: str, what: str) -> CheckOutcome:
+    """Count rows matching `bad_condition` per snapshot date; pass when there are none."""
+    rel.create_view("_check_input", replace=True)
+    rows = rel.query(
+        "_check_input",
+        f"SELECT CAST(snapshot_date AS VARCHAR) AS d, count(*) AS n, "
+        f"count(*) FILTER (WHERE {bad_condition}) AS bad "
+        "FROM _check_input GROUP BY 1 ORDER BY 1",
+    ).fetchall()
+    bad_dates = [d for d, _, bad in rows if bad]
+    total_bad = sum(bad for _, _, bad in rows)
+    metadata = {
+        "rows_checked": int(sum(n for _, n, _ in rows)),
+        "rows_failing": int(total_bad),
+        "dates_checked": len(rows),
+        "dates_failing": ", ".join(bad_dates[:20]) or "none",
+    }
+    if total_bad:
+        return CheckOutcome(
+            False, f"{total_bad} rows {what} (dates: {', '.join(bad_dates[:5])})", metadata
+        )
+    return CheckOutcome(True, f"no row {what}", metadata)
+
+
+def schema_check(rel: duckdb.DuckDBPyRelation, expected: dict[str, str]) -> CheckOutcome:
+    """Every expected column is present with the expected DuckDB type."""
+    actual = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+    missing = [c for c in expected if c not in actual]
+    wrong = [
+        f"{c}: {actual[c]} (expected {t})"
+        for c, t in expected.items()
+        if c in actual and actual[c] != t
+    ]
+    metadata = {"columns": ", ".join(f"{c} {t}" for c, t in actual.items())}
+    if missing or wrong:
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
+        return CheckOutcome(False, "; ".join(problems), metadata)
+    return CheckOutcome(True, f"all {len(expected)} columns present with their types", metadata)
+
+
+def not_null_check(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> CheckOutcome:
+    condition = " OR ".join(f"{quote_ident(c)} IS NULL" for c in columns)
+    return _per_date(rel, condition, f"with a null key ({', '.join(columns)})")
+
+
+def unique_check(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> CheckOutcome:
+    """No two rows of one snapshot date share the key."""
+    keys = ", ".join(quote_ident(c) for c in columns)
+    condition = f"count(*) OVER (PARTITION BY snapshot_date, {keys}) > 1"
+    rel.create_view("_check_unique", replace=True)
+    flagged = rel.query("_check_unique", f"SELECT *, {condition} AS _dup FROM _check_unique")
+    return _per_date(flagged, "_dup", f"sharing their {keys} with another row of the same date")
+
+
+def in_partition_day_check(rel: duckdb.DuckDBPyRelation, timestamp: str) -> CheckOutcome:
+    return _per_date(
+        rel,
+        f"CAST({quote_ident(timestamp)} AS DATE) <> snapshot_date",
+        "with a timestamp outside its partition's day",
+    )
+
+
+def range_check(
+    rel: duckdb.DuckDBPyRelation,
+    column: str,
+    low: float | None,
+    high: float | None,
+    allow_null: bool = True,
+) -> CheckOutcome:
+    col = quote_ident(column)
+    parts = []
+    if low is not None:
+        parts.append(f"{col} < {float(low)!r}")
+    if high is not None:
+        parts.append(f"{col} > {float(high)!r}")
+    parts.append(f"isnan({col})")
+    if not allow_null:
+        parts.append(f"{col} IS NULL")
+    bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+    return _per_date(rel, " OR ".join(f"({p})" for p in parts), f"with {column} outside {bounds}")
+
+
+def positive_check(rel: duckdb.DuckDBPyRelation, column: str) -> CheckOutcome:
+    col = quote_ident(column)
+    return _per_date(
+        rel, f"NOT ({col} > 0) OR {col} IS NULL OR isnan({col})", f"with {column} not positive"
+    )
+
+
+def membership_check(
+    rel: duckdb.DuckDBPyRelation, column: str, values_sql: str, label: str
+) -> CheckOutcome:
+    col = quote_ident(column)
+    return _per_date(
+        rel, f"{col} IS NULL OR {col} NOT IN {values_sql}", f"with a {column} outside the {label}"
+    )
+
+
+def row_count_check(
+    con: duckdb.DuckDBPyConnection,
+    counts: dict[str, int],
+    trailing: dict[str, int],
+    low_ratio: float = 0.5,
+    high_ratio: float = 2.0,
+    min_history: int = 7,
+) -> CheckOutcome:
+    """Each date's row count against the mean of the trailing dates before it (a warning)."""
+    del con  # uniform signature; counts are computed by the caller from what it wrote
+    history = [trailing[d] for d in sorted(trailing)]
+    if len(history) < min_history:
+        return CheckOutcome(
+            True,
+            f"only {len(history)} earlier days to compare with",
+            {"trailing_days": len(history)},
+        )
+    mean = sum(history) / len(history)
+    odd = {
+        d: n
+        for d, n in counts.items()
+        if mean > 0 and not (low_ratio * mean <= n <= high_ratio * mean)
+    }
+    metadata = {
+        "trailing_mean": round(mean, 1),
+        "trailing_days": len(history),
+        **{f"rows/{d}": n for d, n in counts.items()},
+    }
+    if odd:
+        worst = ", ".join(f"{d}: {n} rows" for d, n in sorted(odd.items())[:5])
+        return CheckOutcome(
+            False, f"row count far from the trailing mean {mean:.0f} ({worst})", metadata
+        )
+    return CheckOutcome(
+        True,
+        f"row counts within {low_ratio}x..{high_ratio}x of the trailing mean {mean:.0f}",
+        metadata,
+    )
+
+
+def quarantine_share_check(
+    read: dict[str, int], quarantined: dict[str, int], max_share: float
+) -> CheckOutcome:
+    """The share of rows quarantined on each date stays under max_share (a warning)."""
+    shares = {d: (quarantined.get(d, 0) / n if n else 0.0) for d, n in read.items()}
+    high = {d: s for d, s in shares.items() if s > max_share}
+    metadata = {
+        "max_share": max_share,
+        "rows_read": sum(read.values()),
+        "rows_quarantined": sum(quarantined.values()),
+        "highest_share": round(max(shares.values(), default=0.0), 4),
+    }
+    if high:
+        worst = ", ".join(f"{d}: {s:.1%}" for d, s in sorted(high.items())[:5])
+        return CheckOutcome(False, f"quarantined share above {max_share:.0%} ({worst})", metadata)
+    return CheckOutcome(
+        True, f"quarantined share at most {metadata['highest_share']:.1%}", metadata
+    )
