@@ -193,6 +193,24 @@ class Lake:
             params=[files],
         )
 
+    def row_counts(
+        self, con: duckdb.DuckDBPyConnection, asset: str, keys: Iterable[str]
+    ) -> dict[str, int]:
+        """Row counts of those of `keys` that exist, from Parquet metadata (no data is read)."""
+        present = sorted(set(keys) & self.existing_keys(asset))
+        if not present:
+            return {}
+        files = [str(self.partition_file(asset, k)) for k in present]
+        rows = fetch_all(
+            con,
+            "SELECT file_name, sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
+            [files],
+        )
+        by_file = {
+            Path(f).parent.name.removeprefix(f"{PARTITION_COLUMN}="): int(n) for f, n in rows
+        }
+        return {k: by_file.get(k, 0) for k in present}
+
     def read_through(
         self, con: duckdb.DuckDBPyConnection, asset: str, first: dt.date, last: dt.date
     ) -> duckdb.DuckDBPyRelation:

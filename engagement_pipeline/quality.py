@@ -33,7 +33,7 @@ def _per_date(rel: duckdb.DuckDBPyRelation, bad_condition: str, what: str) -> Ch
     rel.create_view("_check_input", replace=True)
     rows = rel.query(
         "_check_input",
-        f"SELECT CAST(snapshot_date AS VARCHAR) AS d, count(*) AS n, "
+        f"SELECT CAST(CAST(snapshot_date AS DATE) AS VARCHAR) AS d, count(*) AS n, "
         f"count(*) FILTER (WHERE {bad_condition}) AS bad "
         "FROM _check_input GROUP BY 1 ORDER BY 1",
     ).fetchall()
@@ -127,7 +127,6 @@ def membership_check(
 
 
 def row_count_check(
-    con: duckdb.DuckDBPyConnection,
     counts: dict[str, int],
     trailing: dict[str, int],
     low_ratio: float = 0.5,
@@ -135,7 +134,6 @@ def row_count_check(
     min_history: int = 7,
 ) -> CheckOutcome:
     """Each date's row count against the mean of the trailing dates before it (a warning)."""
-    del con  # uniform signature; counts are computed by the caller from what it wrote
     history = [trailing[d] for d in sorted(trailing)]
     if len(history) < min_history:
         return CheckOutcome(
@@ -183,4 +181,139 @@ def quarantine_share_check(
         return CheckOutcome(False, f"quarantined share above {max_share:.0%} ({worst})", metadata)
     return CheckOutcome(
         True, f"quarantined share at most {metadata['highest_share']:.1%}", metadata
+    )
+
+
+# -- contracts of each asset: name -> outcome (names match defs/checks.py) ------------------
+
+
+def raw_event_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
+    from engagement_pipeline.ingestion.events import EVENT_SCHEMA
+
+    return {
+        "schema": schema_check(rel, EVENT_SCHEMA),
+        "keys_not_null": not_null_check(
+            rel, ["event_id", "customer_id", "touchpoint", "event_timestamp"]
+        ),
+        "unique_event_ids": unique_check(rel, ["event_id"]),
+        "timestamps_in_partition": in_partition_day_check(rel, "event_timestamp"),
+        "known_touchpoints": membership_check(
+            rel, "touchpoint", TOUCHPOINT_SET, "seven touchpoints"
+        ),
+        "scores_in_unit_interval": range_check(rel, "engagement_score", 0.0, 1.0),
+    }
+
+
+def raw_purchase_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
+    from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA
+
+    return {
+        "schema": schema_check(rel, PURCHASE_SCHEMA),
+        "keys_not_null": not_null_check(
+            rel, ["order_id", "customer_id", "purchase_timestamp", "amount"]
+        ),
+        "unique_order_ids": unique_check(rel, ["order_id"]),
+        "timestamps_in_partition": in_partition_day_check(rel, "purchase_timestamp"),
+        "positive_amounts": positive_check(rel, "amount"),
+    }
+
+
+def customer_ltv_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
+    return {
+        "one_row_per_customer": unique_check(rel, ["customer_id"]),
+        "non_negative_values": _per_date(
+            rel,
+            "lifetime_value < 0 OR total_revenue < 0 OR lifetime_value IS NULL OR isnan(lifetime_value)",
+            "with a negative or missing lifetime_value or total_revenue",
+        ),
+    }
+
+
+def engagement_score_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
+    return {
+        "one_row_per_customer": unique_check(rel, ["customer_id"]),
+        "scores_in_unit_interval": range_check(rel, "engagement_score", 0.0, 1.0, allow_null=False),
+    }
+
+
+def customer_segment_outcomes(
+    segments: duckdb.DuckDBPyRelation, expected_customers: dict[str, int]
+) -> dict[str, CheckOutcome]:
+    """`expected_customers`: per date, the customers in customer_ltv and engagement_scores."""
+    unique = unique_check(segments, ["customer_id"])
+    member = membership_check(segments, "segment", SEGMENT_SET, "five segments")
+    one = CheckOutcome(
+        unique.passed and member.passed,
+        unique.description if not unique.passed else member.description,
+        {**unique.metadata, "rows_without_a_known_segment": member.metadata["rows_failing"]},
+    )
+    counts = dict(
+        segments.aggregate("CAST(CAST(snapshot_date AS DATE) AS VARCHAR), count(*)", "snapshot_date").fetchall()
+    )
+    missing = {
+        d: n - counts.get(d, 0) for d, n in expected_customers.items() if counts.get(d, 0) != n
+    }
+    covers = CheckOutcome(
+        not missing,
+        f"segment counts differ from the customers on {', '.join(sorted(missing)[:5])}"
+        if missing
+        else f"all {sum(expected_customers.values())} customer rows segmented",
+        {
+            "customers_expected": sum(expected_customers.values()),
+            "customers_segmented": sum(counts.values()),
+        },
+    )
+    return {"one_segment_per_customer": one, "covers_every_customer": covers}
+
+
+def segment_strategy_outcomes(
+    strategies: duckdb.DuckDBPyRelation, customers: dict[str, int]
+) -> dict[str, CheckOutcome]:
+    rows = strategies.aggregate(
+        "CAST(CAST(snapshot_date AS DATE) AS VARCHAR) AS d, count(DISTINCT segment) AS segments, sum(customer_count) AS n",
+        "snapshot_date",
+    ).fetchall()
+    bad = [d for d, segs, n in rows if segs != len(SegmentTier) or n != customers.get(d, 0)]
+    return {
+        "five_segments_adding_up": CheckOutcome(
+            not bad and len(rows) == len(customers),
+            f"segments missing or counts not adding up on {', '.join(bad[:5])}"
+            if bad
+            else f"five segments on each of {len(rows)} dates, adding up to the customers",
+            {"dates_checked": len(rows), "dates_failing": ", ".join(bad[:20]) or "none"},
+        )
+    }
+
+
+REPORT_SECTIONS = ("## Overview", "## Segments", "## Recommended strategies")
+
+
+def report_outcome(
+    markdown_paths: list[str], json_paths: list[str], totals: dict[str, int]
+) -> CheckOutcome:
+    """The written reports exist, parse, hold every section and agree with the segments."""
+    import json
+    from pathlib import Path
+
+    problems = []
+    for md, js, (date, total) in zip(
+        markdown_paths, json_paths, sorted(totals.items()), strict=True
+    ):
+        md_text = Path(md).read_text(encoding="utf-8") if Path(md).is_file() else ""
+        missing = [s for s in REPORT_SECTIONS if s not in md_text]
+        if missing:
+            problems.append(f"{date}: Markdown lacks {', '.join(missing)}")
+        try:
+            doc = json.loads(Path(js).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            problems.append(f"{date}: JSON missing or unreadable")
+            continue
+        if doc.get("total_customers") != total or len(doc.get("segment_analyses", [])) != len(
+            SegmentTier
+        ):
+            problems.append(f"{date}: JSON totals or segments incomplete")
+    return CheckOutcome(
+        not problems,
+        "; ".join(problems[:5]) if problems else f"{len(markdown_paths)} complete report(s)",
+        {"reports_checked": len(markdown_paths), "reports_failing": len(problems)},
     )

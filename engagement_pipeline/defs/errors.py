@@ -1,6 +1,7 @@
 """Turning the pipeline's own errors into a Dagster failure whose description is the whole message."""
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -22,7 +23,15 @@ def user_errors() -> Iterator[None]:
 
 
 def reports_user_errors(fn: F) -> F:
-    """Decorator form of user_errors for asset functions."""
+    """Decorator form of user_errors for asset functions (plain or generator)."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            with user_errors():
+                yield from fn(*args, **kwargs)
+
+        return generator  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -22,21 +22,22 @@ from engagement_pipeline.sql import quote_literal
 
 SECTION = "engagement_data"
 
-# Canonical columns of a loaded event, in order (see docs/data_dictionary.md).
-EVENT_COLUMNS = (
-    "event_id",
-    "customer_id",
-    "touchpoint",
-    "event_timestamp",
-    "engagement_score",
-    "event_type",
-    "channel",
-    "campaign",
-    "session_id",
-    "source_file",
-    "source_row",
-    "snapshot_date",
-)
+# Canonical columns of a loaded event and their DuckDB types (see docs/data_dictionary.md).
+EVENT_SCHEMA = {
+    "event_id": "VARCHAR",
+    "customer_id": "VARCHAR",
+    "touchpoint": "VARCHAR",
+    "event_timestamp": "TIMESTAMP",
+    "engagement_score": "DOUBLE",
+    "event_type": "VARCHAR",
+    "channel": "VARCHAR",
+    "campaign": "VARCHAR",
+    "session_id": "VARCHAR",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+    "snapshot_date": "DATE",
+}
+EVENT_COLUMNS = tuple(EVENT_SCHEMA)
 
 
 def _touchpoint_sql(col: str) -> str:

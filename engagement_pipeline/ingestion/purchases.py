@@ -20,20 +20,21 @@ from engagement_pipeline.ingestion.validation import (
 
 SECTION = "purchase_data"
 
-# Canonical columns of a loaded purchase (one order), in order (see docs/data_dictionary.md).
-PURCHASE_COLUMNS = (
-    "order_id",
-    "customer_id",
-    "purchase_timestamp",
-    "amount",
-    "quantity",
-    "product",
-    "country",
-    "line_count",
-    "source_file",
-    "source_row",
-    "snapshot_date",
-)
+# Canonical columns of a loaded purchase (one order) and their DuckDB types.
+PURCHASE_SCHEMA = {
+    "order_id": "VARCHAR",
+    "customer_id": "VARCHAR",
+    "purchase_timestamp": "TIMESTAMP",
+    "amount": "DOUBLE",
+    "quantity": "DOUBLE",
+    "product": "VARCHAR",
+    "country": "VARCHAR",
+    "line_count": "BIGINT",
+    "source_file": "VARCHAR",
+    "source_row": "BIGINT",
+    "snapshot_date": "DATE",
+}
+PURCHASE_COLUMNS = tuple(PURCHASE_SCHEMA)
 
 
 def number_sql(col: str) -> str:

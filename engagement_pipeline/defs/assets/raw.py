@@ -1,21 +1,40 @@
 """Raw assets: each source's validated rows of their day, and the rows it quarantined."""
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
 
 from engagement_pipeline.config import Config
+from engagement_pipeline.defs.checks import (
+    RAW_EVENT_CONTRACTS,
+    RAW_PURCHASE_CONTRACTS,
+    Contract,
+    check_results,
+    check_specs,
+)
 from engagement_pipeline.defs.errors import user_errors
-from engagement_pipeline.defs.partitions import partition_dates
+from engagement_pipeline.defs.partitions import dates_between, partition_dates
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.ingestion.validation import Validated
-from engagement_pipeline.lake import connection
+from engagement_pipeline.lake import Lake, connection, materialize
 from engagement_pipeline.markdown import markdown_table
+from engagement_pipeline.quality import (
+    CheckOutcome,
+    quarantine_share_check,
+    raw_event_outcomes,
+    raw_purchase_outcomes,
+    row_count_check,
+)
 
 RAW_GROUP = "raw"
+
+
+TRAILING_DAYS = 28
+MAX_QUARANTINE_SHARE = 0.05
 
 
 def _ingest(
@@ -24,37 +43,51 @@ def _ingest(
     validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated],
     loaded_name: str,
     quarantine_name: str,
-) -> Iterator[dg.Output]:
+    contracts: list[Contract],
+    outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
     con = connection()
+    config = settings.load()
     first, last = partition_dates(context)
-    result = validate(con, settings.load(), first, last)
-    quarantined = result.quarantined  # noqa: F841 - referenced by name in the SQL below
-    reasons = con.sql(
-        "SELECT reason, count(*) AS rows FROM quarantined GROUP BY 1 ORDER BY 2 DESC, 1"
-    ).df()
-    n_quarantined = int(reasons["rows"].sum()) if len(reasons) else 0
-    n_loaded = result.loaded.aggregate("count(*)").fetchall()[0][0]
-    # Online Retail II orders group several source lines; rows read are counted in lines.
-    source_rows = result.loaded.aggregate(
-        "coalesce(sum(line_count), 0)" if "line_count" in result.loaded.columns else "count(*)"
-    ).fetchall()[0][0]
+    result = validate(con, config, first, last)
+    loaded = materialize(con, result.loaded, loaded_name)
+    quarantined = materialize(con, result.quarantined, quarantine_name)
+    # Online Retail II orders group several source lines; rows are counted in source lines.
+    lines = "sum(line_count)" if "line_count" in loaded.columns else "count(*)"
+    per_day = {
+        d: n
+        for d, n in loaded.aggregate(
+            f"CAST(snapshot_date AS VARCHAR), {lines}", "snapshot_date"
+        ).fetchall()
+    }
+    quarantined_per_day = dict(
+        quarantined.aggregate(
+            "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
+        ).fetchall()
+    )
+    reasons = (
+        quarantined.aggregate("reason, count(*) AS rows", "reason").order("rows DESC, reason").df()
+    )
+    n_loaded, n_quarantined = int(sum(per_day.values())), int(sum(quarantined_per_day.values()))
+    days = [d.isoformat() for d in dates_between(first, last)]
+    read = {d: int(per_day.get(d, 0) + quarantined_per_day.get(d, 0)) for d in days}
     context.log.info(
-        f"{first}..{last}: {source_rows + n_quarantined} rows read, {source_rows} loaded, "
+        f"{first}..{last}: {n_loaded + n_quarantined} rows read, {n_loaded} loaded, "
         f"{n_quarantined} quarantined"
     )
     yield dg.Output(
-        result.loaded,
+        loaded,
         output_name=loaded_name,
         metadata={
-            "rows_read": int(source_rows + n_quarantined),
-            "rows_loaded": int(source_rows),
+            "rows_read": n_loaded + n_quarantined,
+            "rows_loaded": n_loaded,
             "rows_quarantined": n_quarantined,
-            "records_written": int(n_loaded),
-            "preview": dg.MetadataValue.md(markdown_table(result.loaded.limit(10).df())),
+            "records_written": int(loaded.aggregate("count(*)").fetchall()[0][0]),
+            "preview": dg.MetadataValue.md(markdown_table(loaded.limit(10).df())),
         },
     )
     yield dg.Output(
-        result.quarantined,
+        quarantined,
         output_name=quarantine_name,
         metadata={
             "rows_quarantined": n_quarantined,
@@ -65,6 +98,27 @@ def _ingest(
             },
         },
     )
+    lake = Lake(config.lake_dir)
+    trailing_start = first - dt.timedelta(days=TRAILING_DAYS)
+    trailing = lake.row_counts(
+        con,
+        loaded_name,
+        [d.isoformat() for d in dates_between(trailing_start, first - dt.timedelta(days=1))],
+    )
+    written = {
+        d: int(n)
+        for d, n in loaded.aggregate(
+            "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
+        ).fetchall()
+    }
+    found = outcomes(loaded)
+    found["row_count_near_trailing_mean"] = row_count_check(
+        {d: written.get(d, 0) for d in days}, trailing
+    )
+    found["quarantine_share"] = quarantine_share_check(
+        read, quarantined_per_day, MAX_QUARANTINE_SHARE
+    )
+    yield from check_results(contracts, found)
 
 
 def _ingestion_asset(
@@ -75,6 +129,8 @@ def _ingestion_asset(
     loaded: tuple[str, str],
     quarantined: tuple[str, str],
     description: str,
+    contracts: list[Contract],
+    outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
 ) -> dg.AssetsDefinition:
     """One ingestion step: a source's loaded rows and its quarantined rows, from one read."""
 
@@ -90,12 +146,15 @@ def _ingestion_asset(
         partitions_def=partitions_def,
         backfill_policy=policy,
         can_subset=False,
+        check_specs=check_specs(contracts, partitions_def),
     )
     def ingestion(
         context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> Iterator[dg.Output]:
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         with user_errors():
-            yield from _ingest(context, settings, validate, loaded[0], quarantined[0])
+            yield from _ingest(
+                context, settings, validate, loaded[0], quarantined[0], contracts, outcomes
+            )
 
     return ingestion
 
@@ -116,6 +175,8 @@ def build_raw_assets(
             ),
             ("quarantined_engagement_events", f"One engagement source row {quarantine_row}"),
             "Reads the engagement source and splits its rows of the run's days into loaded and quarantined.",
+            RAW_EVENT_CONTRACTS,
+            raw_event_outcomes,
         ),
         _ingestion_asset(
             partitions_def,
@@ -131,5 +192,7 @@ def build_raw_assets(
                 f"One purchase source row (a line, for Online Retail II) {quarantine_row}",
             ),
             "Reads the purchase source and splits its rows of the run's days into orders and quarantined rows.",
+            RAW_PURCHASE_CONTRACTS,
+            raw_purchase_outcomes,
         ),
     ]

@@ -1,5 +1,7 @@
 """The report asset: a Markdown report and a JSON analysis per snapshot date."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -9,9 +11,11 @@ from engagement_pipeline.analytics.report import (
     overall_metrics,
     write_report,
 )
+from engagement_pipeline.defs.checks import SNAPSHOT_CONTRACTS, check_results, check_specs
 from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
+from engagement_pipeline.quality import report_outcome
 
 REPORT_GROUP = "reporting"
 
@@ -24,6 +28,7 @@ def build_report_assets(
         backfill_policy=policy,
         group_name=REPORT_GROUP,
         kinds={"markdown", "json"},
+        check_specs=check_specs(SNAPSHOT_CONTRACTS["engagement_report"], partitions_def),
     )
     @reports_user_errors
     def engagement_report(
@@ -31,7 +36,7 @@ def build_report_assets(
         settings: PipelineSettings,
         customer_segments: duckdb.DuckDBPyRelation,
         segment_strategies: duckdb.DuckDBPyRelation,
-    ) -> dg.Output:
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         """One snapshot date's report: where its Markdown and JSON were written, with headline figures."""
         con = connection()
         reports_dir = settings.load().reports_dir
@@ -64,6 +69,14 @@ def build_report_assets(
         metadata = {"report": dg.MetadataValue.md(markdown)}
         if rows:
             metadata["report_path"] = dg.MetadataValue.path(rows[-1]["markdown_path"])
-        return dg.Output(result, metadata=metadata)
+        yield dg.Output(result, metadata=metadata)
+        outcome = report_outcome(
+            [r["markdown_path"] for r in rows],
+            [r["json_path"] for r in rows],
+            {r["snapshot_date"].isoformat(): r["total_customers"] for r in rows},
+        )
+        yield from check_results(
+            SNAPSHOT_CONTRACTS["engagement_report"], {"report_complete": outcome}
+        )
 
     return [engagement_report]

@@ -1,6 +1,6 @@
 """Snapshot assets: every customer as of the end of the snapshot date, from all history up to it."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
@@ -10,11 +10,20 @@ from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.segmentation import assign_segments
 from engagement_pipeline.analytics.strategy import segment_strategies as build_strategies
 from engagement_pipeline.config import Config
+from engagement_pipeline.defs.checks import SNAPSHOT_CONTRACTS, check_results, check_specs
 from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, partition_dates
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.markdown import markdown_table
+from engagement_pipeline.quality import (
+    CheckOutcome,
+    customer_ltv_outcomes,
+    customer_segment_outcomes,
+    engagement_score_outcomes,
+    segment_strategy_outcomes,
+)
+from engagement_pipeline.sql import fetch_all
 
 SNAPSHOT_GROUP = "customer_analytics"
 
@@ -40,12 +49,23 @@ HistoryCompute = Callable[
 
 
 def _history_snapshot(
-    name: str, description: str, compute: HistoryCompute, summary: list[str], common: dict
+    name: str,
+    description: str,
+    compute: HistoryCompute,
+    summary: list[str],
+    outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
+    common: dict,
 ) -> dg.AssetsDefinition:
     """A snapshot asset computed from all raw events and purchases up to each snapshot date."""
+    contracts = SNAPSHOT_CONTRACTS[name]
 
     @dg.asset(
-        name=name, description=description, ins=HISTORY_INS, kinds={"duckdb", "parquet"}, **common
+        name=name,
+        description=description,
+        ins=HISTORY_INS,
+        kinds={"duckdb", "parquet"},
+        check_specs=check_specs(contracts, common["partitions_def"]),
+        **common,
     )
     @reports_user_errors
     def snapshot(
@@ -53,12 +73,13 @@ def _history_snapshot(
         settings: PipelineSettings,
         raw_engagement_events: duckdb.DuckDBPyRelation,
         raw_purchases: duckdb.DuckDBPyRelation,
-    ) -> dg.Output:
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         con = connection()
         dates = dates_between(*partition_dates(context))
         computed = compute(con, raw_engagement_events, raw_purchases, dates, settings.load())
         result = materialize(con, computed, name)
-        return dg.Output(result, metadata=_summary(result, summary))
+        yield dg.Output(result, metadata=_summary(result, summary))
+        yield from check_results(contracts, outcomes(result))
 
     return snapshot
 
@@ -79,6 +100,7 @@ def build_snapshot_assets(
             con, events, purchases, dates, config.ltv
         ),
         ["lifetime_value", "total_revenue"],
+        customer_ltv_outcomes,
         common,
     )
     engagement_scores = _history_snapshot(
@@ -88,16 +110,21 @@ def build_snapshot_assets(
             con, events, purchases, dates, config.engagement_scoring
         ),
         ["engagement_score", "window_events"],
+        engagement_score_outcomes,
         common,
     )
 
-    @dg.asset(kinds={"duckdb", "parquet"}, **common)
+    @dg.asset(
+        kinds={"duckdb", "parquet"},
+        check_specs=check_specs(SNAPSHOT_CONTRACTS["customer_segments"], partitions_def),
+        **common,
+    )
     @reports_user_errors
     def customer_segments(
         settings: PipelineSettings,
         customer_ltv: duckdb.DuckDBPyRelation,
         engagement_scores: duckdb.DuckDBPyRelation,
-    ) -> dg.Output:
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         """One customer's segment tier and value tier, with the figures that decided it, as of the snapshot date."""
         con = connection()
         config = settings.load()
@@ -109,23 +136,49 @@ def build_snapshot_assets(
             "customer_segments",
         )
         counts = result.aggregate("segment, count(*) AS customers", "segment").order("segment")
-        return dg.Output(
+        yield dg.Output(
             result,
             metadata={
                 "segment_counts": dg.MetadataValue.md(markdown_table(counts.df())),
                 "preview": dg.MetadataValue.md(markdown_table(result.limit(10).df())),
             },
         )
+        customer_ltv.create_view("_ltv_in", replace=True)
+        engagement_scores.create_view("_scores_in", replace=True)
+        expected = dict(
+            fetch_all(
+                con,
+                "SELECT CAST(snapshot_date AS VARCHAR), count(*) FROM (SELECT snapshot_date, "
+                "customer_id FROM _ltv_in UNION SELECT snapshot_date, customer_id FROM _scores_in) "
+                "GROUP BY 1",
+            )
+        )
+        yield from check_results(
+            SNAPSHOT_CONTRACTS["customer_segments"], customer_segment_outcomes(result, expected)
+        )
 
-    @dg.asset(kinds={"duckdb", "parquet"}, **common)
+    @dg.asset(
+        kinds={"duckdb", "parquet"},
+        check_specs=check_specs(SNAPSHOT_CONTRACTS["segment_strategies"], partitions_def),
+        **common,
+    )
     @reports_user_errors
     def segment_strategies(
         settings: PipelineSettings, customer_segments: duckdb.DuckDBPyRelation
-    ) -> dg.Output:
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         """One segment's figures (count, share, average LTV and engagement, revenue) and recommendations on the snapshot date."""
         con = connection()
         frame = build_strategies(con, customer_segments, settings.load().strategy)
         preview = frame.drop(columns=["recommendations"]).tail(5)
-        return dg.Output(frame, metadata={"segments": dg.MetadataValue.md(markdown_table(preview))})
+        yield dg.Output(frame, metadata={"segments": dg.MetadataValue.md(markdown_table(preview))})
+        customers = dict(
+            customer_segments.aggregate(
+                "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
+            ).fetchall()
+        )
+        yield from check_results(
+            SNAPSHOT_CONTRACTS["segment_strategies"],
+            segment_strategy_outcomes(con.from_df(frame), customers),
+        )
 
     return [customer_ltv, engagement_scores, customer_segments, segment_strategies]
