@@ -112,6 +112,11 @@ class PurchaseDataConfig(SourceConfig):
     country_column: str | None = None
     # Online Retail II prices each line as quantity x unit price.
     unit_price_column: str = "Price"
+    max_amount: float = Field(
+        default=1_000_000.0,
+        gt=0,
+        description="Larger order amounts are quarantined as implausible_amount.",
+    )
 
     @model_validator(mode="after")
     def _amount_for_canonical(self) -> PurchaseDataConfig:

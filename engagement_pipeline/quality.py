@@ -248,7 +248,9 @@ def customer_segment_outcomes(
         {**unique.metadata, "rows_without_a_known_segment": member.metadata["rows_failing"]},
     )
     counts = dict(
-        segments.aggregate("CAST(CAST(snapshot_date AS DATE) AS VARCHAR), count(*)", "snapshot_date").fetchall()
+        segments.aggregate(
+            "CAST(CAST(snapshot_date AS DATE) AS VARCHAR), count(*)", "snapshot_date"
+        ).fetchall()
     )
     missing = {
         d: n - counts.get(d, 0) for d, n in expected_customers.items() if counts.get(d, 0) != n

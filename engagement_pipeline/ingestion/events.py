@@ -17,6 +17,7 @@ from engagement_pipeline.ingestion.validation import (
     row_id_sql,
     timestamp_checks,
     timestamp_sql,
+    too_long_sql,
 )
 from engagement_pipeline.sql import quote_literal
 
@@ -75,6 +76,8 @@ def validate_events(
     )
     checks = [
         Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
+        Check("value_too_long", "customer_id", too_long_sql("customer_id")),
+        Check("value_too_long", "event_id", too_long_sql("event_id")),
         *timestamp_checks("timestamp", "ts_parsed", config.snapshots),
         Check("missing_touchpoint", "touchpoint", missing_sql("touchpoint")),
         Check("unknown_touchpoint", "touchpoint", "touchpoint_parsed IS NULL"),

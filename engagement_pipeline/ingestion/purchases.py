@@ -16,6 +16,7 @@ from engagement_pipeline.ingestion.validation import (
     row_id_sql,
     timestamp_checks,
     timestamp_sql,
+    too_long_sql,
 )
 
 SECTION = "purchase_data"
@@ -83,7 +84,11 @@ def validate_purchases(
             f"{row_id_sql('order_id')} AS order_id_parsed",
         ]
     )
-    checks = [Check("missing_customer_id", "customer_id", missing_sql("customer_id"))]
+    checks = [
+        Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
+        Check("value_too_long", "customer_id", too_long_sql("customer_id")),
+        Check("value_too_long", "order_id", too_long_sql("order_id")),
+    ]
     checks += timestamp_checks("purchase_date", "ts_parsed", config.snapshots)
     if online_retail:
         checks += [
@@ -96,12 +101,16 @@ def validate_purchases(
                 "invalid_amount", "unit_price", _bad_number("unit_price", number_sql("unit_price"))
             ),
             Check("non_positive_amount", "unit_price", "amount_parsed <= 0"),
+            Check(
+                "implausible_amount", "unit_price", f"amount_parsed > {float(source.max_amount)!r}"
+            ),
         ]
     else:
         checks += [
             Check("missing_amount", "amount", missing_sql("amount")),
             Check("invalid_amount", "amount", _bad_number("amount", "amount_parsed")),
             Check("non_positive_amount", "amount", "amount_parsed <= 0"),
+            Check("implausible_amount", "amount", f"amount_parsed > {float(source.max_amount)!r}"),
             Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
         ]
     validated = classify(

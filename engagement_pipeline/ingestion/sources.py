@@ -120,6 +120,12 @@ def scan_source(
     columns the file does have.
     """
     files = expand_source_paths(config, source, section)
+    empty = [f for f in files if Path(f).stat().st_size == 0]
+    if empty:
+        raise SourceError(
+            f"{section}: {empty[0]} is empty (0 bytes). Remove it or re-export it; a file with "
+            "only a header line is fine and loads no rows."
+        )
     scan = f"scan_{next(_scan_ids)}"
     # Parquet numbers its rows itself; text formats are read file by file so a streaming
     # row_number() numbers each file without holding the whole source in a window.

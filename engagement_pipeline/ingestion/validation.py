@@ -70,6 +70,14 @@ def row_id_sql(col: str) -> str:
     )
 
 
+# Identifiers longer than this are a broken export (a whole line in one field), not an id.
+MAX_ID_LENGTH = 256
+
+
+def too_long_sql(col: str) -> str:
+    return f"length({col}) > {MAX_ID_LENGTH}"
+
+
 def missing_sql(col: str) -> str:
     return f"({col} IS NULL OR trim({col}) = '')"
 
