@@ -1,0 +1,123 @@
+import pandas as pd
+import pytest
+
+from engagement_pipeline import quality
+from engagement_pipeline.sql import new_connection
+
+
+@pytest.fixture
+def con():
+    return new_connection()
+
+
+def events(con, rows):
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "snapshot_date",
+            "event_id",
+            "customer_id",
+            "touchpoint",
+            "event_timestamp",
+            "engagement_score",
+        ],
+    )
+    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"])
+    return con.from_df(frame)
+
+
+GOOD = [
+    ("2025-01-01", "e1", "c1", "web", "2025-01-01 10:00", 0.5),
+    ("2025-01-02", "e2", "c1", "email", "2025-01-02 10:00", None),
+]
+
+
+def test_clean_events_pass_every_contract(con):
+    outcomes = quality.raw_event_outcomes(events(con, GOOD))
+    failing = {k: o.description for k, o in outcomes.items() if not o.passed and k != "schema"}
+    assert failing == {}
+    assert outcomes["unique_event_ids"].metadata["rows_checked"] == 2
+
+
+def test_each_contract_catches_its_fault(con):
+    bad = GOOD + [
+        ("2025-01-02", "e2", "c2", "web", "2025-01-02 11:00", 0.1),  # id repeated that day
+        ("2025-01-02", "e3", None, "web", "2025-01-02 12:00", 0.1),  # null customer
+        ("2025-01-02", "e4", "c3", "web", "2025-01-03 00:00", 0.1),  # outside the day
+        ("2025-01-02", "e5", "c3", "fax", "2025-01-02 12:00", 0.1),  # unknown touchpoint
+        ("2025-01-02", "e6", "c3", "web", "2025-01-02 12:00", 1.5),  # score out of range
+    ]
+    outcomes = quality.raw_event_outcomes(events(con, bad))
+    assert outcomes["unique_event_ids"].metadata["rows_failing"] == 2
+    assert outcomes["unique_event_ids"].metadata["dates_failing"] == "2025-01-02"
+    assert outcomes["keys_not_null"].metadata["rows_failing"] == 1
+    assert outcomes["timestamps_in_partition"].metadata["rows_failing"] == 1
+    assert outcomes["known_touchpoints"].metadata["rows_failing"] == 1
+    assert outcomes["scores_in_unit_interval"].metadata["rows_failing"] == 1
+    assert not any(
+        outcomes[k].passed for k in ("unique_event_ids", "keys_not_null", "known_touchpoints")
+    )
+    # the same id on two different days is not a within-day repeat
+    assert quality.unique_check(
+        events(con, GOOD + [("2025-01-03", "e1", "c1", "web", "2025-01-03 10:00", None)]),
+        ["event_id"],
+    ).passed
+
+
+def test_schema_check(con):
+    rel = con.sql("SELECT 'a' AS event_id, 1 AS amount")
+    outcome = quality.schema_check(
+        rel, {"event_id": "VARCHAR", "amount": "DOUBLE", "customer_id": "VARCHAR"}
+    )
+    assert not outcome.passed
+    assert (
+        "missing customer_id" in outcome.description
+        and "amount: INTEGER (expected DOUBLE)" in outcome.description
+    )
+
+
+def test_positive_and_non_negative(con):
+    rel = con.sql(
+        "SELECT DATE '2025-01-01' AS snapshot_date, * FROM (VALUES (10.0), (0.0), (-1.0), ('nan'::DOUBLE)) t(amount)"
+    )
+    assert quality.positive_check(rel, "amount").metadata["rows_failing"] == 3
+
+
+def test_row_count_check_against_trailing_mean():
+    trailing = {f"2025-01-{d:02d}": 100 for d in range(1, 15)}
+    assert quality.row_count_check({"2025-01-15": 120}, trailing).passed
+    low = quality.row_count_check({"2025-01-15": 40}, trailing)
+    assert not low.passed and "2025-01-15: 40 rows" in low.description
+    assert low.metadata["trailing_mean"] == 100.0
+    assert not quality.row_count_check({"2025-01-15": 201}, trailing).passed
+    # too little history to judge: passes and says so
+    assert quality.row_count_check({"2025-01-03": 1}, {"2025-01-01": 100}).passed
+
+
+def test_quarantine_share_check():
+    ok = quality.quarantine_share_check({"d1": 100}, {"d1": 5}, 0.05)
+    assert ok.passed and ok.metadata["highest_share"] == 0.05
+    high = quality.quarantine_share_check({"d1": 100, "d2": 10}, {"d2": 3}, 0.05)
+    assert not high.passed and "d2: 30.0%" in high.description
+
+
+def test_segment_outcomes(con):
+    seg = con.sql(
+        "SELECT DATE '2025-01-01' AS snapshot_date, * FROM (VALUES ('a', 'Champion'), ('b', 'Gold'), ('b', 'Lost')) t(customer_id, segment)"
+    )
+    out = quality.customer_segment_outcomes(seg, {"2025-01-01": 3})
+    assert not out["one_segment_per_customer"].passed
+    assert out["one_segment_per_customer"].metadata["rows_without_a_known_segment"] == 1
+    assert out["covers_every_customer"].passed
+    assert not quality.customer_segment_outcomes(seg, {"2025-01-01": 4})[
+        "covers_every_customer"
+    ].passed
+
+
+def test_report_outcome(tmp_path):
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    md.write_text("## Overview\n## Segments\n")
+    js.write_text('{"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5]}')
+    out = quality.report_outcome([str(md)], [str(js)], {"2025-01-01": 2})
+    assert not out.passed and "Recommended strategies" in out.description
