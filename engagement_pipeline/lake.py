@@ -44,6 +44,16 @@ def connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
 def as_relation(con: duckdb.DuckDBPyConnection, obj: object) -> duckdb.DuckDBPyRelation:
     """Accept a DuckDB relation or a pandas DataFrame as an asset's value."""
     if isinstance(obj, duckdb.DuckDBPyRelation):
@@ -100,7 +110,8 @@ class Lake:
         """
         if PARTITION_COLUMN not in relation.columns:
             raise LakeError(f"{asset}: value has no {PARTITION_COLUMN} column to partition by")
-        staging = self.root / ".staging" / f"{asset}-{uuid.uuid4().hex}"
+        self._remove_abandoned_staging()
+        staging = self.root / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True, exist_ok=True)
         try:
             con.execute(
@@ -157,6 +168,16 @@ class Lake:
             shutil.rmtree(staging, ignore_errors=True)
         self.ensure_view(asset)
         return {key: int(counts.get(key, 0)) for key in keys}
+
+    def _remove_abandoned_staging(self) -> None:
+        """Delete staging folders left by writers that died (their process is gone)."""
+        folder = self.root / ".staging"
+        if not folder.is_dir():
+            return
+        for entry in folder.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
 
     @staticmethod
     def _copy(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:

@@ -208,6 +208,14 @@ def classify(
             window = f"PARTITION BY _first_reason IS NULL, _row_hash, {quote_ident(raw_columns[1])}, {quote_ident(timestamp_raw_col)}"
             repeat_reason = "'duplicate_row'"
         row_hash = "hash(" + raw_list + ")"
+        # Cheap, on the parsed day alone, so other days' rows can be dropped before the
+        # checks: undated rows, the run's days, and the ends that clamp into the run.
+        day_may_be_in_run = (
+            f"(_day IS NULL OR _day BETWEEN {start_lit} AND {end_lit}"
+            + (f" OR _day < {first_lit}" if start == snapshots.start_date else "")
+            + (f" OR _day > {last_lit}" if last_lit and end == snapshots.end_date else "")
+            + ")"
+        )
         earlier_cte = earlier_rule = earlier_join = ""
         if unique_key is not None:
             # A key already used, validly and earlier in file order, on a day outside this run.
@@ -234,7 +242,8 @@ def classify(
             WITH homed AS (
                 SELECT c.*, {clamp("coalesce(c._day, f.file_day)")} AS snapshot_date,
                        {row_hash} AS _row_hash
-                FROM {table}_checked c JOIN {table}_files f USING ({SOURCE_FILE})
+                FROM (SELECT * FROM {table}_checked WHERE {day_may_be_in_run}) c
+                JOIN {table}_files f USING ({SOURCE_FILE})
             ),
             in_range AS (
                 -- repeats share their timestamp, hence their day: all are in the range together

@@ -192,3 +192,36 @@ def test_daily_schedule_runs_the_previous_day(make_project):
     )
     requests = schedule.evaluate_tick(ctx).run_requests
     assert [r.partition_key for r in requests] == ["2025-01-04"]
+
+
+def test_late_data_reload_the_day_then_backfill_after_it(make_project):
+    path = make_project(EVENTS, PURCHASES, end="2025-01-05")
+    assert run(path, "2025-01-01", "2025-01-05").success
+    before = read(path, "customer_ltv", "2025-01-05").set_index("customer_id")
+    # an order for 2025-01-02 arrives late, in the same export
+    make_project(
+        EVENTS, PURCHASES + [po("o7", "bob", "2025-01-02 09:00", "70.00")], end="2025-01-05"
+    )
+    defs = build_definitions(path)
+    raw = {dg.AssetKey(k) for k in ("raw_purchases", "quarantined_purchases")}
+    reload = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=raw)
+    assert reload.execute_in_process(partition_key="2025-01-02").success
+    # until the snapshots after it are rebuilt, they still show the old numbers
+    assert (
+        read(path, "customer_ltv", "2025-01-05")
+        .set_index("customer_id")
+        .loc["bob", "total_revenue"]
+        == 30.0
+    )
+    assert run(path, "2025-01-02", "2025-01-05").success
+    after = read(path, "customer_ltv", "2025-01-05").set_index("customer_id")
+    assert after.loc["bob", "total_revenue"] == before.loc["bob", "total_revenue"] + 70.0 == 100.0
+    assert (
+        read(path, "customer_ltv", "2025-01-02")
+        .set_index("customer_id")
+        .loc["bob", "purchase_count"]
+        == 1
+    )
+    assert read(path, "customer_ltv", "2025-01-01")["customer_id"].tolist() == [
+        "alice"
+    ]  # before: untouched
