@@ -49,8 +49,21 @@ class SnapshotsConfig(_Section):
 
 
 class CsvOptions(_Section):
-    delimiter: str | None = Field(default=None, description="None lets DuckDB sniff it.")
+    delimiter: str | None = Field(
+        default=None,
+        description="None lets DuckDB sniff it; 'whitespace' splits on runs of spaces and tabs.",
+    )
     encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    header: bool = True
+    column_names: list[str] | None = Field(
+        default=None, description="Names of the columns, for files without a header line."
+    )
+
+    @model_validator(mode="after")
+    def _names_without_header(self) -> CsvOptions:
+        if not self.header and not self.column_names:
+            raise ValueError("column_names is required when header is false")
+        return self
 
 
 ONLINE_RETAIL_II_COLUMNS: dict[str, Any] = {
@@ -68,6 +81,11 @@ class SourceConfig(_Section):
     file_path: str = Field(description="A file or a glob of files, relative to the config file.")
     format: FileFormat = "csv"
     csv: CsvOptions = CsvOptions()
+    keep_duplicate_rows: bool = Field(
+        default=False,
+        description="Keep identical rows as separate records (sources without ids whose repeats "
+        "are real, e.g. the same item bought twice a day). Repeated ids are always quarantined.",
+    )
     timestamp_format: str | None = Field(
         default=None,
         description="strptime format such as '%d/%m/%Y %H:%M'. Empty: ISO 8601 (with or "
@@ -112,6 +130,10 @@ class PurchaseDataConfig(SourceConfig):
     country_column: str | None = None
     # Online Retail II prices each line as quantity x unit price.
     unit_price_column: str = "Price"
+    allow_zero_amounts: bool = Field(
+        default=False,
+        description="Load amounts of exactly 0 (free orders) instead of quarantining them.",
+    )
     max_amount: float = Field(
         default=1_000_000.0,
         gt=0,
@@ -184,6 +206,10 @@ class SegmentationConfig(_Section):
     engagement_threshold_high: float = Field(default=0.6, ge=0.0, le=1.0)
     engagement_threshold_low: float = Field(default=0.2, ge=0.0, le=1.0)
     recency_threshold_days: int = Field(default=90, ge=1)
+    value_source: Literal["simple_ltv", "predicted_clv"] = Field(
+        default="simple_ltv",
+        description="Which value the LTV thresholds apply to; predicted_clv needs clv.enabled.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SegmentationConfig:
@@ -192,6 +218,29 @@ class SegmentationConfig(_Section):
         if self.engagement_threshold_low > self.engagement_threshold_high:
             raise ValueError("engagement_threshold_low must not exceed engagement_threshold_high")
         return self
+
+
+class CLVConfig(_Section):
+    """Predictive CLV (BG/NBD + Gamma-Gamma), refitted on every snapshot date."""
+
+    enabled: bool = True
+    time_unit_days: float = Field(default=7.0, gt=0, description="Model time unit (7: weeks).")
+    horizons_days: list[int] = Field(
+        default_factory=lambda: [30, 90, 365],
+        description="Horizons of the expected-purchases columns.",
+    )
+    clv_horizon_days: int = Field(default=365, ge=1, le=3650)
+    penalizer: float = Field(default=0.0, ge=0.0, description="L2 penalty on the parameters.")
+    min_repeat_customers: int = Field(
+        default=20, ge=1, description="Fewer customers with repeat purchases: no fit, CLV empty."
+    )
+
+    @field_validator("horizons_days")
+    @classmethod
+    def _positive_horizons(cls, value: list[int]) -> list[int]:
+        if not value or any(h < 1 for h in value):
+            raise ValueError("horizons must be a non-empty list of days >= 1")
+        return sorted(set(value))
 
 
 class StrategyConfig(_Section):
@@ -214,6 +263,7 @@ class Config(_Section):
     ltv: LTVConfig = LTVConfig()
     engagement_scoring: EngagementScoringConfig = EngagementScoringConfig()
     segmentation: SegmentationConfig = SegmentationConfig()
+    clv: CLVConfig = CLVConfig()
     strategy: StrategyConfig = StrategyConfig()
     storage: StorageConfig = StorageConfig()
     base_dir: Path = Field(

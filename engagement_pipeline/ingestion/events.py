@@ -104,6 +104,7 @@ def validate_events(
         if source.event_id_column
         else None,
         section=SECTION,
+        keep_duplicate_rows=source.keep_duplicate_rows,
         output_columns="""
             event_id_parsed AS event_id,
             trim(customer_id) AS customer_id,

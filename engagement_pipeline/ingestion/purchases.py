@@ -84,6 +84,8 @@ def validate_purchases(
             f"{row_id_sql('order_id')} AS order_id_parsed",
         ]
     )
+    # Free orders (amount 0) are transactions too where the source says so; refunds never are.
+    non_positive = "< 0" if source.allow_zero_amounts else "<= 0"
     checks = [
         Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
         Check("value_too_long", "customer_id", too_long_sql("customer_id")),
@@ -100,7 +102,7 @@ def validate_purchases(
             Check(
                 "invalid_amount", "unit_price", _bad_number("unit_price", number_sql("unit_price"))
             ),
-            Check("non_positive_amount", "unit_price", "amount_parsed <= 0"),
+            Check("non_positive_amount", "unit_price", f"amount_parsed {non_positive}"),
             Check(
                 "implausible_amount", "unit_price", f"amount_parsed > {float(source.max_amount)!r}"
             ),
@@ -109,7 +111,7 @@ def validate_purchases(
         checks += [
             Check("missing_amount", "amount", missing_sql("amount")),
             Check("invalid_amount", "amount", _bad_number("amount", "amount_parsed")),
-            Check("non_positive_amount", "amount", "amount_parsed <= 0"),
+            Check("non_positive_amount", "amount", f"amount_parsed {non_positive}"),
             Check("implausible_amount", "amount", f"amount_parsed > {float(source.max_amount)!r}"),
             Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
         ]
@@ -129,6 +131,7 @@ def validate_purchases(
         if online_retail or not source.order_id_column
         else ("order_id_parsed", "order_id", "duplicate_order_id"),
         section=SECTION,
+        keep_duplicate_rows=source.keep_duplicate_rows,
         output_columns="""
             order_id_parsed AS order_id,
             trim(customer_id) AS customer_id,

@@ -64,6 +64,8 @@ def _raw_relation(
     con: duckdb.DuckDBPyConnection, source: SourceConfig, files: list[str], scan: str
 ) -> duckdb.DuckDBPyRelation:
     """The source files as DuckDB sees them, with `filename` (and `file_row_number`, Parquet)."""
+    if source.format == "csv" and source.csv.delimiter == "whitespace":
+        return _whitespace_relation(con, source, files)
     if source.format == "csv":
         options = [
             "header = true",
@@ -77,6 +79,10 @@ def _raw_relation(
         if source.csv.delimiter is not None:
             options.append("delim = ?")
             params.append(source.csv.delimiter)
+        if not source.csv.header:
+            options[0] = "header = false"
+            options.append("names = ?")
+            params.append(list(source.csv.column_names or []))
         if source.csv.encoding != "utf-8":
             options.append("encoding = ?")
             params.append(source.csv.encoding)
@@ -87,6 +93,27 @@ def _raw_relation(
         )
     return con.sql(
         "SELECT * FROM read_parquet(?, filename = true, file_row_number = true)", params=[files]
+    )
+
+
+def _whitespace_relation(
+    con: duckdb.DuckDBPyConnection, source: SourceConfig, files: list[str]
+) -> duckdb.DuckDBPyRelation:
+    """Fields separated by runs of spaces or tabs (fixed-width-ish exports such as CDNOW)."""
+    names = list(source.csv.column_names or [])
+    if source.csv.header:
+        with open(files[0], encoding=source.csv.encoding) as fh:
+            names = fh.readline().split()
+    fields = ", ".join(f"split[{i + 1}] AS {quote_ident(name)}" for i, name in enumerate(names))
+    lines = con.sql(
+        "SELECT line, filename FROM read_csv(?, columns = {'line': 'VARCHAR'}, delim = chr(1), "
+        "quote = '', escape = '', header = ?, filename = true)",
+        params=[files, source.csv.header],
+    )
+    return lines.query(
+        "lines",
+        f"SELECT {fields}, filename FROM (SELECT regexp_split_to_array(trim(line), '\\s+') AS split, "
+        "filename FROM lines WHERE trim(line) <> '')",
     )
 
 
@@ -154,8 +181,15 @@ def scan_source(
     for part in parts[1:]:
         rows = rows.union(part)
     malformed = None
-    if source.format == "csv":
-        rows, malformed = _with_csv_line_numbers(con, rows, scan, section, files, len(groups))
+    if source.format == "csv" and source.csv.delimiter != "whitespace":
+        rows, malformed = _with_csv_line_numbers(
+            con, rows, scan, section, files, len(groups), int(source.csv.header)
+        )
+    elif source.format == "csv":
+        offset = int(source.csv.header)
+        rows = rows.query(
+            "r", f"SELECT * EXCLUDE (_record), _record + {offset} AS {SOURCE_ROW} FROM r"
+        )
     else:
         rows = rows.query("r", f"SELECT * EXCLUDE (_record), _record AS {SOURCE_ROW} FROM r")
     return SourceScan(rows=rows, malformed=malformed, files=files)
@@ -181,6 +215,7 @@ def _with_csv_line_numbers(
     section: str,
     files: list[str],
     n_scans: int,
+    header_lines: int,
 ) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation]:
     """Give parsed CSV records their line numbers and return the lines the parser rejected.
 
@@ -228,13 +263,13 @@ def _with_csv_line_numbers(
             FROM {errors}
         ),
         rejects AS (
-            -- good_before: parsed records before this rejected line (header is line 1)
-            SELECT file_path, line - rejects_so_far - 1 AS good_before,
+            -- good_before: parsed records before this rejected line (after the header line)
+            SELECT file_path, line - rejects_so_far - {header_lines} AS good_before,
                    max(rejects_so_far) AS rejects_so_far
             FROM numbered GROUP BY ALL
         )
         SELECT p.* EXCLUDE (_record),
-               p._record + 1 + coalesce(r.rejects_so_far, 0) AS {SOURCE_ROW}
+               p._record + {header_lines} + coalesce(r.rejects_so_far, 0) AS {SOURCE_ROW}
         FROM {scan}_parsed p
         ASOF LEFT JOIN rejects r
           ON p.{SOURCE_FILE} = r.file_path AND p._record > r.good_before

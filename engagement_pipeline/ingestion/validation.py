@@ -118,6 +118,7 @@ def classify(
     unique_key: tuple[str, str, str] | None,
     section: str,
     output_columns: str,
+    keep_duplicate_rows: bool = False,
 ) -> Validated:
     """Validate scanned rows and keep those whose day lies in [start, end].
 
@@ -203,6 +204,9 @@ def classify(
                 f"CASE WHEN _row_hash = _first_hash THEN 'duplicate_row' "
                 f"ELSE {quote_literal(key_reason)} END"
             )
+        elif keep_duplicate_rows:
+            window = f"PARTITION BY {SOURCE_FILE}, {SOURCE_ROW}"  # every row its own first
+            repeat_reason = "NULL"
         else:
             # Without an id, exact repeats share hash, customer and timestamp.
             window = f"PARTITION BY _first_reason IS NULL, _row_hash, {quote_ident(raw_columns[1])}, {quote_ident(timestamp_raw_col)}"

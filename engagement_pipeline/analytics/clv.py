@@ -1,0 +1,444 @@
+"""Predictive CLV: BG/NBD for the purchase process and Gamma-Gamma for spend, fitted by MLE.
+
+Written on NumPy/SciPy (see docs/decision_logic.md and docs/assumptions.md for why not a
+library). Everything works on the per-customer summary (frequency x, recency t_x, age T,
+mean repeat spend m) and is vectorized; fits run on the distinct (x, t_x, T) rows with
+weights, so their cost grows with distinct combinations, not customers.
+
+References: Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An
+Alternative to the Pareto/NBD Model", Marketing Science 24(2); Fader, Hardie & Lee (2005),
+"RFM and CLV: Using Iso-Value Curves for Customer Base Analysis", JMR 42(4); Fader &
+Hardie, "A Note on Deriving the Pareto/NBD Model and Related Expressions" (expectations).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from engagement_pipeline.analytics.dates import snapshot_dates
+from engagement_pipeline.config import CLVConfig
+
+BGNBD_PARAMS = ("r", "alpha", "a", "b")
+GAMMA_GAMMA_PARAMS = ("p", "q", "gamma")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Fitted parameters, the log-likelihood at them, and whether the optimizer converged."""
+
+    model: str
+    params: dict[str, float]
+    log_likelihood: float
+    converged: bool
+    iterations: int
+    n_rows: int  # distinct rows the likelihood was evaluated on
+    n_customers: float
+    message: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+# -- data aggregation --------------------------------------------------------------------
+
+
+def aggregate(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Identical rows collapsed into one with a `weight` (their count)."""
+    return frame.groupby(columns, sort=True, observed=True).size().rename("weight").reset_index()
+
+
+# -- BG/NBD -----------------------------------------------------------------------------
+
+
+def _bgnbd_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
+    r, alpha, a, b = params
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+    a2 = (
+        special.gammaln(a + b)
+        + special.gammaln(b + x)
+        - special.gammaln(b)
+        - special.gammaln(a + b + x)
+    )
+    a3 = -(r + x) * np.log(alpha + T)
+    repeat = x > 0
+    # log(a / (b + x - 1)) is only defined for repeat buyers; others contribute exp(A3) alone.
+    a4 = np.where(
+        repeat,
+        np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x),
+        -np.inf,
+    )
+    log_sum = np.logaddexp(a3, a4)
+    return a1, a2, a3, a4, log_sum
+
+
+def bgnbd_log_likelihood(
+    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Per-row BG/NBD log-likelihood, in log space throughout (logaddexp, gammaln)."""
+    a1, a2, _, _, log_sum = _bgnbd_terms(np.asarray(params, dtype=float), x, t_x, T)
+    return a1 + a2 + log_sum
+
+
+def _bgnbd_objective(
+    log_params: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    w: np.ndarray,
+    penalizer: float,
+) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood (+ L2 penalty on the parameters) and its gradient in log space."""
+    params = np.exp(log_params)
+    r, alpha, a, b = params
+    a1, a2, a3, a4, log_sum = _bgnbd_terms(params, x, t_x, T)
+    ll = a1 + a2 + log_sum
+    n = w.sum()
+    w3 = np.exp(a3 - log_sum)  # share of the "still alive at T" term
+    w4 = np.exp(a4 - log_sum)  # share of the "died after t_x" term
+    repeat = x > 0
+    d_r = (
+        special.digamma(r + x)
+        - special.digamma(r)
+        + np.log(alpha)
+        - w3 * np.log(alpha + T)
+        - w4 * np.log(alpha + t_x)
+    )
+    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
+    d_a = special.digamma(a + b) - special.digamma(a + b + x) + w4 / a
+    d_b = (
+        special.digamma(a + b)
+        + special.digamma(b + x)
+        - special.digamma(b)
+        - special.digamma(a + b + x)
+        - w4 / np.where(repeat, b + x - 1, 1.0)
+    )
+    grad = np.array([(w * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) * params
+    value = -(w * ll).sum() / n + penalizer * (params**2).sum()
+    grad = -grad / n + penalizer * 2 * params**2
+    return float(value), grad
+
+
+def _fit(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    start: np.ndarray,
+    model: str,
+    names: tuple[str, ...],
+    loglik: Callable[[np.ndarray], float],
+    n_rows: int,
+    n_customers: float,
+) -> FitResult:
+    result = optimize.minimize(
+        objective,
+        np.log(start),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-12.0, 12.0)] * len(start),  # parameters in [6e-6, 1.6e5]
+        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
+    )
+    params = np.exp(result.x)
+    at_bound = bool(np.any(np.abs(result.x) >= 11.999))
+    finite = bool(np.all(np.isfinite(params)) and np.isfinite(result.fun))
+    converged = bool(result.success) and finite and not at_bound
+    message = str(result.message)
+    if at_bound:
+        message = "a parameter ran to its bound (the data do not identify the model)"
+    return FitResult(
+        model=model,
+        params=dict(zip(names, map(float, params), strict=True)),
+        log_likelihood=float(loglik(params)),
+        converged=converged,
+        iterations=int(result.nit),
+        n_rows=n_rows,
+        n_customers=float(n_customers),
+        message=message,
+    )
+
+
+def fit_bgnbd(
+    summary: pd.DataFrame,
+    penalizer: float = 0.0,
+    initial: dict[str, float] | None = None,
+) -> FitResult:
+    """Fit BG/NBD by maximum likelihood on columns frequency, recency, T (one row per customer,
+    or pre-aggregated with a `weight` column)."""
+    data = (
+        summary
+        if "weight" in summary.columns
+        else aggregate(summary, ["frequency", "recency", "T"])
+    )
+    x = data["frequency"].to_numpy(float)
+    t_x = data["recency"].to_numpy(float)
+    T = data["T"].to_numpy(float)
+    w = data["weight"].to_numpy(float)
+    start = (
+        np.array([initial[k] for k in BGNBD_PARAMS])
+        if initial
+        else np.array([0.5, max(T.mean(), 1.0), 1.0, 1.0])
+    )
+
+    def loglik(params: np.ndarray) -> float:
+        return float((w * bgnbd_log_likelihood(params, x, t_x, T)).sum())
+
+    return _fit(
+        lambda p: _bgnbd_objective(p, x, t_x, T, w, penalizer),
+        start,
+        "bg_nbd",
+        BGNBD_PARAMS,
+        loglik,
+        len(data),
+        w.sum(),
+    )
+
+
+def probability_alive(
+    params: dict[str, float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """P(alive at T | x, t_x, T); 1 for customers without repeat purchases."""
+    r, alpha, a, b = (params[k] for k in BGNBD_PARAMS)
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    repeat = x > 0
+    log_odds = (
+        np.log(a)
+        - np.log(np.where(repeat, b + x - 1, 1.0))
+        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    )
+    # 1 / (1 + exp(log_odds)) without overflow for customers long silent after many purchases
+    return np.where(repeat, special.expit(-log_odds), 1.0)
+
+
+def expected_transactions(
+    params: dict[str, float], t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """E[Y(t) | x, t_x, T]: expected repeat transactions in the next t time units.
+
+    The Gaussian hypergeometric term 2F1(r+x, b+x; a+b+x-1; z) overflows for customers with
+    hundreds of purchases; Euler's transformation turns ((alpha+T)/(alpha+T+t))^(r+x) * 2F1
+    into (1-z)^(a-1) * 2F1(a+b-1-r, a-1; a+b+x-1; z), whose arguments stay small.
+    """
+    r, alpha, a, b = (params[k] for k in BGNBD_PARAMS)
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    if t <= 0:
+        return np.zeros_like(x)
+    z = t / (alpha + T + t)
+    tail = (1.0 - z) ** (a - 1.0) * special.hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    return (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail) * probability_alive(params, x, t_x, T)
+
+
+# -- Gamma-Gamma ------------------------------------------------------------------------
+
+
+def gamma_gamma_log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Per-customer Gamma-Gamma log-likelihood of the mean spend m over x repeat purchases."""
+    p, q, g = params
+    px = p * x
+    return (
+        special.gammaln(px + q)
+        - special.gammaln(px)
+        - special.gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(x * m + g)
+    )
+
+
+def fit_gamma_gamma(
+    frequency: np.ndarray,
+    monetary_value: np.ndarray,
+    penalizer: float = 0.0,
+    initial: dict[str, float] | None = None,
+) -> FitResult:
+    """Fit Gamma-Gamma on repeat customers (frequency > 0, mean repeat spend > 0)."""
+    frame = pd.DataFrame(
+        {"x": np.asarray(frequency, float), "m": np.asarray(monetary_value, float)}
+    )
+    frame = frame[(frame["x"] > 0) & (frame["m"] > 0)]
+    data = aggregate(frame, ["x", "m"])
+    x, m, w = (data[c].to_numpy(float) for c in ("x", "m", "weight"))
+    n = w.sum()
+
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(log_params)
+        p, q, g = params
+        px = p * x
+        ll = gamma_gamma_log_likelihood(params, x, m)
+        psi_pxq = special.digamma(px + q)
+        d_p = x * (psi_pxq - special.digamma(px) + np.log(m) + np.log(x) - np.log(x * m + g))
+        d_q = psi_pxq - special.digamma(q) + np.log(g) - np.log(x * m + g)
+        d_g = q / g - (px + q) / (x * m + g)
+        grad = np.array([(w * d).sum() for d in (d_p, d_q, d_g)]) * params
+        value = -(w * ll).sum() / n + penalizer * (params**2).sum()
+        return float(value), -grad / n + penalizer * 2 * params**2
+
+    def loglik(params: np.ndarray) -> float:
+        return float((w * gamma_gamma_log_likelihood(params, x, m)).sum())
+
+    start = (
+        np.array([initial[k] for k in GAMMA_GAMMA_PARAMS])
+        if initial
+        else np.array([1.0, 1.0, max(m.mean(), 1.0)])
+    )
+    return _fit(objective, start, "gamma_gamma", GAMMA_GAMMA_PARAMS, loglik, len(data), n)
+
+
+def expected_average_spend(params: dict[str, float], x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """E[spend per transaction | x, m]: shrinks m toward the population mean p*gamma/(q-1)."""
+    p, q, g = (params[k] for k in GAMMA_GAMMA_PARAMS)
+    x, m = np.asarray(x, float), np.nan_to_num(np.asarray(m, float))
+    return (p * (g + x * m)) / (p * x + q - 1.0)
+
+
+def discounted_clv(
+    bgnbd: dict[str, float],
+    spend: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    horizon_days: int,
+    annual_discount_rate: float,
+    unit_days: float,
+    step_days: int = 30,
+) -> np.ndarray:
+    """Predicted CLV over the horizon: expected transactions in each step (30 days) times the
+    expected spend, discounted at the annual rate to the end of each step."""
+    total = np.zeros(len(np.asarray(x)), dtype=float)
+    previous = np.zeros_like(total)
+    steps = int(np.ceil(horizon_days / step_days))
+    for i in range(1, steps + 1):  # over time steps (a dozen), never over customers
+        day = min(i * step_days, horizon_days)
+        cumulative = expected_transactions(bgnbd, day / unit_days, x, t_x, T)
+        total += (cumulative - previous) * spend / (1.0 + annual_discount_rate) ** (day / 365.0)
+        previous = cumulative
+    return total
+
+
+# -- per-snapshot computation -----------------------------------------------------------
+
+
+def transaction_summary(
+    con: duckdb.DuckDBPyConnection,
+    purchases: duckdb.DuckDBPyRelation,
+    dates: Sequence[dt.date],
+    unit_days: float,
+) -> duckdb.DuckDBPyRelation:
+    """Per customer with a purchase and snapshot date: frequency, recency, T, mean repeat spend.
+
+    Purchases on the same day are one transaction (their amounts summed); frequency counts
+    repeat transactions; recency and T run from the first purchase day to the last one and
+    to the snapshot date, in days / unit_days.
+    """
+    dates_rel = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
+    unit = float(unit_days)
+    return con.sql(
+        f"""
+        WITH daily AS (
+            SELECT customer_id, CAST(purchase_timestamp AS DATE) AS day, sum(amount) AS amount
+            FROM purchases GROUP BY 1, 2
+        )
+        SELECT d.snapshot_date, p.customer_id,
+               count(*) - 1 AS frequency,
+               date_diff('day', min(p.day), max(p.day)) / {unit!r} AS recency,
+               date_diff('day', min(p.day), d.snapshot_date) / {unit!r} AS "T",
+               CASE WHEN count(*) > 1
+                    THEN (sum(p.amount) - arg_min(p.amount, p.day)) / (count(*) - 1)
+                    ELSE 0.0 END AS monetary_value,
+               min(p.day) AS first_purchase_date
+        FROM dates_rel d JOIN daily p ON p.day <= d.snapshot_date
+        GROUP BY d.snapshot_date, p.customer_id
+        ORDER BY d.snapshot_date, p.customer_id
+        """
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotCLV:
+    """One snapshot date's predictions and the fits behind them."""
+
+    customers: pd.DataFrame
+    fits: list[FitResult]
+    status: str  # "fitted" or the reason CLV is empty
+
+
+def expected_column(horizon_days: int) -> str:
+    return f"expected_purchases_{horizon_days}d"
+
+
+def predict_snapshot(
+    summary: pd.DataFrame,
+    config: CLVConfig,
+    annual_discount_rate: float,
+    warm_start: dict[str, dict[str, float]] | None = None,
+) -> SnapshotCLV:
+    """Fit both models on one snapshot's summary and predict for every customer in it.
+
+    Too little data or a fit that does not converge leaves the predictions empty (NULL) and
+    says why in `status`; it never raises.
+    """
+    out = summary.copy()
+    prediction_columns = [
+        "p_alive",
+        *map(expected_column, config.horizons_days),
+        "expected_avg_spend",
+        "predicted_clv",
+    ]
+    for column in prediction_columns:
+        out[column] = np.nan
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeat) < config.min_repeat_customers:
+        status = (
+            f"too little data: {len(repeat)} customers with repeat purchases "
+            f"(clv.min_repeat_customers = {config.min_repeat_customers})"
+        )
+        return SnapshotCLV(out, [], status)
+    warm = warm_start or {}
+    bgnbd = fit_bgnbd(summary[["frequency", "recency", "T"]], config.penalizer, warm.get("bg_nbd"))
+    spend = fit_gamma_gamma(
+        repeat["frequency"], repeat["monetary_value"], config.penalizer, warm.get("gamma_gamma")
+    )
+    failed = [f"{f.model}: {f.message}" for f in (bgnbd, spend) if not f.converged]
+    if failed:
+        return SnapshotCLV(out, [bgnbd, spend], "fit did not converge (" + "; ".join(failed) + ")")
+    x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    out["p_alive"] = probability_alive(bgnbd.params, x, t_x, T)
+    for horizon in config.horizons_days:
+        out[expected_column(horizon)] = expected_transactions(
+            bgnbd.params, horizon / config.time_unit_days, x, t_x, T
+        )
+    avg_spend = expected_average_spend(spend.params, x, summary["monetary_value"].to_numpy(float))
+    out["expected_avg_spend"] = avg_spend
+    out["predicted_clv"] = discounted_clv(
+        bgnbd.params,
+        avg_spend,
+        x,
+        t_x,
+        T,
+        config.clv_horizon_days,
+        annual_discount_rate,
+        config.time_unit_days,
+    )
+    return SnapshotCLV(out, [bgnbd, spend], "fitted")
+
+
+def parameter_rows(snapshot_date: dt.date, result: SnapshotCLV) -> list[dict]:
+    """Long-format rows of the fitted parameters, for the clv_model_parameters table."""
+    return [
+        {
+            "snapshot_date": snapshot_date,
+            "model": fit.model,
+            "parameter": name,
+            "value": value,
+            "log_likelihood": fit.log_likelihood,
+            "converged": fit.converged,
+            "iterations": fit.iterations,
+            "customers": int(fit.n_customers),
+            "distinct_rows": fit.n_rows,
+            "status": result.status,
+        }
+        for fit in result.fits
+        for name, value in fit.params.items()
+    ]

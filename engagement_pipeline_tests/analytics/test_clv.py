@@ -1,0 +1,165 @@
+"""BG/NBD and Gamma-Gamma against the published CDNOW results, through the project's own code."""
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, special
+
+from engagement_pipeline.analytics import clv
+from engagement_pipeline.config import CLVConfig, load_config
+from engagement_pipeline.ingestion.purchases import validate_purchases
+from engagement_pipeline.sql import new_connection
+
+ROOT = Path(__file__).resolve().parents[2]
+CALIBRATION_END = dt.date(1997, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def cdnow_summary() -> pd.DataFrame:
+    config = load_config(ROOT / "data" / "cdnow" / "config.yaml")
+    con = new_connection()
+    purchases = validate_purchases(
+        con, config, config.snapshots.start_date, config.snapshots.end_date
+    )
+    assert purchases.quarantined.aggregate("count(*)").fetchall() == [(0,)]
+    loaded = purchases.loaded
+    assert loaded.aggregate("count(*), count(DISTINCT customer_id)").fetchall() == [(6919, 2357)]
+    return clv.transaction_summary(con, loaded, [CALIBRATION_END], 7.0).df()
+
+
+def test_calibration_summary(cdnow_summary):
+    s = cdnow_summary.set_index("customer_id")
+    assert len(s) == 2357 and (s["frequency"] > 0).sum() == 946
+    # customer 0001 bought on 1997-01-01, 01-18 and 08-02 before the end of calibration
+    assert s.loc["0001", "frequency"] == 2
+    assert s.loc["0001", "recency"] == pytest.approx(213 / 7)
+    assert s.loc["0001", "T"] == pytest.approx(272 / 7)
+    assert s.loc["0001", "monetary_value"] == pytest.approx((29.73 + 14.96) / 2)
+
+
+def test_bgnbd_matches_fader_hardie_lee_2005(cdnow_summary):
+    fit = clv.fit_bgnbd(cdnow_summary[["frequency", "recency", "T"]])
+    assert fit.converged
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in published.items():
+        assert round(fit.params[name], 2) == round(value, 2), name
+        assert fit.params[name] == pytest.approx(value, abs=1e-3), name
+    assert fit.log_likelihood == pytest.approx(-9582.4, abs=0.05)
+    # customers are aggregated: far fewer distinct (x, t_x, T) rows than customers
+    assert fit.n_customers == 2357 and fit.n_rows < 1100
+
+
+def test_gamma_gamma_matches_rfm_and_clv_paper(cdnow_summary):
+    repeat = cdnow_summary[cdnow_summary["frequency"] > 0]
+    fit = clv.fit_gamma_gamma(repeat["frequency"], repeat["monetary_value"])
+    assert fit.converged and fit.n_customers == 946
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert round(fit.params[name], 2) == value, name
+
+
+def test_conditional_expectation_from_the_paper():
+    # Fader, Hardie & Lee (2005), section 5: x = 2, t_x = 30.43, T = 38.86 -> 1.226 in 39 weeks
+    params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    value = clv.expected_transactions(
+        params, 39, np.array([2.0]), np.array([30.43]), np.array([38.86])
+    )
+    assert value[0] == pytest.approx(1.226, abs=0.001)
+
+
+def test_hypergeometric_transform_equals_the_direct_formula_and_stays_finite():
+    params = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    r, alpha, a, b = params.values()
+    x, t_x, T, t = np.array([0.0, 1, 5, 20]), np.array([0.0, 10, 30, 38]), np.full(4, 38.86), 39.0
+    z = t / (alpha + T + t)
+    direct = (
+        (a + b + x - 1)
+        / (a - 1)
+        * (
+            1
+            - ((alpha + T) / (alpha + T + t)) ** (r + x)
+            * special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        )
+        * clv.probability_alive(params, x, t_x, T)
+    )
+    np.testing.assert_allclose(clv.expected_transactions(params, t, x, t_x, T), direct, rtol=1e-9)
+    many = clv.expected_transactions(
+        params, t, np.array([300.0, 800.0]), np.array([38.0, 1.0]), np.array([38.86, 38.86])
+    )
+    # a very frequent buyer keeps buying (~2.5 a week); one silent for 37 weeks is gone
+    assert np.all(np.isfinite(many)) and 90 < many[0] < 110 and many[1] < 1e-100
+    assert np.all(
+        np.isfinite(
+            clv.bgnbd_log_likelihood(
+                np.array([0.24, 4.4, 0.79, 2.4]),
+                np.array([900.0]),
+                np.array([50.0]),
+                np.array([52.0]),
+            )
+        )
+    )
+
+
+def test_analytic_gradients_match_finite_differences(cdnow_summary):
+    data = clv.aggregate(cdnow_summary, ["frequency", "recency", "T"])
+    x, t_x, T, w = (data[c].to_numpy(float) for c in ("frequency", "recency", "T", "weight"))
+    point = np.log([0.3, 5.0, 0.7, 2.0])
+    err = optimize.check_grad(
+        lambda p: clv._bgnbd_objective(p, x, t_x, T, w, 0.1)[0],
+        lambda p: clv._bgnbd_objective(p, x, t_x, T, w, 0.1)[1],
+        point,
+    )
+    assert err < 1e-5
+
+
+def test_aggregation_gives_the_same_fit_as_one_row_per_customer(cdnow_summary):
+    rows = cdnow_summary[["frequency", "recency", "T"]].assign(weight=1)
+    one_per_customer = clv.fit_bgnbd(rows)
+    aggregated = clv.fit_bgnbd(cdnow_summary[["frequency", "recency", "T"]])
+    assert one_per_customer.n_rows == 2357 and aggregated.n_rows < 1100
+    for k in clv.BGNBD_PARAMS:
+        assert one_per_customer.params[k] == pytest.approx(aggregated.params[k], rel=1e-5)
+
+
+def test_penalizer_shrinks_and_warm_start_lands_on_the_same_optimum(cdnow_summary):
+    plain = clv.fit_bgnbd(cdnow_summary[["frequency", "recency", "T"]])
+    penalized = clv.fit_bgnbd(cdnow_summary[["frequency", "recency", "T"]], penalizer=0.1)
+    assert sum(v**2 for v in penalized.params.values()) < sum(v**2 for v in plain.params.values())
+    warm = clv.fit_bgnbd(cdnow_summary[["frequency", "recency", "T"]], initial=plain.params)
+    assert warm.iterations < plain.iterations
+    for k in clv.BGNBD_PARAMS:
+        assert warm.params[k] == pytest.approx(plain.params[k], rel=1e-4)
+
+
+def test_too_little_data_gives_empty_clv_with_a_reason():
+    summary = pd.DataFrame(
+        {
+            "frequency": [0, 1, 2],
+            "recency": [0.0, 3.0, 5.0],
+            "T": [10.0, 10.0, 10.0],
+            "monetary_value": [0.0, 10.0, 20.0],
+        }
+    )
+    result = clv.predict_snapshot(summary, CLVConfig(min_repeat_customers=5), 0.1)
+    assert result.status.startswith("too little data: 2 customers with repeat purchases")
+    assert result.customers["predicted_clv"].isna().all() and result.fits == []
+
+
+def test_predictions_by_hand_for_cdnow(cdnow_summary):
+    result = clv.predict_snapshot(cdnow_summary, CLVConfig(horizons_days=[273]), 0.0)
+    assert result.status == "fitted"
+    c = result.customers.set_index("customer_id")
+    # customer 0001 (x=2, t_x=30.43, T=38.86): P(alive), 39-week expectation, spend shrinkage
+    fit = {f.model: f.params for f in result.fits}
+    expected = clv.expected_transactions(
+        fit["bg_nbd"], 39, np.array([2.0]), np.array([213 / 7]), np.array([272 / 7])
+    )[0]
+    assert c.loc["0001", "expected_purchases_273d"] == pytest.approx(expected)
+    p, q, g = fit["gamma_gamma"].values()
+    assert c.loc["0001", "expected_avg_spend"] == pytest.approx(
+        p * (g + 2 * 22.345) / (p * 2 + q - 1)
+    )
+    assert 0 < c.loc["0001", "p_alive"] < 1
+    assert (c["predicted_clv"] >= 0).all() and c["predicted_clv"].notna().all()
