@@ -368,6 +368,12 @@ def expected_column(horizon_days: int) -> str:
     return f"expected_purchases_{horizon_days}d"
 
 
+def without_predictions(summary: pd.DataFrame, config: CLVConfig) -> pd.DataFrame:
+    """The summary with every prediction column present and empty."""
+    columns = ["p_alive", *map(expected_column, config.horizons_days)]
+    return summary.assign(**{c: np.nan for c in [*columns, "expected_avg_spend", "predicted_clv"]})
+
+
 def predict_snapshot(
     summary: pd.DataFrame,
     config: CLVConfig,
@@ -379,15 +385,9 @@ def predict_snapshot(
     Too little data or a fit that does not converge leaves the predictions empty (NULL) and
     says why in `status`; it never raises.
     """
-    out = summary.copy()
-    prediction_columns = [
-        "p_alive",
-        *map(expected_column, config.horizons_days),
-        "expected_avg_spend",
-        "predicted_clv",
-    ]
-    for column in prediction_columns:
-        out[column] = np.nan
+    out = without_predictions(summary, config)
+    if not config.enabled:
+        return SnapshotCLV(out, [], "disabled (clv.enabled is false)")
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     if len(repeat) < config.min_repeat_customers:
         status = (

@@ -36,6 +36,53 @@ def overall_metrics(
     ).df()
 
 
+HIGH_VALUE_QUANTILE = 0.8  # "high value": top 20% of revenue to date
+LOW_P_ALIVE = 0.5
+
+
+def predicted_value(
+    con: duckdb.DuckDBPyConnection, segments: duckdb.DuckDBPyRelation, top: int = 10
+) -> dict[str, dict[str, Any]]:
+    """Per snapshot date with predictions: the predicted CLV distribution, the customers with
+    the most predicted value, and high-value customers the model thinks are probably gone."""
+    segments.create_view("_report_segments", replace=True)
+    dist = con.sql(
+        """
+        SELECT CAST(snapshot_date AS VARCHAR) AS d, count(predicted_clv) AS customers,
+               sum(predicted_clv) AS total, avg(predicted_clv) AS mean,
+               quantile_cont(predicted_clv, [0.1, 0.5, 0.9, 0.99]) AS q
+        FROM _report_segments GROUP BY 1 HAVING count(predicted_clv) > 0
+        """
+    ).fetchall()
+    out: dict[str, dict[str, Any]] = {}
+    columns = "customer_id, segment, predicted_clv, p_alive, total_revenue"
+    for d, customers, total, mean, q in dist:  # one iteration per snapshot date
+        on_date = f"CAST(snapshot_date AS VARCHAR) = '{d}'"
+        best = con.sql(
+            f"SELECT {columns} FROM _report_segments WHERE {on_date} AND predicted_clv IS NOT NULL "
+            f"ORDER BY predicted_clv DESC, customer_id LIMIT {int(top)}"
+        ).df()
+        at_risk = con.sql(
+            f"""
+            SELECT {columns} FROM _report_segments
+            WHERE {on_date} AND p_alive < {LOW_P_ALIVE}
+              AND total_revenue >= (SELECT quantile_cont(total_revenue, {HIGH_VALUE_QUANTILE})
+                                    FROM _report_segments WHERE {on_date} AND purchase_count > 0)
+            ORDER BY total_revenue DESC, customer_id
+            """
+        ).df()
+        out[d] = {
+            "customers_with_prediction": int(customers),
+            "total_predicted_clv": float(total),
+            "mean_predicted_clv": float(mean),
+            "quantiles": dict(zip(["p10", "p50", "p90", "p99"], map(float, q), strict=True)),
+            "top_customers": best.to_dict("records"),
+            "high_value_low_p_alive_count": len(at_risk),
+            "high_value_low_p_alive": at_risk.head(top).to_dict("records"),
+        }
+    return out
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe scalars: numpy types to Python, NaN to None."""
     if hasattr(value, "item"):
@@ -48,7 +95,10 @@ def _clean(value: Any) -> Any:
 
 
 def build_report_document(
-    snapshot_date: dt.date, overall: pd.Series, strategies: pd.DataFrame
+    snapshot_date: dt.date,
+    overall: pd.Series,
+    strategies: pd.DataFrame,
+    predicted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of one snapshot date (strategies: that date's five segment rows)."""
     metrics = {k: _clean(v) for k, v in overall.items() if k != "snapshot_date"}
@@ -71,6 +121,7 @@ def build_report_document(
         "overall_metrics": metrics,
         "segment_analyses": segments,
         "recommendations": {s["segment"]: s["recommendations"] for s in segments},
+        "predicted_value": json.loads(json.dumps(predicted, default=_clean)) if predicted else None,
     }
 
 
@@ -120,8 +171,55 @@ def render_markdown(document: dict[str, Any]) -> str:
         else:
             lines.append("No customers in this segment on this date.")
         lines.append("")
+    lines += _predicted_value_markdown(document.get("predicted_value"))
     lines.append("Definitions and thresholds: docs/decision_logic.md.")
     return "\n".join(lines) + "\n"
+
+
+def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
+    lines = ["## Predicted value (BG/NBD + Gamma-Gamma)", ""]
+    if not p:
+        return lines + [
+            "No predicted CLV on this date: the models were not fitted (see the `model_fitted` "
+            "check of customer_clv for the reason).",
+            "",
+        ]
+    q = p["quantiles"]
+    lines += [
+        f"{p['customers_with_prediction']:,} purchasing customers have a prediction; together "
+        f"they are expected to bring **${p['total_predicted_clv']:,.2f}** (discounted) over the "
+        f"horizon. Per customer: mean ${p['mean_predicted_clv']:,.2f}, median ${q['p50']:,.2f}, "
+        f"10th percentile ${q['p10']:,.2f}, 90th ${q['p90']:,.2f}, 99th ${q['p99']:,.2f}.",
+        "",
+        "Customers with the most predicted value:",
+        "",
+        "| Customer | Segment | Predicted CLV | P(alive) | Revenue to date |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {c['customer_id']} | {c['segment']} | ${c['predicted_clv']:,.2f} | "
+        f"{c['p_alive']:.2f} | ${c['total_revenue']:,.2f} |"
+        for c in p["top_customers"]
+    ]
+    lines += [
+        "",
+        f"**High value, probably gone**: {p['high_value_low_p_alive_count']:,} customers in the "
+        f"top 20% by revenue have P(alive) below {LOW_P_ALIVE:.0%} — the first calls for a "
+        "win-back.",
+        "",
+    ]
+    if p["high_value_low_p_alive"]:
+        lines += [
+            "| Customer | Segment | Revenue to date | P(alive) | Predicted CLV |",
+            "|---|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {c['customer_id']} | {c['segment']} | ${c['total_revenue']:,.2f} | "
+            f"{c['p_alive']:.2f} | ${c['predicted_clv']:,.2f} |"
+            for c in p["high_value_low_p_alive"]
+        ]
+        lines.append("")
+    return lines
 
 
 def write_report(reports_dir: Path, document: dict[str, Any]) -> tuple[Path, Path]:

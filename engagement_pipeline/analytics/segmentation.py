@@ -12,17 +12,17 @@ from engagement_pipeline.sql import quote_literal
 def segment_case_sql(seg: SegmentationConfig, window_days: int) -> str:
     """The segment rules as one SQL CASE; the first rule that holds decides (see decision_logic.md).
 
-    Expects columns lifetime_value, engagement_score, days_since_last_activity,
-    first_seen_date and snapshot_date.
+    Expects columns segment_value (the LTV the thresholds apply to), engagement_score,
+    days_since_last_activity, first_seen_date and snapshot_date.
     """
     lost = quote_literal(SegmentTier.LOST.value)
     return f"""CASE
         WHEN days_since_last_activity IS NULL
              OR days_since_last_activity > {int(seg.recency_threshold_days)} THEN {lost}
-        WHEN lifetime_value >= {float(seg.ltv_threshold_high)!r}
+        WHEN segment_value >= {float(seg.ltv_threshold_high)!r}
              AND engagement_score >= {float(seg.engagement_threshold_high)!r}
              THEN {quote_literal(SegmentTier.CHAMPION.value)}
-        WHEN lifetime_value >= {float(seg.ltv_threshold_high)!r}
+        WHEN segment_value >= {float(seg.ltv_threshold_high)!r}
              OR engagement_score >= {float(seg.engagement_threshold_high)!r}
              THEN {quote_literal(SegmentTier.LOYAL.value)}
         WHEN engagement_score < {float(seg.engagement_threshold_low)!r}
@@ -34,8 +34,8 @@ def segment_case_sql(seg: SegmentationConfig, window_days: int) -> str:
 
 def value_tier_sql(seg: SegmentationConfig) -> str:
     return f"""CASE
-        WHEN lifetime_value >= {float(seg.ltv_threshold_high)!r} THEN 'high'
-        WHEN lifetime_value >= {float(seg.ltv_threshold_medium)!r} THEN 'medium'
+        WHEN segment_value >= {float(seg.ltv_threshold_high)!r} THEN 'high'
+        WHEN segment_value >= {float(seg.ltv_threshold_medium)!r} THEN 'medium'
         ELSE 'low' END"""
 
 
@@ -45,8 +45,23 @@ def assign_segments(
     engagement_scores: duckdb.DuckDBPyRelation,
     seg: SegmentationConfig,
     scoring: EngagementScoringConfig,
+    customer_clv: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """One row per customer and snapshot date with its value, engagement and segment."""
+    """One row per customer and snapshot date with its value, engagement and segment.
+
+    With segmentation.value_source = predicted_clv the value thresholds apply to the
+    predicted CLV on dates where the model produced one, and to the simple LTV otherwise
+    (value_source says which was used).
+    """
+    if customer_clv is None:
+        customer_clv = con.sql(
+            "SELECT NULL::DATE AS snapshot_date, NULL::VARCHAR AS customer_id, "
+            "NULL::DOUBLE AS predicted_clv, NULL::DOUBLE AS p_alive WHERE false"
+        )
+    clv = customer_clv.project(  # noqa: F841 - referenced by name in the SQL below
+        "CAST(snapshot_date AS DATE) AS snapshot_date, customer_id, predicted_clv, p_alive"
+    )
+    use_predicted = seg.value_source == "predicted_clv"
     return con.sql(
         f"""
         WITH joined AS (
@@ -63,14 +78,28 @@ def assign_segments(
                    e.last_activity_date, e.days_since_last_activity
             FROM customer_ltv l
             FULL OUTER JOIN engagement_scores e USING (snapshot_date, customer_id)
+        ),
+        predicted AS (
+            SELECT j.*, c.predicted_clv, c.p_alive,
+                   -- the model produced predictions on this date
+                   bool_or(c.predicted_clv IS NOT NULL) OVER (PARTITION BY j.snapshot_date) AS has_clv
+            FROM joined j LEFT JOIN clv c USING (snapshot_date, customer_id)
+        ),
+        valued AS (
+            SELECT *,
+                   CASE WHEN {use_predicted} AND has_clv THEN coalesce(predicted_clv, 0.0)
+                        ELSE lifetime_value END AS segment_value,
+                   CASE WHEN {use_predicted} AND has_clv THEN 'predicted_clv'
+                        ELSE 'simple_ltv' END AS value_source
+            FROM predicted
         )
         SELECT snapshot_date, customer_id, first_seen_date, lifetime_value, total_revenue,
                purchase_count, last_purchase_date, engagement_score, window_events,
                last_engagement_date, days_since_last_engagement, last_activity_date,
-               days_since_last_activity,
+               days_since_last_activity, predicted_clv, p_alive, segment_value, value_source,
                {value_tier_sql(seg)} AS value_tier,
                {segment_case_sql(seg, scoring.window_days)} AS segment
-        FROM joined
+        FROM valued
         ORDER BY snapshot_date, customer_id
         """
     )

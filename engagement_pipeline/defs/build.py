@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from engagement_pipeline.config import default_config_path, load_config
+from engagement_pipeline.defs.assets.clv import build_clv_assets
 from engagement_pipeline.defs.assets.raw import build_raw_assets
 from engagement_pipeline.defs.assets.report import build_report_assets
 from engagement_pipeline.defs.assets.snapshots import build_snapshot_assets
@@ -30,6 +31,7 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
             *build_raw_assets(partitions_def, policy),
             *build_snapshot_assets(partitions_def, policy),
             *build_report_assets(partitions_def, policy),
+            *build_clv_assets(partitions_def, policy),
         ]
     return dg.Definitions(
         assets=assets,

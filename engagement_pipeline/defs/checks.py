@@ -78,6 +78,17 @@ RAW_PURCHASE_CONTRACTS = [
         blocking=False,
     ),
 ]
+CLV_CONTRACTS = [
+    Contract(
+        "customer_clv", "one_row_per_customer", "Each purchaser appears once per snapshot date."
+    ),
+    Contract(
+        "customer_clv",
+        "model_fitted",
+        "Both models were fitted and converged; otherwise predictions are empty and the reason is given.",
+        blocking=False,
+    ),
+]
 SNAPSHOT_CONTRACTS = {
     "customer_ltv": [
         Contract(

@@ -35,14 +35,18 @@ def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
         "customer_segments",
         "segment_strategies",
         "engagement_report",
+        "customer_clv",
     }
     failing = {k for k, e in checks.items() if not e.passed}
     # the sample has one unknown touchpoint on 2025-01-03 and one refund on 2025-01-05:
-    # far above 5% of those days' rows, so the quarantine-share warnings fire (and only they)
+    # far above 5% of those days' rows, so the quarantine-share warnings fire; and two
+    # purchasers are too few to fit the CLV models, a warning with the reason
     assert failing == {
         ("raw_engagement_events", "quarantine_share"),
         ("raw_purchases", "quarantine_share"),
+        ("customer_clv", "model_fitted"),
     }
+    assert "too little data" in checks[("customer_clv", "model_fitted")].description
     assert all(checks[k].severity == dg.AssetCheckSeverity.WARN for k in failing)
     assert result.success  # warnings do not stop the run
     unique = checks[("raw_engagement_events", "unique_event_ids")]

@@ -9,6 +9,7 @@ import pandas as pd
 from engagement_pipeline.analytics.report import (
     build_report_document,
     overall_metrics,
+    predicted_value,
     write_report,
 )
 from engagement_pipeline.defs.checks import SNAPSHOT_CONTRACTS, check_results, check_specs
@@ -41,6 +42,7 @@ def build_report_assets(
         con = connection()
         reports_dir = settings.load().reports_dir
         overall = overall_metrics(con, customer_segments)
+        predicted = predicted_value(con, customer_segments)
         strategies = segment_strategies.df()
         rows, markdown = [], ""
         for _, metrics in overall.iterrows():  # one iteration per snapshot date
@@ -49,7 +51,8 @@ def build_report_assets(
             document = build_report_document(
                 date,
                 metrics,
-                strategies[pd.to_datetime(strategies["snapshot_date"]).dt.date == date],
+                strategies=strategies[pd.to_datetime(strategies["snapshot_date"]).dt.date == date],
+                predicted=predicted.get(date.isoformat()),
             )
             md_path, json_path = write_report(reports_dir, document)
             markdown = md_path.read_text(encoding="utf-8")

@@ -124,6 +124,7 @@ def build_snapshot_assets(
         settings: PipelineSettings,
         customer_ltv: duckdb.DuckDBPyRelation,
         engagement_scores: duckdb.DuckDBPyRelation,
+        customer_clv: duckdb.DuckDBPyRelation,
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         """One customer's segment tier and value tier, with the figures that decided it, as of the snapshot date."""
         con = connection()
@@ -131,7 +132,12 @@ def build_snapshot_assets(
         result = materialize(
             con,
             assign_segments(
-                con, customer_ltv, engagement_scores, config.segmentation, config.engagement_scoring
+                con,
+                customer_ltv,
+                engagement_scores,
+                config.segmentation,
+                config.engagement_scoring,
+                customer_clv,
             ),
             "customer_segments",
         )
