@@ -106,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("catalog", help="rebuild the DuckDB catalog of views over the lake")
 
+    p_hold = sub.add_parser(
+        "clv-holdout", help="calibration/holdout evaluation of predicted purchases"
+    )
+    p_hold.add_argument("--calibration-end", type=_date, required=True)
+    p_hold.add_argument("--holdout-end", type=_date, required=True)
+    p_hold.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+
     args = parser.parse_args(argv)
     from engagement_pipeline.config import default_config_path
 
@@ -128,6 +135,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Snapshot {analysis.snapshot_date}: {analysis.total_customers:,} customers")
             for s in analysis.segment_analyses:
                 print(f"  {s.segment.value:<10} {s.customer_count:>8,}  avg LTV ${s.avg_ltv:,.2f}")
+            return 0
+        if args.command == "clv-holdout":
+            from engagement_pipeline.analytics.clv_holdout import evaluate_holdout, holdout_markdown
+            from engagement_pipeline.config import load_config
+
+            if args.holdout_end <= args.calibration_end:
+                raise PipelineError("--holdout-end must be after --calibration-end.")
+            evaluation = evaluate_holdout(
+                load_config(config_path), args.calibration_end, args.holdout_end
+            )
+            text = holdout_markdown(evaluation)
+            print(text)
+            if args.out:
+                args.out.write_text(text, encoding="utf-8")
             return 0
         if args.command == "catalog":
             from engagement_pipeline.config import load_config
