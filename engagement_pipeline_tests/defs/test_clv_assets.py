@@ -1,0 +1,104 @@
+"""The CLV assets in Dagster on a generated data set with enough repeat buyers."""
+
+import datetime as dt
+
+import pytest
+import yaml
+
+from engagement_pipeline.defs.build import build_definitions
+from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+from engagement_pipeline.sample_data import generate
+from engagement_pipeline_tests.defs.test_assets import read
+
+
+@pytest.fixture
+def project(tmp_path):
+    generate(tmp_path / "src", 400, dt.date(2025, 1, 1), 70, seed=5)
+
+    def make(**segmentation):
+        config = {
+            "snapshots": {"start_date": "2025-01-01", "end_date": "2025-03-11"},
+            "engagement_data": {
+                "file_path": "src/engagement_events.csv",
+                "event_id_column": "event_id",
+                "engagement_score_column": "engagement_score",
+            },
+            "purchase_data": {"file_path": "src/purchases.csv"},
+            "segmentation": segmentation,
+            "storage": {"lake_path": "lake", "reports_path": "reports"},
+        }
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return make
+
+
+def run_range(path, first, last):
+    job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
+    return job.execute_in_process(
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+
+
+def test_clv_per_snapshot_with_parameters_table_and_warm_start(project):
+    path = project()
+    result = run_range(path, "2025-01-01", "2025-03-11")
+    assert result.success
+    clv = read(path, "customer_clv", "2025-03-11")
+    assert (clv["model_status"] == "fitted").all() and clv["predicted_clv"].notna().all()
+    assert {
+        "p_alive",
+        "expected_purchases_30d",
+        "expected_purchases_90d",
+        "expected_purchases_365d",
+    } <= set(clv.columns)
+    assert ((clv["p_alive"] >= 0) & (clv["p_alive"] <= 1)).all()
+    # predictions grow with the horizon
+    assert (clv["expected_purchases_365d"] >= clv["expected_purchases_90d"]).all()
+    params = read(path, "clv_model_parameters", "2025-03-11")
+    assert sorted(params["parameter"]) == sorted(["r", "alpha", "a", "b", "p", "q", "gamma"])
+    assert params["converged"].all()
+    mat = [
+        m
+        for m in result.asset_materializations_for_node("clv_model")
+        if m.partition == "2025-03-11" and m.asset_key.path[-1] == "customer_clv"
+    ][0]
+    assert mat.metadata["status"].value == "fitted" and "bg_nbd/r" in mat.metadata
+    # warm start: a re-run of one date starts from the previous date's parameters
+    job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
+    again = job.execute_in_process(partition_key="2025-03-11")
+    assert again.success
+    rerun = read(path, "clv_model_parameters", "2025-03-11").set_index(["model", "parameter"])
+    before = params.set_index(["model", "parameter"])
+    assert (rerun["value"] - before["value"]).abs().max() < 1e-3 * before["value"].abs().max()
+    # the report has the predicted-value section
+    report = (path.parent / "reports" / "2025-03-11" / "engagement_report.md").read_text()
+    assert (
+        "## Predicted value (BG/NBD + Gamma-Gamma)" in report
+        and "Customers with the most predicted value" in report
+    )
+    # early dates have too few repeat buyers: CLV empty with the reason, and the run went on
+    early = read(path, "customer_clv", "2025-01-03")
+    assert (
+        early["predicted_clv"].isna().all()
+        and early["model_status"].str.startswith("too little data").all()
+    )
+
+
+def test_segments_can_use_predicted_clv(project):
+    path = project(value_source="predicted_clv", ltv_threshold_high=400, ltv_threshold_medium=100)
+    assert run_range(path, "2025-01-01", "2025-03-11").success
+    seg = read(path, "customer_segments", "2025-03-11")
+    assert (seg["value_source"] == "predicted_clv").all()
+    purchasers = seg[seg["purchase_count"] > 0]
+    assert (purchasers["segment_value"] == purchasers["predicted_clv"]).all()
+    assert (seg.loc[seg["purchase_count"] == 0, "segment_value"] == 0).all()
+    high = seg[seg["segment"].isin(["Champion"])]
+    assert (high["predicted_clv"] >= 400).all()
+    # on a date without a fit the simple LTV is used, and the column says so
+    assert (read(path, "customer_segments", "2025-01-03")["value_source"] == "simple_ltv").all()
