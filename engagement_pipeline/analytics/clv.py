@@ -84,43 +84,75 @@ def bgnbd_log_likelihood(
     return a1 + a2 + log_sum
 
 
+@dataclass(frozen=True)
+class _BGNBDData:
+    """Weighted rows plus their distinct frequencies: terms that depend on x alone (the
+    gammaln/digamma ones, the costly part) are evaluated once per distinct x, weighted."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    w: np.ndarray
+    ux: np.ndarray  # distinct frequencies
+    wx: np.ndarray  # total weight of each distinct frequency
+    inverse: np.ndarray  # row -> index into ux
+    repeat: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> _BGNBDData:
+        ux, inverse = np.unique(x, return_inverse=True)
+        return cls(x, t_x, T, w, ux, np.bincount(inverse, weights=w), inverse, x > 0)
+
+
 def _bgnbd_objective(
-    log_params: np.ndarray,
-    x: np.ndarray,
-    t_x: np.ndarray,
-    T: np.ndarray,
-    w: np.ndarray,
-    penalizer: float,
+    log_params: np.ndarray, d: _BGNBDData, penalizer: float
 ) -> tuple[float, np.ndarray]:
     """Mean negative log-likelihood (+ L2 penalty on the parameters) and its gradient in log space."""
     params = np.exp(log_params)
     r, alpha, a, b = params
-    a1, a2, a3, a4, log_sum = _bgnbd_terms(params, x, t_x, T)
-    ll = a1 + a2 + log_sum
+    ux, wx, w, x = d.ux, d.wx, d.w, d.x
     n = w.sum()
-    w3 = np.exp(a3 - log_sum)  # share of the "still alive at T" term
-    w4 = np.exp(a4 - log_sum)  # share of the "died after t_x" term
-    repeat = x > 0
+    # x-only terms, once per distinct x
+    b_x1 = np.where(ux > 0, b + ux - 1, 1.0)
+    x_terms = special.gammaln(r + ux) + special.gammaln(b + ux) - special.gammaln(a + b + ux)
+    log_b_x1 = np.log(b_x1)[d.inverse]
+    # per-row terms
+    log_at = np.log(alpha + d.T)
+    log_atx = np.log(alpha + d.t_x)
+    a3 = -(r + x) * log_at
+    a4 = np.where(d.repeat, np.log(a) - log_b_x1 - (r + x) * log_atx, -np.inf)
+    log_sum = np.logaddexp(a3, a4)
+    ll = (
+        (wx * x_terms).sum()
+        + n
+        * (-special.gammaln(r) + r * np.log(alpha) + special.gammaln(a + b) - special.gammaln(b))
+        + (w * log_sum).sum()
+    )
+    w3 = w * np.exp(a3 - log_sum)  # weight x share of the "still alive at T" term
+    w4 = w * np.exp(a4 - log_sum)  # weight x share of the "died after t_x" term
+    psi_ab = special.digamma(a + b)
+    psi_abx = (wx * special.digamma(a + b + ux)).sum()
     d_r = (
-        special.digamma(r + x)
-        - special.digamma(r)
-        + np.log(alpha)
-        - w3 * np.log(alpha + T)
-        - w4 * np.log(alpha + t_x)
+        (wx * special.digamma(r + ux)).sum()
+        + n * (np.log(alpha) - special.digamma(r))
+        - (w3 * log_at).sum()
+        - (w4 * log_atx).sum()
     )
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    d_a = special.digamma(a + b) - special.digamma(a + b + x) + w4 / a
+    d_alpha = (
+        n * r / alpha
+        - (w3 * (r + x) / (alpha + d.T)).sum()
+        - (w4 * (r + x) / (alpha + d.t_x)).sum()
+    )
+    d_a = n * psi_ab - psi_abx + w4.sum() / a
     d_b = (
-        special.digamma(a + b)
-        + special.digamma(b + x)
-        - special.digamma(b)
-        - special.digamma(a + b + x)
-        - w4 / np.where(repeat, b + x - 1, 1.0)
+        n * (psi_ab - special.digamma(b))
+        + (wx * special.digamma(b + ux)).sum()
+        - psi_abx
+        - (w4 / np.exp(log_b_x1)).sum()
     )
-    grad = np.array([(w * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) * params
-    value = -(w * ll).sum() / n + penalizer * (params**2).sum()
-    grad = -grad / n + penalizer * 2 * params**2
-    return float(value), grad
+    grad = np.array([d_r, d_alpha, d_a, d_b]) * params
+    value = -ll / n + penalizer * (params**2).sum()
+    return float(value), -grad / n + penalizer * 2 * params**2
 
 
 def _fit(
@@ -132,18 +164,22 @@ def _fit(
     n_rows: int,
     n_customers: float,
 ) -> FitResult:
-    result = optimize.minimize(
-        objective,
-        np.log(start),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-12.0, 12.0)] * len(start),  # parameters in [6e-6, 1.6e5]
-        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
-    )
+    # Unbounded BFGS in log space (parameters stay positive); a parameter running past
+    # e^+-12 means the data do not identify the model and is reported as not converged.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = optimize.minimize(
+            objective,
+            np.log(start),
+            jac=True,
+            method="BFGS",
+            options={"maxiter": 1000, "gtol": 1e-7},
+        )
     params = np.exp(result.x)
-    at_bound = bool(np.any(np.abs(result.x) >= 11.999))
+    at_bound = bool(np.any(np.abs(result.x) >= 12.0))
     finite = bool(np.all(np.isfinite(params)) and np.isfinite(result.fun))
-    converged = bool(result.success) and finite and not at_bound
+    # BFGS may stop on "precision loss" at the optimum; a tiny gradient there is convergence.
+    gradient_small = bool(np.all(np.isfinite(result.jac)) and np.abs(result.jac).max() < 1e-5)
+    converged = (bool(result.success) or gradient_small) and finite and not at_bound
     message = str(result.message)
     if at_bound:
         message = "a parameter ran to its bound (the data do not identify the model)"
@@ -184,8 +220,9 @@ def fit_bgnbd(
     def loglik(params: np.ndarray) -> float:
         return float((w * bgnbd_log_likelihood(params, x, t_x, T)).sum())
 
+    prepared = _BGNBDData.of(x, t_x, T, w)
     return _fit(
-        lambda p: _bgnbd_objective(p, x, t_x, T, w, penalizer),
+        lambda p: _bgnbd_objective(p, prepared, penalizer),
         start,
         "bg_nbd",
         BGNBD_PARAMS,
@@ -262,17 +299,33 @@ def fit_gamma_gamma(
     x, m, w = (data[c].to_numpy(float) for c in ("x", "m", "weight"))
     n = w.sum()
 
+    ux, inverse = np.unique(x, return_inverse=True)
+    wx = np.bincount(inverse, weights=w)
+    wxx = np.bincount(inverse, weights=w * x)
+    log_m, log_x, xm = np.log(m), np.log(x), x * m
+    sum_w_x_logs = (w * x * (log_m + log_x)).sum()
+    sum_w_log_m = (w * log_m).sum()
+
     def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(log_params)
         p, q, g = params
-        px = p * x
-        ll = gamma_gamma_log_likelihood(params, x, m)
-        psi_pxq = special.digamma(px + q)
-        d_p = x * (psi_pxq - special.digamma(px) + np.log(m) + np.log(x) - np.log(x * m + g))
-        d_q = psi_pxq - special.digamma(q) + np.log(g) - np.log(x * m + g)
-        d_g = q / g - (px + q) / (x * m + g)
-        grad = np.array([(w * d).sum() for d in (d_p, d_q, d_g)]) * params
-        value = -(w * ll).sum() / n + penalizer * (params**2).sum()
+        pux = p * ux  # x-only special functions once per distinct x, weighted
+        log_xmg = np.log(xm + g)
+        ll = (
+            (wx * (special.gammaln(pux + q) - special.gammaln(pux))).sum()
+            + n * (q * np.log(g) - special.gammaln(q))
+            + p * sum_w_x_logs
+            - sum_w_log_m
+            - (w * (p * x + q) * log_xmg).sum()
+        )
+        psi_pxq = special.digamma(pux + q)
+        d_p = (
+            (wxx * (psi_pxq - special.digamma(pux))).sum() + sum_w_x_logs - (w * x * log_xmg).sum()
+        )
+        d_q = (wx * psi_pxq).sum() + n * (np.log(g) - special.digamma(q)) - (w * log_xmg).sum()
+        d_g = n * q / g - (w * (p * x + q) / (xm + g)).sum()
+        grad = np.array([d_p, d_q, d_g]) * params
+        value = -ll / n + penalizer * (params**2).sum()
         return float(value), -grad / n + penalizer * 2 * params**2
 
     def loglik(params: np.ndarray) -> float:

@@ -106,12 +106,18 @@ def test_analytic_gradients_match_finite_differences(cdnow_summary):
     data = clv.aggregate(cdnow_summary, ["frequency", "recency", "T"])
     x, t_x, T, w = (data[c].to_numpy(float) for c in ("frequency", "recency", "T", "weight"))
     point = np.log([0.3, 5.0, 0.7, 2.0])
-    err = optimize.check_grad(
-        lambda p: clv._bgnbd_objective(p, x, t_x, T, w, 0.1)[0],
-        lambda p: clv._bgnbd_objective(p, x, t_x, T, w, 0.1)[1],
-        point,
-    )
-    assert err < 1e-5
+    prepared = clv._BGNBDData.of(x, t_x, T, w)
+
+    def value(p):
+        return clv._bgnbd_objective(p, prepared, 0.1)[0]
+
+    def gradient(p):
+        return clv._bgnbd_objective(p, prepared, 0.1)[1]
+
+    assert optimize.check_grad(value, gradient, point) < 1e-5
+    # the objective is the mean per-row log-likelihood (negated) plus the penalty
+    direct = -(w * clv.bgnbd_log_likelihood(np.exp(point), x, t_x, T)).sum() / w.sum()
+    assert value(point) == pytest.approx(direct + 0.1 * (np.exp(point) ** 2).sum(), rel=1e-12)
 
 
 def test_aggregation_gives_the_same_fit_as_one_row_per_customer(cdnow_summary):
@@ -121,6 +127,22 @@ def test_aggregation_gives_the_same_fit_as_one_row_per_customer(cdnow_summary):
     assert one_per_customer.n_rows == 2357 and aggregated.n_rows < 1100
     for k in clv.BGNBD_PARAMS:
         assert one_per_customer.params[k] == pytest.approx(aggregated.params[k], rel=1e-5)
+
+
+def test_gamma_gamma_gradient_matches_finite_differences(cdnow_summary):
+    repeat = cdnow_summary[cdnow_summary["frequency"] > 0]
+    # the fit converges to the published optimum only if its gradient is right; and a
+    # penalized fit must land where the penalized objective's gradient vanishes
+    fit = clv.fit_gamma_gamma(repeat["frequency"], repeat["monetary_value"], penalizer=0.01)
+    x, m = repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float)
+
+    def objective(log_p):
+        p = np.exp(log_p)
+        return -clv.gamma_gamma_log_likelihood(p, x, m).mean() + 0.01 * (p**2).sum()
+
+    at = np.log(list(fit.params.values()))
+    numeric = optimize.approx_fprime(at, objective, 1e-6)
+    assert np.abs(numeric).max() < 1e-4
 
 
 def test_penalizer_shrinks_and_warm_start_lands_on_the_same_optimum(cdnow_summary):
