@@ -11,13 +11,10 @@ from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, scan_
 from engagement_pipeline.ingestion.touchpoints import ALIAS_KEY_SQL, TOUCHPOINT_ALIASES
 from engagement_pipeline.ingestion.validation import (
     Check,
+    SourceRules,
     Validated,
     classify,
     missing_sql,
-    row_id_sql,
-    timestamp_checks,
-    timestamp_sql,
-    too_long_sql,
 )
 from engagement_pipeline.sql import quote_literal
 
@@ -66,47 +63,28 @@ def validate_events(
         "session_id": source.session_id_column,
     }
     scan = scan_source(con, config, source, SECTION, mapping)
-    parsed = ", ".join(
-        [
-            f"{timestamp_sql('timestamp', source)} AS ts_parsed",
+    rules = SourceRules(
+        timestamp_column="timestamp",
+        id_column="event_id",
+        # Generated ids (file:row) are unique by construction; only source ids can repeat.
+        unique_ids=source.event_id_column is not None,
+        duplicate_id_reason="duplicate_event_id",
+        parsed=[
             f"{_touchpoint_sql('touchpoint')} AS touchpoint_parsed",
             "try_cast(trim(engagement_score) AS DOUBLE) AS score_parsed",
-            f"{row_id_sql('event_id')} AS event_id_parsed",
-        ]
-    )
-    checks = [
-        Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
-        Check("value_too_long", "customer_id", too_long_sql("customer_id")),
-        Check("value_too_long", "event_id", too_long_sql("event_id")),
-        *timestamp_checks("timestamp", "ts_parsed", config.snapshots),
-        Check("missing_touchpoint", "touchpoint", missing_sql("touchpoint")),
-        Check("unknown_touchpoint", "touchpoint", "touchpoint_parsed IS NULL"),
-        Check(
-            "invalid_engagement_score",
-            "engagement_score",
-            "NOT " + missing_sql("engagement_score") + " AND (score_parsed IS NULL OR "
-            "isnan(score_parsed) OR score_parsed < 0 OR score_parsed > 1)",
-        ),
-    ]
-    validated = classify(
-        con,
-        scan,
-        parsed,
-        checks,
-        raw_columns=list(mapping),
-        timestamp_col="ts_parsed",
-        timestamp_raw_col="timestamp",
-        snapshots=config.snapshots,
-        start=start,
-        end=end,
-        # Generated ids (file:row) are unique by construction; only source ids can repeat.
-        unique_key=("event_id_parsed", "event_id", "duplicate_event_id")
-        if source.event_id_column
-        else None,
-        section=SECTION,
-        keep_duplicate_rows=source.keep_duplicate_rows,
+        ],
+        checks=[
+            Check("missing_touchpoint", "touchpoint", missing_sql("touchpoint")),
+            Check("unknown_touchpoint", "touchpoint", "touchpoint_parsed IS NULL"),
+            Check(
+                "invalid_engagement_score",
+                "engagement_score",
+                "NOT " + missing_sql("engagement_score") + " AND (score_parsed IS NULL OR "
+                "isnan(score_parsed) OR score_parsed < 0 OR score_parsed > 1)",
+            ),
+        ],
         output_columns="""
-            event_id_parsed AS event_id,
+            _id AS event_id,
             trim(customer_id) AS customer_id,
             touchpoint_parsed AS touchpoint,
             ts_parsed AS event_timestamp,
@@ -116,6 +94,7 @@ def validate_events(
             nullif(trim(campaign), '') AS campaign,
             nullif(trim(session_id), '') AS session_id""",
     )
+    validated = classify(con, scan, source, rules, config.snapshots, start, end, SECTION)
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
     canonical = con.sql(
         f"""

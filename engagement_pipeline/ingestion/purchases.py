@@ -10,13 +10,10 @@ from engagement_pipeline.config import Config
 from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, scan_source
 from engagement_pipeline.ingestion.validation import (
     Check,
+    SourceRules,
     Validated,
     classify,
     missing_sql,
-    row_id_sql,
-    timestamp_checks,
-    timestamp_sql,
-    too_long_sql,
 )
 
 SECTION = "purchase_data"
@@ -72,68 +69,43 @@ def validate_purchases(
         "country": source.country_column,
     }
     scan = scan_source(con, config, source, SECTION, mapping)
-    if online_retail:
-        amount = f"({number_sql('quantity')} * {number_sql('unit_price')})"
-    else:
-        amount = number_sql("amount")
-    parsed = ", ".join(
-        [
-            f"{timestamp_sql('purchase_date', source)} AS ts_parsed",
-            f"{amount} AS amount_parsed",
-            f"{number_sql('quantity')} AS quantity_parsed",
-            f"{row_id_sql('order_id')} AS order_id_parsed",
-        ]
+    # Online Retail II prices each line as quantity x unit price; checks name that column.
+    price = "unit_price" if online_retail else "amount"
+    amount = (
+        f"({number_sql('quantity')} * {number_sql('unit_price')})"
+        if online_retail
+        else number_sql("amount")
     )
     # Free orders (amount 0) are transactions too where the source says so; refunds never are.
     non_positive = "< 0" if source.allow_zero_amounts else "<= 0"
     checks = [
-        Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
-        Check("value_too_long", "customer_id", too_long_sql("customer_id")),
-        Check("value_too_long", "order_id", too_long_sql("order_id")),
+        # Cancellations are refunds of earlier invoices: counted, never mixed into revenue.
+        *(
+            [Check("cancellation", "order_id", "upper(trim(order_id)) LIKE 'C%'")]
+            if online_retail
+            else []
+        ),
+        *(
+            [Check("missing_quantity", "quantity", missing_sql("quantity"))]
+            if online_retail
+            else []
+        ),
+        Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
+        Check("missing_amount", price, missing_sql(price)),
+        Check("invalid_amount", price, _bad_number(price, number_sql(price))),
+        Check("non_positive_amount", price, f"amount_parsed {non_positive}"),
+        Check("implausible_amount", price, f"amount_parsed > {float(source.max_amount)!r}"),
     ]
-    checks += timestamp_checks("purchase_date", "ts_parsed", config.snapshots)
-    if online_retail:
-        checks += [
-            # Cancellations are refunds of earlier invoices: counted, never mixed into revenue.
-            Check("cancellation", "order_id", "upper(trim(order_id)) LIKE 'C%'"),
-            Check("missing_quantity", "quantity", missing_sql("quantity")),
-            Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
-            Check("missing_amount", "unit_price", missing_sql("unit_price")),
-            Check(
-                "invalid_amount", "unit_price", _bad_number("unit_price", number_sql("unit_price"))
-            ),
-            Check("non_positive_amount", "unit_price", f"amount_parsed {non_positive}"),
-            Check(
-                "implausible_amount", "unit_price", f"amount_parsed > {float(source.max_amount)!r}"
-            ),
-        ]
-    else:
-        checks += [
-            Check("missing_amount", "amount", missing_sql("amount")),
-            Check("invalid_amount", "amount", _bad_number("amount", "amount_parsed")),
-            Check("non_positive_amount", "amount", f"amount_parsed {non_positive}"),
-            Check("implausible_amount", "amount", f"amount_parsed > {float(source.max_amount)!r}"),
-            Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
-        ]
-    validated = classify(
-        con,
-        scan,
-        parsed,
-        checks,
-        raw_columns=list(mapping),
-        timestamp_col="ts_parsed",
-        timestamp_raw_col="purchase_date",
-        snapshots=config.snapshots,
-        start=start,
-        end=end,
-        # An invoice has many lines in Online Retail II; they are grouped, not duplicates.
-        unique_key=None
-        if online_retail or not source.order_id_column
-        else ("order_id_parsed", "order_id", "duplicate_order_id"),
-        section=SECTION,
-        keep_duplicate_rows=source.keep_duplicate_rows,
+    rules = SourceRules(
+        timestamp_column="purchase_date",
+        id_column="order_id",
+        # An invoice has many lines in Online Retail II: they are grouped, not duplicates.
+        unique_ids=not online_retail and source.order_id_column is not None,
+        duplicate_id_reason="duplicate_order_id",
+        parsed=[f"{amount} AS amount_parsed", f"{number_sql('quantity')} AS quantity_parsed"],
+        checks=checks,
         output_columns="""
-            order_id_parsed AS order_id,
+            _id AS order_id,
             trim(customer_id) AS customer_id,
             ts_parsed AS purchase_timestamp,
             amount_parsed AS amount,
@@ -141,6 +113,7 @@ def validate_purchases(
             nullif(trim(product), '') AS product,
             nullif(trim(country), '') AS country""",
     )
+    validated = classify(con, scan, source, rules, config.snapshots, start, end, SECTION)
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
     orders = con.sql(
         f"""

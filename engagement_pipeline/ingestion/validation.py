@@ -43,6 +43,25 @@ class Check:
 
 
 @dataclass(frozen=True)
+class SourceRules:
+    """What one source adds to the validation every source shares.
+
+    Shared: the id (`_id`, generated as file:row when the source has none) and the parsed
+    timestamp (`ts_parsed`), the customer-id, id-length and timestamp checks, exact-repeat
+    detection, and filing rows under their day. `parsed` adds parsed columns; `checks` come
+    after the shared ones; `output_columns` is the canonical projection of a parsed row.
+    """
+
+    timestamp_column: str
+    id_column: str
+    unique_ids: bool  # quarantine repeats of a source id (not for generated or line ids)
+    duplicate_id_reason: str
+    parsed: list[str]
+    checks: list[Check]
+    output_columns: str
+
+
+@dataclass(frozen=True)
 class Validated:
     """A source's rows for a date range: the loaded ones and the quarantined ones."""
 
@@ -107,18 +126,12 @@ def timestamp_checks(raw_col: str, parsed_col: str, snapshots: SnapshotsConfig) 
 def classify(
     con: duckdb.DuckDBPyConnection,
     scan: SourceScan,
-    parsed_select: str,
-    checks: list[Check],
-    raw_columns: list[str],
-    timestamp_col: str,
-    timestamp_raw_col: str,
+    source: SourceConfig,
+    rules: SourceRules,
     snapshots: SnapshotsConfig,
     start: dt.date,
     end: dt.date,
-    unique_key: tuple[str, str, str] | None,
     section: str,
-    output_columns: str,
-    keep_duplicate_rows: bool = False,
 ) -> Validated:
     """Validate scanned rows and keep those whose day lies in [start, end].
 
@@ -133,6 +146,24 @@ def classify(
     columns, and the raw record of rejected rows. `loaded` has those canonical columns
     plus source_file, source_row and snapshot_date.
     """
+    timestamp_raw_col, timestamp_col = rules.timestamp_column, "ts_parsed"
+    raw_columns = [c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    parsed_select = ", ".join(
+        [
+            f"{timestamp_sql(timestamp_raw_col, source)} AS ts_parsed",
+            f"{row_id_sql(rules.id_column)} AS _id",
+            *rules.parsed,
+        ]
+    )
+    checks = [
+        Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
+        Check("value_too_long", "customer_id", too_long_sql("customer_id")),
+        Check("value_too_long", rules.id_column, too_long_sql(rules.id_column)),
+        *timestamp_checks(timestamp_raw_col, timestamp_col, snapshots),
+        *rules.checks,
+    ]
+    unique_key = ("_id", rules.id_column, rules.duplicate_id_reason) if rules.unique_ids else None
+    keep_duplicate_rows, output_columns = source.keep_duplicate_rows, rules.output_columns
     key_select = quote_ident(unique_key[0]) if unique_key else "NULL"
     key_reason_lit = quote_literal(unique_key[2]) if unique_key else "NULL"
     key_source_lit = quote_literal(unique_key[1]) if unique_key else "NULL"
