@@ -77,7 +77,7 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
         if snapshot_date is None:
             snapshot_date = config.snapshots.start_date
     dates = [snapshot_date]
-    ltv = compute_customer_ltv(con, events, purchases, dates, config.ltv)
+    ltv = compute_customer_ltv(con, purchases, dates, config.ltv)
     scores = compute_engagement_scores(con, events, purchases, dates, config.engagement_scoring)
     segments = assign_segments(con, ltv, scores, config.segmentation, config.engagement_scoring)
     strategies = segment_strategies(con, segments, config.strategy)

@@ -44,15 +44,16 @@ def first_seen_sql(a: str, b: str) -> str:
 
 def compute_customer_ltv(
     con: duckdb.DuckDBPyConnection,
-    events: duckdb.DuckDBPyRelation,
     purchases: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: LTVConfig,
 ) -> duckdb.DuckDBPyRelation:
-    """One row per customer and snapshot date: purchase history and simple lifetime value.
+    """One row per purchasing customer and snapshot date: purchase history and simple LTV.
 
-    Only rows dated on or before each snapshot date count. The window is the lookback_months
-    calendar months ending with the snapshot date (both ends included).
+    Only purchases dated on or before each snapshot date count. The window is the
+    lookback_months calendar months ending with the snapshot date (both ends included).
+    Customers with events but no purchase have no row here; customer_segments gives them
+    an LTV of 0 (it joins every customer of engagement_scores).
     """
     dates_rel = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     years = config.lookback_months / 12.0
@@ -76,28 +77,16 @@ def compute_customer_ltv(
                    count(*) FILTER (WHERE day >= window_start) AS window_purchase_count,
                    coalesce(sum(amount) FILTER (WHERE day >= window_start), 0) AS window_revenue
             FROM p GROUP BY ALL
-        ),
-        seen AS (
-            -- customers with events are customers too (with no purchases yet)
-            SELECT d.snapshot_date, e.customer_id,
-                   min(CAST(e.event_timestamp AS DATE)) AS first_event_date
-            FROM dates_rel d JOIN events e ON CAST(e.event_timestamp AS DATE) <= d.snapshot_date
-            GROUP BY ALL
         )
-        SELECT snapshot_date, customer_id,
-               {first_seen_sql("s.first_event_date", "a.first_purchase_date")} AS first_seen_date,
-               coalesce(a.purchase_count, 0) AS purchase_count,
-               coalesce(a.total_revenue, 0.0) AS total_revenue,
-               a.first_purchase_date, a.last_purchase_date,
-               coalesce(a.window_purchase_count, 0) AS window_purchase_count,
-               coalesce(a.window_revenue, 0.0) AS window_revenue,
-               CASE WHEN a.window_purchase_count > 0
-                    THEN a.window_revenue / a.window_purchase_count END AS average_order_value,
-               coalesce(a.window_purchase_count, 0) / {years!r} AS annual_purchase_frequency,
-               coalesce(a.window_revenue, 0.0) / {years!r} AS annual_value,
-               coalesce(a.window_revenue, 0.0) / {years!r} * {factor!r} AS lifetime_value
-        FROM agg a
-        FULL OUTER JOIN seen s USING (snapshot_date, customer_id)
+        SELECT snapshot_date, customer_id, first_purchase_date AS first_seen_date,
+               purchase_count, total_revenue, first_purchase_date, last_purchase_date,
+               window_purchase_count, window_revenue,
+               CASE WHEN window_purchase_count > 0
+                    THEN window_revenue / window_purchase_count END AS average_order_value,
+               window_purchase_count / {years!r} AS annual_purchase_frequency,
+               window_revenue / {years!r} AS annual_value,
+               window_revenue / {years!r} * {factor!r} AS lifetime_value
+        FROM agg
         ORDER BY snapshot_date, customer_id
         """
     )

@@ -117,7 +117,9 @@ def test_lineage_maps_a_snapshot_to_all_raw_days_up_to_it(make_project):
     defs = build_definitions(make_project(EVENTS, PURCHASES, end="2025-01-05"))
     graph = defs.resolve_asset_graph()
     parents = graph.get(dg.AssetKey("customer_ltv")).parent_keys
-    assert parents == {dg.AssetKey("raw_purchases"), dg.AssetKey("raw_engagement_events")}
+    assert parents == {dg.AssetKey("raw_purchases")}  # LTV is from purchases only
+    scores = graph.get(dg.AssetKey("engagement_scores")).parent_keys
+    assert scores == {dg.AssetKey("raw_purchases"), dg.AssetKey("raw_engagement_events")}
 
 
 def test_missing_history_is_a_clear_failure(make_project):
@@ -127,10 +129,12 @@ def test_missing_history_is_a_clear_failure(make_project):
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
     messages = {e.step_key: e.step_failure_data.user_failure_data.description for e in failures}
+    # LTV reads purchases only; engagement reads events too
     assert (
-        "raw_engagement_events has no partition for 2025-01-01 .. 2025-01-04 (4 days)"
+        "raw_purchases has no partition for 2025-01-01 .. 2025-01-04 (4 days)"
         in messages["customer_ltv"]
     )
+    assert "has no partition for 2025-01-01 .. 2025-01-04 (4 days)" in messages["engagement_scores"]
 
 
 def test_source_problem_is_one_message_in_the_ui(make_project):
@@ -222,6 +226,6 @@ def test_late_data_reload_the_day_then_backfill_after_it(make_project):
         .loc["bob", "purchase_count"]
         == 1
     )
-    assert read(path, "customer_ltv", "2025-01-01")["customer_id"].tolist() == [
-        "alice"
-    ]  # before: untouched
+    # the day before it is untouched: alice only had events then (no purchase, no LTV row)
+    assert read(path, "customer_ltv", "2025-01-01").empty
+    assert read(path, "customer_segments", "2025-01-01")["customer_id"].tolist() == ["alice"]

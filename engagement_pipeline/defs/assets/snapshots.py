@@ -27,10 +27,10 @@ from engagement_pipeline.sql import fetch_all
 
 SNAPSHOT_GROUP = "customer_analytics"
 
-HISTORY_INS = {
-    "raw_engagement_events": dg.AssetIn(partition_mapping=HISTORY_MAPPING),
-    "raw_purchases": dg.AssetIn(partition_mapping=HISTORY_MAPPING),
-}
+
+def history_ins(*assets: str) -> dict[str, dg.AssetIn]:
+    """Inputs that read every raw partition up to the snapshot date."""
+    return {a: dg.AssetIn(partition_mapping=HISTORY_MAPPING) for a in assets}
 
 
 def _summary(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> dict:
@@ -42,8 +42,9 @@ def _summary(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> dict:
     }
 
 
+# (connection, raw relations by asset name, snapshot dates, config) -> result relation
 HistoryCompute = Callable[
-    [duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation, list, Config],
+    [duckdb.DuckDBPyConnection, dict[str, duckdb.DuckDBPyRelation], list, Config],
     duckdb.DuckDBPyRelation,
 ]
 
@@ -51,6 +52,7 @@ HistoryCompute = Callable[
 def _history_snapshot(
     name: str,
     description: str,
+    inputs: tuple[str, ...],
     compute: HistoryCompute,
     summary: list[str],
     outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
@@ -62,7 +64,7 @@ def _history_snapshot(
     @dg.asset(
         name=name,
         description=description,
-        ins=HISTORY_INS,
+        ins=history_ins(*inputs),
         kinds={"duckdb", "parquet"},
         check_specs=check_specs(contracts, common["partitions_def"]),
         **common,
@@ -71,12 +73,11 @@ def _history_snapshot(
     def snapshot(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
-        raw_engagement_events: duckdb.DuckDBPyRelation,
-        raw_purchases: duckdb.DuckDBPyRelation,
+        **raw: duckdb.DuckDBPyRelation,
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         con = connection()
         dates = dates_between(*partition_dates(context))
-        computed = compute(con, raw_engagement_events, raw_purchases, dates, settings.load())
+        computed = compute(con, raw, dates, settings.load())
         result = materialize(con, computed, name)
         yield dg.Output(result, metadata=_summary(result, summary))
         yield from check_results(contracts, outcomes(result))
@@ -95,9 +96,10 @@ def build_snapshot_assets(
 
     customer_ltv = _history_snapshot(
         "customer_ltv",
-        "One customer's purchase history and simple lifetime value as of the snapshot date.",
-        lambda con, events, purchases, dates, config: compute_customer_ltv(
-            con, events, purchases, dates, config.ltv
+        "One purchasing customer's purchase history and simple lifetime value as of the snapshot date.",
+        ("raw_purchases",),
+        lambda con, raw, dates, config: compute_customer_ltv(
+            con, raw["raw_purchases"], dates, config.ltv
         ),
         ["lifetime_value", "total_revenue"],
         customer_ltv_outcomes,
@@ -106,8 +108,13 @@ def build_snapshot_assets(
     engagement_scores = _history_snapshot(
         "engagement_scores",
         "One customer's engagement score, touchpoint counts and last activity as of the snapshot date.",
-        lambda con, events, purchases, dates, config: compute_engagement_scores(
-            con, events, purchases, dates, config.engagement_scoring
+        ("raw_engagement_events", "raw_purchases"),
+        lambda con, raw, dates, config: compute_engagement_scores(
+            con,
+            raw["raw_engagement_events"],
+            raw["raw_purchases"],
+            dates,
+            config.engagement_scoring,
         ),
         ["engagement_score", "window_events"],
         engagement_score_outcomes,
