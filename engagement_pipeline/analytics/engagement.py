@@ -45,8 +45,7 @@ def compute_engagement_scores(
         + " ELSE 0.0 END"
     )
     counts = ",\n".join(
-        f"count(*) FILTER (WHERE in_window AND touchpoint = {quote_literal(t.value)}) "
-        f"AS {quote_ident(touchpoint_count_column(t))}"
+        f"count_if(e.touchpoint = {quote_literal(t.value)}) AS {quote_ident(touchpoint_count_column(t))}"
         for t in TouchpointType
     )
     count_cols = ", ".join(
@@ -55,50 +54,60 @@ def compute_engagement_scores(
         for t in TouchpointType
     )
     k = float(config.half_saturation)
+    window = int(config.window_days)
+    # Literal bounds on the partition column let DuckDB skip whole files: the window's
+    # counts read only the window's days. (A raw row's snapshot_date is its event's day.)
+    last = f"DATE '{max(dates).isoformat()}'"
+    first = f"DATE '{min(dates).isoformat()}'"
     # greatest() skips NULLs: a customer with only events or only purchases still has activity
-    last_activity = "CAST(greatest(a.last_engagement_at, b.last_purchase_at) AS DATE)"
+    last_activity = "CAST(greatest(h.last_engagement_at, b.last_purchase_at) AS DATE)"
     return con.sql(
         f"""
-        WITH e AS (
-            SELECT d.snapshot_date, e.customer_id, e.touchpoint, e.event_timestamp,
-                   CAST(e.event_timestamp AS DATE)
-                       > d.snapshot_date - {int(config.window_days)} AS in_window,
-                   {weight_case} * coalesce(e.engagement_score, 1.0) AS weight
-            FROM dates_rel d JOIN events e
-              ON CAST(e.event_timestamp AS DATE) <= d.snapshot_date
-        ),
-        agg AS (
-            SELECT snapshot_date, customer_id,
+        WITH history AS (
+            SELECT d.snapshot_date, e.customer_id,
                    count(*) AS total_events,
-                   count(*) FILTER (WHERE in_window) AS window_events,
-                   coalesce(sum(weight) FILTER (WHERE in_window), 0.0) AS weighted_events,
-                   max(event_timestamp) AS last_engagement_at,
-                   min(CAST(event_timestamp AS DATE)) AS first_event_date,
+                   max(e.event_timestamp) AS last_engagement_at,
+                   min(e.snapshot_date) AS first_event_date
+            FROM dates_rel d
+            JOIN (SELECT * FROM events WHERE snapshot_date <= {last}) e
+              ON e.snapshot_date <= d.snapshot_date
+            GROUP BY ALL
+        ),
+        recent AS (
+            SELECT d.snapshot_date, e.customer_id,
+                   count(*) AS window_events,
+                   sum({weight_case} * coalesce(e.engagement_score, 1.0)) AS weighted_events,
                    {counts}
-            FROM e GROUP BY ALL
+            FROM dates_rel d
+            JOIN (SELECT * FROM events
+                  WHERE snapshot_date <= {last} AND snapshot_date > {first} - {window}) e
+              ON e.snapshot_date <= d.snapshot_date AND e.snapshot_date > d.snapshot_date - {window}
+            GROUP BY ALL
         ),
         bought AS (
             SELECT d.snapshot_date, p.customer_id, max(p.purchase_timestamp) AS last_purchase_at,
-                   min(CAST(p.purchase_timestamp AS DATE)) AS first_purchase_date
-            FROM dates_rel d JOIN purchases p
-              ON CAST(p.purchase_timestamp AS DATE) <= d.snapshot_date
+                   min(p.snapshot_date) AS first_purchase_date
+            FROM dates_rel d
+            JOIN (SELECT * FROM purchases WHERE snapshot_date <= {last}) p
+              ON p.snapshot_date <= d.snapshot_date
             GROUP BY ALL
         )
         SELECT snapshot_date, customer_id,
-               coalesce(a.total_events, 0) AS total_events,
-               coalesce(a.window_events, 0) AS window_events,
+               coalesce(h.total_events, 0) AS total_events,
+               coalesce(r.window_events, 0) AS window_events,
                {count_cols},
-               coalesce(a.weighted_events, 0.0) AS weighted_events,
-               CASE WHEN coalesce(a.weighted_events, 0) > 0
-                    THEN a.weighted_events / (a.weighted_events + {k!r}) ELSE 0.0 END
+               coalesce(r.weighted_events, 0.0) AS weighted_events,
+               CASE WHEN coalesce(r.weighted_events, 0) > 0
+                    THEN r.weighted_events / (r.weighted_events + {k!r}) ELSE 0.0 END
                    AS engagement_score,
-               CAST(a.last_engagement_at AS DATE) AS last_engagement_date,
-               date_diff('day', CAST(a.last_engagement_at AS DATE), snapshot_date)
+               CAST(h.last_engagement_at AS DATE) AS last_engagement_date,
+               date_diff('day', CAST(h.last_engagement_at AS DATE), snapshot_date)
                    AS days_since_last_engagement,
                {last_activity} AS last_activity_date,
                date_diff('day', {last_activity}, snapshot_date) AS days_since_last_activity,
-               {first_seen_sql("a.first_event_date", "b.first_purchase_date")} AS first_seen_date
-        FROM agg a
+               {first_seen_sql("h.first_event_date", "b.first_purchase_date")} AS first_seen_date
+        FROM history h
+        LEFT JOIN recent r USING (snapshot_date, customer_id)
         FULL OUTER JOIN bought b USING (snapshot_date, customer_id)
         ORDER BY snapshot_date, customer_id
         """

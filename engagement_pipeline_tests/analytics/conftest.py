@@ -20,12 +20,15 @@ def events_rel(con, rows: list[tuple]):
     )
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"])
     frame["engagement_score"] = frame["engagement_score"].astype("float64")
+    # as in the lake: a raw row's partition is its event's day
+    frame["snapshot_date"] = frame["event_timestamp"].dt.date
     return (
         con.from_df(frame)
         if rows
         else con.sql(
             "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS touchpoint, "
-            "NULL::TIMESTAMP AS event_timestamp, NULL::DOUBLE AS engagement_score WHERE false"
+            "NULL::TIMESTAMP AS event_timestamp, NULL::DOUBLE AS engagement_score, "
+            "NULL::DATE AS snapshot_date WHERE false"
         )
     )
 
@@ -35,8 +38,9 @@ def purchases_rel(con, rows: list[tuple]):
     if not rows:
         return con.sql(
             "SELECT NULL::VARCHAR AS customer_id, NULL::TIMESTAMP AS purchase_timestamp, "
-            "NULL::DOUBLE AS amount WHERE false"
+            "NULL::DOUBLE AS amount, NULL::DATE AS snapshot_date WHERE false"
         )
     frame = pd.DataFrame(rows, columns=["customer_id", "purchase_timestamp", "amount"])
     frame["purchase_timestamp"] = pd.to_datetime(frame["purchase_timestamp"])
+    frame["snapshot_date"] = frame["purchase_timestamp"].dt.date
     return con.from_df(frame)
