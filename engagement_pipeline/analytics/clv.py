@@ -248,8 +248,29 @@ def probability_alive(
     return np.where(repeat, special.expit(-log_odds), 1.0)
 
 
+@dataclass(frozen=True)
+class PairGroups:
+    """Distinct (x, T) pairs of a set of customers and each customer's pair."""
+
+    x: np.ndarray
+    T: np.ndarray
+    inverse: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, T: np.ndarray) -> PairGroups:
+        frame = pd.DataFrame({"x": np.asarray(x, float), "T": np.asarray(T, float)})
+        inverse = frame.groupby(["x", "T"], sort=False).ngroup().to_numpy()
+        first = np.unique(inverse, return_index=True)[1]
+        return cls(frame["x"].to_numpy()[first], frame["T"].to_numpy()[first], inverse)
+
+
 def expected_transactions(
-    params: dict[str, float], t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    params: dict[str, float],
+    t: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    groups: PairGroups | None = None,
 ) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected repeat transactions in the next t time units.
 
@@ -261,9 +282,14 @@ def expected_transactions(
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     if t <= 0:
         return np.zeros_like(x)
-    z = t / (alpha + T + t)
-    tail = (1.0 - z) ** (a - 1.0) * special.hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
-    return (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail) * probability_alive(params, x, t_x, T)
+    # The hypergeometric term depends on (x, T) only: evaluate it once per distinct pair.
+    groups = groups if groups is not None else PairGroups.of(x, T)
+    z = t / (alpha + groups.T + t)
+    tail = (1.0 - z) ** (a - 1.0) * special.hyp2f1(
+        a + b - 1.0 - r, a - 1.0, a + b + groups.x - 1.0, z
+    )
+    scale = ((a + b + groups.x - 1.0) / (a - 1.0) * (1.0 - tail))[groups.inverse]
+    return scale * probability_alive(params, x, t_x, T)
 
 
 # -- Gamma-Gamma ------------------------------------------------------------------------
@@ -356,15 +382,17 @@ def discounted_clv(
     annual_discount_rate: float,
     unit_days: float,
     step_days: int = 30,
+    groups: PairGroups | None = None,
 ) -> np.ndarray:
     """Predicted CLV over the horizon: expected transactions in each step (30 days) times the
     expected spend, discounted at the annual rate to the end of each step."""
     total = np.zeros(len(np.asarray(x)), dtype=float)
+    groups = groups if groups is not None else PairGroups.of(x, T)
     previous = np.zeros_like(total)
     steps = int(np.ceil(horizon_days / step_days))
     for i in range(1, steps + 1):  # over time steps (a dozen), never over customers
         day = min(i * step_days, horizon_days)
-        cumulative = expected_transactions(bgnbd, day / unit_days, x, t_x, T)
+        cumulative = expected_transactions(bgnbd, day / unit_days, x, t_x, T, groups)
         total += (cumulative - previous) * spend / (1.0 + annual_discount_rate) ** (day / 365.0)
         previous = cumulative
     return total
@@ -390,8 +418,10 @@ def transaction_summary(
     return con.sql(
         f"""
         WITH daily AS (
-            SELECT customer_id, CAST(purchase_timestamp AS DATE) AS day, sum(amount) AS amount
-            FROM purchases GROUP BY 1, 2
+            -- a raw row's partition is its purchase day; the literal bound prunes files
+            SELECT customer_id, snapshot_date AS day, sum(amount) AS amount
+            FROM purchases WHERE snapshot_date <= DATE '{max(dates).isoformat()}'
+            GROUP BY 1, 2
         )
         SELECT d.snapshot_date, p.customer_id,
                count(*) - 1 AS frequency,
@@ -458,9 +488,10 @@ def predict_snapshot(
         return SnapshotCLV(out, [bgnbd, spend], "fit did not converge (" + "; ".join(failed) + ")")
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     out["p_alive"] = probability_alive(bgnbd.params, x, t_x, T)
+    groups = PairGroups.of(x, T)  # shared by every horizon and CLV step
     for horizon in config.horizons_days:
         out[expected_column(horizon)] = expected_transactions(
-            bgnbd.params, horizon / config.time_unit_days, x, t_x, T
+            bgnbd.params, horizon / config.time_unit_days, x, t_x, T, groups
         )
     avg_spend = expected_average_spend(spend.params, x, summary["monetary_value"].to_numpy(float))
     out["expected_avg_spend"] = avg_spend
@@ -473,6 +504,7 @@ def predict_snapshot(
         config.clv_horizon_days,
         annual_discount_rate,
         config.time_unit_days,
+        groups=groups,
     )
     return SnapshotCLV(out, [bgnbd, spend], "fitted")
 
