@@ -56,7 +56,8 @@ def ours(folder: Path) -> dict:
 
     con = new_connection()
     purchases = con.sql(
-        "SELECT customer_id, purchase_date AS purchase_timestamp, amount FROM read_parquet(?)",
+        "SELECT customer_id, purchase_date AS purchase_timestamp, amount, "
+        "CAST(purchase_date AS DATE) AS snapshot_date FROM read_parquet(?)",
         params=[str(folder / "source" / "purchases.parquet")],
     )
     t = time.perf_counter()
