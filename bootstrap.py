@@ -43,10 +43,15 @@ def setup() -> dict[str, str]:
         _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
         STAMP.write_text(wanted)
-    # The UI and the CLI share one persistent Dagster instance inside the project.
+    # The UI and the CLI share one persistent Dagster instance inside the project; `dagster
+    # dev` reads .env from the working directory, so a plain `dagster dev` finds it too.
     DAGSTER_HOME.mkdir(exist_ok=True)
-    env = dict(os.environ, DAGSTER_HOME=str(DAGSTER_HOME))
-    return env
+    dotenv = ROOT / ".env"
+    line = f"DAGSTER_HOME={DAGSTER_HOME}\n"
+    if not dotenv.exists() or "DAGSTER_HOME=" not in dotenv.read_text():
+        with dotenv.open("a", encoding="utf-8") as fh:
+            fh.write(line)
+    return dict(os.environ, DAGSTER_HOME=str(DAGSTER_HOME))
 
 
 def main(argv: list[str]) -> None:
