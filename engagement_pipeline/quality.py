@@ -319,3 +319,28 @@ def report_outcome(
         "; ".join(problems[:5]) if problems else f"{len(markdown_paths)} complete report(s)",
         {"reports_checked": len(markdown_paths), "reports_failing": len(problems)},
     )
+
+
+def quarantine_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
+    """Every quarantined row says where it came from and why, with a known reason code."""
+    from engagement_pipeline.ingestion.validation import REASON_CODES
+
+    codes = "(" + ", ".join(quote_literal(c) for c in sorted(REASON_CODES)) + ")"
+    return {
+        "explained_rows": _per_date(
+            rel,
+            f"source_file IS NULL OR source_row IS NULL OR reason IS NULL OR reason NOT IN {codes}",
+            "without a source file, row or known reason code",
+        )
+    }
+
+
+def clv_parameter_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
+    """Converged fits have positive, finite parameters and log-likelihoods."""
+    return {
+        "valid_parameters": _per_date(
+            rel,
+            "converged AND (NOT (value > 0) OR isinf(value) OR isnan(log_likelihood) OR log_likelihood > 0)",
+            "of a converged fit with a parameter that is not positive and finite",
+        )
+    }

@@ -121,3 +121,19 @@ def test_report_outcome(tmp_path):
     js.write_text('{"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5]}')
     out = quality.report_outcome([str(md)], [str(js)], {"2025-01-01": 2})
     assert not out.passed and "Recommended strategies" in out.description
+
+
+def test_quarantine_rows_must_be_explained(con):
+    rel = con.sql(
+        "SELECT DATE '2025-01-01' AS snapshot_date, * FROM (VALUES ('f.csv', 2, 'unknown_touchpoint'), "
+        "('f.csv', NULL, 'unknown_touchpoint'), ('f.csv', 4, 'made_up_code')) t(source_file, source_row, reason)"
+    )
+    assert quality.quarantine_outcomes(rel)["explained_rows"].metadata["rows_failing"] == 2
+
+
+def test_clv_parameters_must_be_positive_when_converged(con):
+    rel = con.sql(
+        "SELECT DATE '2025-01-01' AS snapshot_date, * FROM (VALUES (0.24, -9582.4, true), (-1.0, -10.0, true), "
+        "(-1.0, -10.0, false), ('inf'::DOUBLE, -1.0, true)) t(value, log_likelihood, converged)"
+    )
+    assert quality.clv_parameter_outcomes(rel)["valid_parameters"].metadata["rows_failing"] == 2

@@ -78,6 +78,16 @@ RAW_PURCHASE_CONTRACTS = [
         blocking=False,
     ),
 ]
+QUARANTINE_CONTRACTS = {
+    name: [
+        Contract(
+            name,
+            "explained_rows",
+            "Every quarantined row has its source file, row and a known reason code.",
+        )
+    ]
+    for name in ("quarantined_engagement_events", "quarantined_purchases")
+}
 CLV_CONTRACTS = [
     Contract(
         "customer_clv", "one_row_per_customer", "Each purchaser appears once per snapshot date."
@@ -87,6 +97,11 @@ CLV_CONTRACTS = [
         "model_fitted",
         "Both models were fitted and converged; otherwise predictions are empty and the reason is given.",
         blocking=False,
+    ),
+    Contract(
+        "clv_model_parameters",
+        "valid_parameters",
+        "Converged fits have positive, finite parameters and a finite log-likelihood.",
     ),
 ]
 SNAPSHOT_CONTRACTS = {

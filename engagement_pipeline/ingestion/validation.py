@@ -32,6 +32,35 @@ QUARANTINE_COLUMNS = (
 
 _tables = itertools.count()
 
+# Every reason code a quarantined row can carry (documented in docs/data_quality.md).
+REASON_CODES = frozenset(
+    {
+        "wrong_column_count",
+        "broken_quoting",
+        "invalid_encoding",
+        "malformed_row",
+        "missing_customer_id",
+        "value_too_long",
+        "missing_timestamp",
+        "invalid_timestamp",
+        "before_start_date",
+        "after_end_date",
+        "missing_touchpoint",
+        "unknown_touchpoint",
+        "invalid_engagement_score",
+        "duplicate_row",
+        "duplicate_event_id",
+        "missing_amount",
+        "invalid_amount",
+        "non_positive_amount",
+        "implausible_amount",
+        "invalid_quantity",
+        "missing_quantity",
+        "cancellation",
+        "duplicate_order_id",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Check:

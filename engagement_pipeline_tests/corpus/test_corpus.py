@@ -10,6 +10,7 @@ from engagement_pipeline.config import parse_config
 from engagement_pipeline.errors import PipelineError
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
+from engagement_pipeline.ingestion.validation import REASON_CODES
 from engagement_pipeline.sql import new_connection
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +59,7 @@ def test_corpus_case(case):
     assert len(loaded) == expect["loaded"]
     got = quarantined["reason"].value_counts().to_dict()
     assert got == expect["quarantined"], quarantined[["source_row", "reason", "detail"]]
+    assert set(got) <= REASON_CODES  # every code is a documented one
     # every quarantined row says where it came from
     assert quarantined["source_file"].str.endswith(case["file"]).all()
     assert quarantined["source_row"].notna().all() and quarantined["reason"].notna().all()

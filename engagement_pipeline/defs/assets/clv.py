@@ -20,7 +20,7 @@ from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, 
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import Lake, connection
 from engagement_pipeline.markdown import markdown_table
-from engagement_pipeline.quality import CheckOutcome, unique_check
+from engagement_pipeline.quality import CheckOutcome, clv_parameter_outcomes, unique_check
 
 CLV_GROUP = "predictive_clv"
 PARAMETERS_ASSET = "clv_model_parameters"
@@ -118,8 +118,18 @@ def _clv(
             "status",
         ],
     )
-    if params.empty:
-        params["snapshot_date"] = pd.Series(dtype="object")
+    # typed even when no date had a fit, so the table and its check keep their schema
+    params = params.astype(
+        {
+            "value": float,
+            "log_likelihood": float,
+            "converged": bool,
+            "iterations": int,
+            "customers": int,
+            "distinct_rows": int,
+        }
+    )
+    params["snapshot_date"] = pd.to_datetime(params["snapshot_date"]).dt.date
     last = days[-1].isoformat()
     metadata = {
         "status": statuses[last],
@@ -169,5 +179,6 @@ def _clv(
     outcomes = {
         "model_fitted": fitted,
         "one_row_per_customer": unique_check(rel, ["customer_id"]),
+        **clv_parameter_outcomes(con.from_df(params)),
     }
     yield from check_results(CLV_CONTRACTS, outcomes)

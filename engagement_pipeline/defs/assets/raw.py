@@ -8,6 +8,7 @@ import duckdb
 
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.checks import (
+    QUARANTINE_CONTRACTS,
     RAW_EVENT_CONTRACTS,
     RAW_PURCHASE_CONTRACTS,
     Contract,
@@ -24,6 +25,7 @@ from engagement_pipeline.lake import Lake, connection, materialize
 from engagement_pipeline.markdown import markdown_table
 from engagement_pipeline.quality import (
     CheckOutcome,
+    quarantine_outcomes,
     quarantine_share_check,
     raw_event_outcomes,
     raw_purchase_outcomes,
@@ -119,6 +121,9 @@ def _ingest(
         read, quarantined_per_day, MAX_QUARANTINE_SHARE
     )
     yield from check_results(contracts, found)
+    yield from check_results(
+        QUARANTINE_CONTRACTS[quarantine_name], quarantine_outcomes(quarantined)
+    )
 
 
 def _ingestion_asset(
@@ -146,7 +151,7 @@ def _ingestion_asset(
         partitions_def=partitions_def,
         backfill_policy=policy,
         can_subset=False,
-        check_specs=check_specs(contracts, partitions_def),
+        check_specs=check_specs(contracts + QUARANTINE_CONTRACTS[quarantined[0]], partitions_def),
     )
     def ingestion(
         context: dg.AssetExecutionContext, settings: PipelineSettings
