@@ -7,7 +7,6 @@ half a partition. The partition column lives in the path (hive partitioning), no
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import shutil
@@ -231,15 +230,6 @@ class Lake:
             Path(f).parent.name.removeprefix(f"{PARTITION_COLUMN}="): int(n) for f, n in rows
         }
         return {k: by_file.get(k, 0) for k in present}
-
-    def read_through(
-        self, con: duckdb.DuckDBPyConnection, asset: str, first: dt.date, last: dt.date
-    ) -> duckdb.DuckDBPyRelation:
-        """All partitions of `asset` from `first` to `last` (inclusive); every day must exist."""
-        days = (last - first).days
-        return self.read(
-            con, asset, [(first + dt.timedelta(d)).isoformat() for d in range(days + 1)]
-        )
 
     # -- catalog -----------------------------------------------------------------------
 

@@ -8,10 +8,14 @@ from collections.abc import Sequence
 import duckdb
 
 from engagement_pipeline.analytics.dates import snapshot_dates
-from engagement_pipeline.analytics.ltv import first_seen_sql
 from engagement_pipeline.config import EngagementScoringConfig
 from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_ident, quote_literal
+
+
+def first_seen_sql(a: str, b: str) -> str:
+    """The earlier of two possibly-missing dates (a customer is seen in either source)."""
+    return f"least(coalesce({a}, {b}), coalesce({b}, {a}))"
 
 
 def touchpoint_count_column(touchpoint: TouchpointType) -> str:

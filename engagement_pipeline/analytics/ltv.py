@@ -37,11 +37,6 @@ def annuity_factor(discount_rate: float, lifespan_years: float) -> float:
     return (1.0 - (1.0 + discount_rate) ** (-lifespan_years)) / discount_rate
 
 
-def first_seen_sql(a: str, b: str) -> str:
-    """The earlier of two possibly-missing dates (a customer is seen in either source)."""
-    return f"least(coalesce({a}, {b}), coalesce({b}, {a}))"
-
-
 def compute_customer_ltv(
     con: duckdb.DuckDBPyConnection,
     purchases: duckdb.DuckDBPyRelation,
