@@ -165,22 +165,33 @@ def row_count_check(
 
 
 def quarantine_share_check(
-    read: dict[str, int], quarantined: dict[str, int], max_share: float
+    read: dict[str, int],
+    quarantined: dict[str, int],
+    max_share: float,
+    trailing_share: float | None = None,
+    jump: float = 2.0,
 ) -> CheckOutcome:
-    """The share of rows quarantined on each date stays under max_share (a warning)."""
+    """A warning when a date's quarantined share is both above max_share and sudden: more
+    than `jump` times the trailing share (any share above max_share without history)."""
     shares = {d: (quarantined.get(d, 0) / n if n else 0.0) for d, n in read.items()}
-    high = {d: s for d, s in shares.items() if s > max_share}
+    limit = max_share if trailing_share is None else max(max_share, jump * trailing_share)
+    high = {d: s for d, s in shares.items() if s > limit}
     metadata = {
         "max_share": max_share,
+        "trailing_share": round(trailing_share, 4) if trailing_share is not None else "no history",
         "rows_read": sum(read.values()),
         "rows_quarantined": sum(quarantined.values()),
         "highest_share": round(max(shares.values(), default=0.0), 4),
     }
     if high:
         worst = ", ".join(f"{d}: {s:.1%}" for d, s in sorted(high.items())[:5])
-        return CheckOutcome(False, f"quarantined share above {max_share:.0%} ({worst})", metadata)
+        return CheckOutcome(
+            False, f"quarantined share jumped above {limit:.1%} ({worst})", metadata
+        )
     return CheckOutcome(
-        True, f"quarantined share at most {metadata['highest_share']:.1%}", metadata
+        True,
+        f"quarantined share at most {metadata['highest_share']:.1%} (limit {limit:.1%})",
+        metadata,
     )
 
 

@@ -100,6 +100,13 @@ def test_quarantine_share_check():
     assert ok.passed and ok.metadata["highest_share"] == 0.05
     high = quality.quarantine_share_check({"d1": 100, "d2": 10}, {"d2": 3}, 0.05)
     assert not high.passed and "d2: 30.0%" in high.description
+    # a source that always rejects about 10% is not a sudden change; a jump from 2% is
+    assert quality.quarantine_share_check({"d": 100}, {"d": 11}, 0.05, trailing_share=0.10).passed
+    jumped = quality.quarantine_share_check({"d": 100}, {"d": 11}, 0.05, trailing_share=0.02)
+    assert not jumped.passed and "above 5.0%" in jumped.description
+    assert not quality.quarantine_share_check(
+        {"d": 100}, {"d": 21}, 0.05, trailing_share=0.10
+    ).passed
 
 
 def test_segment_outcomes(con):

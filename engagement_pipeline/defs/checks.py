@@ -45,7 +45,7 @@ RAW_EVENT_CONTRACTS = [
     Contract(
         "raw_engagement_events",
         "quarantine_share",
-        "At most 5% of a day's source rows are quarantined.",
+        "A day's quarantined share stays under 5%, or under twice the previous 28 days' share.",
         blocking=False,
     ),
 ]
@@ -74,7 +74,7 @@ RAW_PURCHASE_CONTRACTS = [
     Contract(
         "raw_purchases",
         "quarantine_share",
-        "At most 5% of a day's source rows are quarantined.",
+        "A day's quarantined share stays under 5%, or under twice the previous 28 days' share.",
         blocking=False,
     ),
 ]

@@ -102,11 +102,12 @@ def _ingest(
     )
     lake = Lake(config.lake_dir)
     trailing_start = first - dt.timedelta(days=TRAILING_DAYS)
-    trailing = lake.row_counts(
-        con,
-        loaded_name,
-        [d.isoformat() for d in dates_between(trailing_start, first - dt.timedelta(days=1))],
-    )
+    trailing_keys = [
+        d.isoformat() for d in dates_between(trailing_start, first - dt.timedelta(days=1))
+    ]
+    trailing = lake.row_counts(con, loaded_name, trailing_keys)
+    trailing_quarantined = sum(lake.row_counts(con, quarantine_name, trailing_keys).values())
+    trailing_read = sum(trailing.values()) + trailing_quarantined
     written = {
         d: int(n)
         for d, n in loaded.aggregate(
@@ -118,7 +119,10 @@ def _ingest(
         {d: written.get(d, 0) for d in days}, trailing
     )
     found["quarantine_share"] = quarantine_share_check(
-        read, quarantined_per_day, MAX_QUARANTINE_SHARE
+        read,
+        quarantined_per_day,
+        MAX_QUARANTINE_SHARE,
+        trailing_quarantined / trailing_read if trailing_read else None,
     )
     yield from check_results(contracts, found)
     yield from check_results(
