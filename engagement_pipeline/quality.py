@@ -12,6 +12,9 @@ from typing import Any
 
 import duckdb
 
+from engagement_pipeline.ingestion.events import EVENT_SCHEMA
+from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA
+from engagement_pipeline.ingestion.validation import REASON_CODES
 from engagement_pipeline.models import SegmentTier, TouchpointType
 from engagement_pipeline.sql import quote_ident, quote_literal
 
@@ -110,10 +113,13 @@ def range_check(
     return _per_date(rel, " OR ".join(f"({p})" for p in parts), f"with {column} outside {bounds}")
 
 
-def positive_check(rel: duckdb.DuckDBPyRelation, column: str) -> CheckOutcome:
+def positive_check(
+    rel: duckdb.DuckDBPyRelation, column: str, allow_zero: bool = False
+) -> CheckOutcome:
     col = quote_ident(column)
+    op, what = (">=", "negative") if allow_zero else (">", "not positive")
     return _per_date(
-        rel, f"NOT ({col} > 0) OR {col} IS NULL OR isnan({col})", f"with {column} not positive"
+        rel, f"NOT ({col} {op} 0) OR {col} IS NULL OR isnan({col})", f"with {column} {what}"
     )
 
 
@@ -199,8 +205,6 @@ def quarantine_share_check(
 
 
 def raw_event_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
-    from engagement_pipeline.ingestion.events import EVENT_SCHEMA
-
     return {
         "schema": schema_check(rel, EVENT_SCHEMA),
         "keys_not_null": not_null_check(
@@ -215,9 +219,10 @@ def raw_event_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
     }
 
 
-def raw_purchase_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
-    from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA
-
+def raw_purchase_outcomes(
+    rel: duckdb.DuckDBPyRelation, allow_zero_amounts: bool = False
+) -> dict[str, CheckOutcome]:
+    """allow_zero_amounts follows purchase_data: free orders loaded are not a violation."""
     return {
         "schema": schema_check(rel, PURCHASE_SCHEMA),
         "keys_not_null": not_null_check(
@@ -225,7 +230,7 @@ def raw_purchase_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcom
         ),
         "unique_order_ids": unique_check(rel, ["order_id"]),
         "timestamps_in_partition": in_partition_day_check(rel, "purchase_timestamp"),
-        "positive_amounts": positive_check(rel, "amount"),
+        "positive_amounts": positive_check(rel, "amount", allow_zero_amounts),
     }
 
 
@@ -334,8 +339,6 @@ def report_outcome(
 
 def quarantine_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, CheckOutcome]:
     """Every quarantined row says where it came from and why, with a known reason code."""
-    from engagement_pipeline.ingestion.validation import REASON_CODES
-
     codes = "(" + ", ".join(quote_literal(c) for c in sorted(REASON_CODES)) + ")"
     return {
         "explained_rows": _per_date(

@@ -144,3 +144,13 @@ def test_clv_parameters_must_be_positive_when_converged(con):
         "(-1.0, -10.0, false), ('inf'::DOUBLE, -1.0, true)) t(value, log_likelihood, converged)"
     )
     assert quality.clv_parameter_outcomes(rel)["valid_parameters"].metadata["rows_failing"] == 2
+
+
+def test_free_orders_pass_the_amount_contract_only_where_allowed(con):
+    rel = con.sql(
+        "SELECT DATE '2025-01-01' AS snapshot_date, * FROM (VALUES (0.0), (10.0)) t(amount)"
+    )
+    assert not quality.positive_check(rel, "amount").passed
+    assert quality.positive_check(rel, "amount", allow_zero=True).passed
+    negative = con.sql("SELECT DATE '2025-01-01' AS snapshot_date, -1.0 AS amount")
+    assert not quality.positive_check(negative, "amount", allow_zero=True).passed

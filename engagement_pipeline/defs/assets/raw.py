@@ -46,7 +46,7 @@ def _ingest(
     loaded_name: str,
     quarantine_name: str,
     contracts: list[Contract],
-    outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
+    outcomes: Callable[[duckdb.DuckDBPyRelation, Config], dict[str, CheckOutcome]],
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     con = connection()
     config = settings.load()
@@ -114,7 +114,7 @@ def _ingest(
             "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
         ).fetchall()
     }
-    found = outcomes(loaded)
+    found = outcomes(loaded, config)
     found["row_count_near_trailing_mean"] = row_count_check(
         {d: written.get(d, 0) for d in days}, trailing
     )
@@ -139,7 +139,7 @@ def _ingestion_asset(
     quarantined: tuple[str, str],
     description: str,
     contracts: list[Contract],
-    outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
+    outcomes: Callable[[duckdb.DuckDBPyRelation, Config], dict[str, CheckOutcome]],
 ) -> dg.AssetsDefinition:
     """One ingestion step: a source's loaded rows and its quarantined rows, from one read."""
 
@@ -185,7 +185,7 @@ def build_raw_assets(
             ("quarantined_engagement_events", f"One engagement source row {quarantine_row}"),
             "Reads the engagement source and splits its rows of the run's days into loaded and quarantined.",
             RAW_EVENT_CONTRACTS,
-            raw_event_outcomes,
+            lambda rel, _config: raw_event_outcomes(rel),
         ),
         _ingestion_asset(
             partitions_def,
@@ -202,6 +202,6 @@ def build_raw_assets(
             ),
             "Reads the purchase source and splits its rows of the run's days into orders and quarantined rows.",
             RAW_PURCHASE_CONTRACTS,
-            raw_purchase_outcomes,
+            lambda rel, config: raw_purchase_outcomes(rel, config.purchase_data.allow_zero_amounts),
         ),
     ]
