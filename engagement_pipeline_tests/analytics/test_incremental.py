@@ -58,8 +58,7 @@ class History:
         self.con = new_connection()
         first, last = config.snapshots.start_date, config.snapshots.end_date
         for name, validate in (("events", validate_events), ("purchases", validate_purchases)):
-            loaded = validate(self.con, config, first, last).loaded
-            self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM loaded")
+            validate(self.con, config, first, last).loaded.create(name)
         self.dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
     def days(self, table: str, first: dt.date, last: dt.date) -> duckdb.DuckDBPyRelation:
