@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from engagement_pipeline.analytics.state import StateSpec, fold_state
+from engagement_pipeline.analytics.state import StateSpec, day_before, fold_state
 
 CLV_STATE = StateSpec(
     {
@@ -42,15 +42,15 @@ def transaction_summary(
     purchases: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     unit_days: float,
-    previous: duckdb.DuckDBPyRelation | None = None,
+    earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """Per customer with a purchase and snapshot date: frequency, recency, T, mean repeat spend.
 
     Purchases on the same day are one transaction (their amounts summed); frequency counts
     repeat transactions; recency and T run from the first purchase day to the last one and
-    to the snapshot date, in days / unit_days. Incremental: with `previous` (customer_clv
-    rows of the day before the first date) `purchases` holds only the run's days; without
-    it, the whole history.
+    to the snapshot date, in days / unit_days. Incremental: with `earlier` (customer_clv
+    rows of earlier dates; the day before the first date is the state it starts from)
+    `purchases` holds only the run's days; without it, the whole history.
     """
     bought = purchases  # noqa: F841 - referenced by name in the SQL below
     # A raw row's partition is its purchase day: one transaction per customer and day.
@@ -67,7 +67,7 @@ def transaction_summary(
         CLV_STATE,
         deltas,
         dates,
-        previous_clv_state(previous) if previous is not None else None,
+        previous_clv_state(previous) if (previous := day_before(earlier, min(dates))) else None,
     )
     unit = float(unit_days)
     first_day = "first_purchase.day"

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 import duckdb
 
-from engagement_pipeline.analytics.state import StateSpec, earlier_rows, fold_state
+from engagement_pipeline.analytics.dates import snapshot_dates
+from engagement_pipeline.analytics.state import (
+    StateSpec,
+    day_before,
+    fold_dates,
+    fold_state,
+    window_start_rows,
+)
 from engagement_pipeline.config import EngagementScoringConfig
 from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_ident, quote_literal
@@ -27,23 +34,26 @@ def engagement_score(weighted_events: float, half_saturation: float) -> float:
     return weighted_events / (weighted_events + half_saturation) if weighted_events > 0 else 0.0
 
 
-def engagement_state(touchpoints: Sequence[TouchpointType] = tuple(TouchpointType)) -> StateSpec:
-    """Cumulative history, window counts (with exits) and purchase dates, per customer."""
-    return StateSpec(
-        {
-            "total_events": "sum",
-            "last_engagement_at": "max",
-            "first_event_date": "min",
-            "window_events": "sum",
-            "weighted_events": "sum",
-            **{touchpoint_count_column(t): "sum" for t in touchpoints},
-            "last_purchase_at": "max",
-            "first_purchase_date": "min",
-        }
-    )
+def cumulative_column(column: str) -> str:
+    """The all-history running total behind a window figure (the window is its difference)."""
+    return f"total_{column}"
 
 
-ENGAGEMENT_STATE = engagement_state()
+WINDOW_COLUMNS = (
+    "window_events",
+    "weighted_events",
+    *(touchpoint_count_column(t) for t in TouchpointType),
+)
+ENGAGEMENT_STATE = StateSpec(
+    {
+        "total_events": "sum",
+        "last_engagement_at": "max",
+        "first_event_date": "min",
+        **{cumulative_column(c): "sum" for c in WINDOW_COLUMNS},
+        "last_purchase_at": "max",
+        "first_purchase_date": "min",
+    }
+)
 
 
 def _weight_case(config: EngagementScoringConfig) -> str:
@@ -62,42 +72,32 @@ def engagement_deltas(
     events: duckdb.DuckDBPyRelation,
     purchases: duckdb.DuckDBPyRelation,
     config: EngagementScoringConfig,
-    first: dt.date,
-    exits: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """Signed per-customer contributions: an event enters on its day and leaves the window
-    window_days later; a purchase only moves the purchase dates. An event weighs its
-    touchpoint's weight times its own engagement_score when it has one."""
-    window = int(config.window_days)
+    """What each day adds per customer: event counts and weights, and purchase dates. An
+    event weighs its touchpoint's weight times its own engagement_score when it has one."""
     weight = f"{_weight_case(config)} * coalesce(engagement_score, 1.0)"
     counts = ", ".join(
-        f"CAST(touchpoint = {quote_literal(t.value)} AS INTEGER) AS {quote_ident(touchpoint_count_column(t))}"
+        f"count_if(touchpoint = {quote_literal(t.value)}) "
+        f"AS {quote_ident(cumulative_column(touchpoint_count_column(t)))}"
         for t in TouchpointType
     )
-    minus_counts = ", ".join(
-        f"-CAST(touchpoint = {quote_literal(t.value)} AS INTEGER)" for t in TouchpointType
-    )
     nulls = ", ".join("NULL" for _ in TouchpointType)
-    entering = events  # noqa: F841 - referenced by name in the SQL below
-    leaving = earlier_rows(events, exits, first)  # noqa: F841 - referenced by name below
+    seen = events  # noqa: F841 - referenced by name in the SQL below
     bought = purchases  # noqa: F841 - referenced by name in the SQL below
-    # A raw row's snapshot_date is its event's day.
+    # A raw row's snapshot_date is its event's (or purchase's) day.
     return con.sql(
         f"""
         SELECT customer_id, snapshot_date AS effective_date,
-               1 AS total_events, event_timestamp AS last_engagement_at,
+               count(*) AS total_events, max(event_timestamp) AS last_engagement_at,
                snapshot_date AS first_event_date,
-               1 AS window_events, {weight} AS weighted_events, {counts},
+               count(*) AS total_window_events, sum({weight}) AS total_weighted_events,
+               {counts},
                NULL::TIMESTAMP AS last_purchase_at, NULL::DATE AS first_purchase_date
-        FROM entering
-        UNION ALL
-        SELECT customer_id, snapshot_date + {window}, NULL, NULL, NULL,
-               -1, -({weight}), {minus_counts}, NULL, NULL
-        FROM leaving
+        FROM seen GROUP BY customer_id, snapshot_date
         UNION ALL
         SELECT customer_id, snapshot_date, NULL, NULL, NULL, NULL, NULL, {nulls},
-               purchase_timestamp, snapshot_date
-        FROM bought
+               max(purchase_timestamp), snapshot_date
+        FROM bought GROUP BY customer_id, snapshot_date
         """
     )
 
@@ -108,47 +108,69 @@ def compute_engagement_scores(
     purchases: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: EngagementScoringConfig,
-    previous: duckdb.DuckDBPyRelation | None = None,
-    exits: duckdb.DuckDBPyRelation | None = None,
+    earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """One row per customer and snapshot date: window counts, score, last engagement and activity.
 
-    The window is the window_days days ending with the snapshot date. Incremental: with
-    `previous` (this asset's rows of the day before the first date), events and purchases
-    hold only the run's days and `exits` the events of earlier days that leave the window
-    during the run. Without it, they are the whole history.
+    The window is the window_days days ending with the snapshot date; its figures are the
+    running totals at the date minus those window_days earlier. Incremental: `earlier` is
+    this asset's own rows of earlier dates (the day before the first date and window_days
+    before each date); events and purchases then hold only the run's days. Without it,
+    they are the whole history.
     """
-    deltas = engagement_deltas(con, events, purchases, config, min(dates), exits)
-    state = fold_state(  # noqa: F841 - referenced by name in the SQL below
-        con, ENGAGEMENT_STATE, deltas, dates, previous
+    first, window = min(dates), int(config.window_days)
+    deltas = engagement_deltas(con, events, purchases, config)
+    starts_on = [d - dt.timedelta(days=window) for d in dates]
+    folded = fold_state(
+        con,
+        ENGAGEMENT_STATE,
+        deltas,
+        fold_dates(dates, starts_on, earlier is not None),
+        day_before(earlier, first),
     )
+    totals = [cumulative_column(c) for c in WINDOW_COLUMNS]
+    starts = window_start_rows(  # noqa: F841 - referenced by name in the SQL below
+        con, earlier, folded, totals, first
+    )
+    run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     k = float(config.half_saturation)
-    count_cols = ", ".join(
-        f"CAST(coalesce({quote_ident(touchpoint_count_column(t))}, 0) AS BIGINT) "
-        f"AS {quote_ident(touchpoint_count_column(t))}"
-        for t in TouchpointType
+    differences = ", ".join(
+        f"CAST(coalesce(c.{quote_ident(cumulative_column(col))}, 0) "
+        f"- coalesce(s.{quote_ident(cumulative_column(col))}, 0) AS BIGINT) AS {quote_ident(col)}"
+        for col in WINDOW_COLUMNS
+        if col != "weighted_events"
     )
-    # With nothing left in the window its weight is exactly 0 (no rounding residue).
-    weighted = "CASE WHEN coalesce(window_events, 0) > 0 THEN weighted_events ELSE 0.0 END"
+    weighted = (
+        "CASE WHEN c.total_window_events IS DISTINCT FROM s.total_window_events THEN "
+        "coalesce(c.total_weighted_events, 0) - coalesce(s.total_weighted_events, 0) ELSE 0.0 END"
+    )
+    count_cols = ", ".join(quote_ident(touchpoint_count_column(t)) for t in TouchpointType)
+    totals_out = ", ".join(f"coalesce({quote_ident(c)}, 0) AS {quote_ident(c)}" for c in totals)
     # greatest() skips NULLs: a customer with only events or only purchases still has activity
     last_activity = "CAST(greatest(last_engagement_at, last_purchase_at) AS DATE)"
     return con.sql(
         f"""
+        WITH windowed AS (
+            SELECT c.*, {differences}, {weighted} AS weighted_events
+            FROM folded c LEFT JOIN starts s
+              ON s.customer_id = c.customer_id AND s.snapshot_date = c.snapshot_date - {window}
+            WHERE c.snapshot_date IN (SELECT snapshot_date FROM run_dates)
+        )
         SELECT snapshot_date, customer_id,
                CAST(coalesce(total_events, 0) AS BIGINT) AS total_events,
-               CAST(coalesce(window_events, 0) AS BIGINT) AS window_events,
-               {count_cols},
-               {weighted} AS weighted_events,
-               CASE WHEN {weighted} > 0
-                    THEN {weighted} / ({weighted} + {k!r}) ELSE 0.0 END AS engagement_score,
+               window_events, {count_cols}, weighted_events,
+               CASE WHEN weighted_events > 0
+                    THEN weighted_events / (weighted_events + {k!r}) ELSE 0.0 END
+                   AS engagement_score,
                CAST(last_engagement_at AS DATE) AS last_engagement_date,
                date_diff('day', CAST(last_engagement_at AS DATE), snapshot_date)
                    AS days_since_last_engagement,
                {last_activity} AS last_activity_date,
                date_diff('day', {last_activity}, snapshot_date) AS days_since_last_activity,
                {first_seen_sql("first_event_date", "first_purchase_date")} AS first_seen_date,
-               last_engagement_at, first_event_date, last_purchase_at, first_purchase_date
-        FROM state
+               last_engagement_at, first_event_date, last_purchase_at, first_purchase_date,
+               {totals_out}
+        FROM windowed
         ORDER BY snapshot_date, customer_id
         """
     )

@@ -7,11 +7,15 @@ from collections.abc import Sequence
 
 import duckdb
 
+from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.analytics.state import (
     StateSpec,
-    earlier_rows,
+    add_months,
+    day_before,
+    fold_dates,
     fold_state,
-    month_exit_offsets,
+    month_window_offsets,
+    window_start_rows,
 )
 from engagement_pipeline.config import LTVConfig
 
@@ -48,48 +52,27 @@ LTV_STATE = StateSpec(
         "total_revenue": "sum",
         "first_purchase_date": "min",
         "last_purchase_date": "max",
-        "window_purchase_count": "sum",
-        "window_revenue": "sum",
     }
 )
 
 
-def ltv_exit_offsets(config: LTVConfig) -> tuple[int, int]:
-    """Fewest and most days between a purchase and the snapshot date it leaves the window."""
-    return month_exit_offsets(int(config.lookback_months))
+def ltv_window_offsets(config: LTVConfig) -> tuple[int, int]:
+    """Fewest and most days back to the day before a snapshot's lookback window starts."""
+    return month_window_offsets(int(config.lookback_months))
 
 
-def ltv_deltas(
-    con: duckdb.DuckDBPyConnection,
-    purchases: duckdb.DuckDBPyRelation,
-    config: LTVConfig,
-    first: dt.date,
-    exits: duckdb.DuckDBPyRelation | None = None,
+def purchase_deltas(
+    con: duckdb.DuckDBPyConnection, purchases: duckdb.DuckDBPyRelation
 ) -> duckdb.DuckDBPyRelation:
-    """Signed per-customer contributions: each purchase enters on its day and leaves the
-    lookback window on its day + lookback_months (the first snapshot whose window of
-    lookback_months calendar months, both ends included, no longer holds it).
-
-    `exits` are purchases of earlier days whose exit may fall in the run: only those dated
-    before the run's first date count (later ones are in `purchases`, whose own exits are
-    included).
-    """
-    months = int(config.lookback_months)
-    entering = purchases  # noqa: F841 - referenced by name in the SQL below
-    leaving = earlier_rows(purchases, exits, first)  # noqa: F841 - referenced by name below
+    """Each customer's purchases of a day, aggregated: what the day adds to the state."""
+    bought = purchases  # noqa: F841 - referenced by name in the SQL below
+    # A raw row's partition is its purchase day.
     return con.sql(
-        f"""
-        SELECT customer_id, CAST(purchase_timestamp AS DATE) AS effective_date,
-               1 AS purchase_count, amount AS total_revenue,
-               CAST(purchase_timestamp AS DATE) AS first_purchase_date,
-               CAST(purchase_timestamp AS DATE) AS last_purchase_date,
-               1 AS window_purchase_count, amount AS window_revenue
-        FROM entering
-        UNION ALL
-        SELECT customer_id,
-               CAST(CAST(purchase_timestamp AS DATE) + INTERVAL ({months}) MONTH AS DATE),
-               NULL, NULL, NULL, NULL, -1, -amount
-        FROM leaving
+        """
+        SELECT customer_id, snapshot_date AS effective_date,
+               count(*) AS purchase_count, sum(amount) AS total_revenue,
+               snapshot_date AS first_purchase_date, snapshot_date AS last_purchase_date
+        FROM bought GROUP BY customer_id, snapshot_date
         """
     )
 
@@ -99,8 +82,7 @@ def compute_customer_ltv(
     purchases: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: LTVConfig,
-    previous: duckdb.DuckDBPyRelation | None = None,
-    exits: duckdb.DuckDBPyRelation | None = None,
+    earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """One row per purchasing customer and snapshot date: purchase history and simple LTV.
 
@@ -109,19 +91,42 @@ def compute_customer_ltv(
     Customers with events but no purchase have no row here; customer_segments gives them
     an LTV of 0 (it joins every customer of engagement_scores).
 
-    Incremental: with `previous` (this asset's rows of the day before the first date),
-    `purchases` holds only the run's days and `exits` the earlier days whose purchases
-    leave the window during the run. Without it, `purchases` is the whole history.
+    Incremental: `earlier` is this asset's own rows of earlier dates (the day before the
+    first date, and the days before each window starts); `purchases` then holds only the
+    run's days. Without it, `purchases` is the whole history.
     """
-    state = fold_state(  # noqa: F841 - referenced by name in the SQL below
-        con, LTV_STATE, ltv_deltas(con, purchases, config, min(dates), exits), dates, previous
+    first, months = min(dates), int(config.lookback_months)
+    # the day before each date's window starts: the window is the running totals' difference
+    starts_on = [
+        add_months(d + dt.timedelta(days=1), -months) - dt.timedelta(days=1) for d in dates
+    ]
+    folded = fold_state(
+        con,
+        LTV_STATE,
+        purchase_deltas(con, purchases),
+        fold_dates(dates, starts_on, earlier is not None),
+        day_before(earlier, first),
     )
+    starts = window_start_rows(  # noqa: F841 - referenced by name in the SQL below
+        con, earlier, folded, ["purchase_count", "total_revenue"], first
+    )
+    run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     years = config.lookback_months / 12.0
     factor = annuity_factor(config.discount_rate, config.average_customer_lifespan_years)
     # With nothing left in the window its revenue is exactly 0 (no rounding residue).
     window_revenue = "CASE WHEN window_purchase_count > 0 THEN window_revenue ELSE 0.0 END"
     return con.sql(
         f"""
+        WITH windowed AS (
+            SELECT c.*,
+                   c.purchase_count - coalesce(s.purchase_count, 0) AS window_purchase_count,
+                   c.total_revenue - coalesce(s.total_revenue, 0.0) AS window_revenue
+            FROM folded c LEFT JOIN starts s
+              ON s.customer_id = c.customer_id
+             AND s.snapshot_date = CAST(c.snapshot_date + INTERVAL 1 DAY
+                                        - INTERVAL ({months}) MONTH AS DATE) - 1
+            WHERE c.snapshot_date IN (SELECT snapshot_date FROM run_dates)
+        )
         SELECT snapshot_date, customer_id, first_purchase_date AS first_seen_date,
                CAST(purchase_count AS BIGINT) AS purchase_count, total_revenue,
                first_purchase_date, last_purchase_date,
@@ -132,7 +137,7 @@ def compute_customer_ltv(
                window_purchase_count / {years!r} AS annual_purchase_frequency,
                {window_revenue} / {years!r} AS annual_value,
                {window_revenue} / {years!r} * {factor!r} AS lifetime_value
-        FROM state
+        FROM windowed
         ORDER BY snapshot_date, customer_id
         """
     )

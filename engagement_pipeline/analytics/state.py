@@ -1,18 +1,17 @@
-"""Incremental per-customer state: snapshot D from the state of D-1, day D's rows and window exits.
+"""Incremental per-customer state: snapshot D from the asset's own earlier rows and day D's rows.
 
 Every snapshot asset that describes customers "as of the end of D" is a fold over history:
-cumulative figures (counts, sums, first and last dates) only grow, and window figures
-(the LTV lookback, the engagement window) also lose the rows that leave the window. So a
-snapshot is computed from
+cumulative figures (counts, sums, first and last dates) only grow. So a snapshot is
 
-- the previous date's state (one row per customer, the asset's own output of D-1),
-- signed *deltas*: one row per customer and effective date: the day's rows entering (+),
-  and the rows leaving a window on the date they leave it (-),
+- the previous date's state (the asset's own rows of D-1),
+- plus *deltas*: one row per customer and day with that day's raw rows aggregated,
 
-by a running aggregate per customer over the deltas in date order, read off at every
-snapshot date of the run (an ASOF join). A range of N dates is one pass, linear in N;
-without a previous state the same fold over all history is the full computation, which
-is what the tests compare the incremental result with.
+folded by a running aggregate per customer in date order and read off at every snapshot
+date of the run (an ASOF join). A window figure (the LTV lookback, the engagement window)
+is the cumulative figure at D minus the same figure on the day before the window starts,
+which is again the asset's own row of an earlier date: no raw row is read twice. A range
+of N dates is one pass, linear in N; without earlier rows the same fold over all history
+is the full computation, which the tests compare the incremental result with.
 
 See docs/architecture.md ("Incremental snapshots") for how an asset declares its state.
 """
@@ -106,31 +105,59 @@ def fold_state(
     )
 
 
-def earlier_rows(
-    rows: duckdb.DuckDBPyRelation, exits: duckdb.DuckDBPyRelation | None, first: dt.date
+def day_before(
+    earlier: duckdb.DuckDBPyRelation | None, first: dt.date
+) -> duckdb.DuckDBPyRelation | None:
+    """The asset's own rows of the day before a run's first date: the state it starts from."""
+    if earlier is None:
+        return None
+    return earlier.filter(f"snapshot_date = DATE '{(first - dt.timedelta(days=1)).isoformat()}'")
+
+
+def fold_dates(
+    dates: Sequence[dt.date], window_starts: Sequence[dt.date], incremental: bool
+) -> list[dt.date]:
+    """The dates to read the fold off at: the run's dates, and the days before its windows
+    start that the run must compute itself (all of them without earlier rows; with them,
+    those on or after the run's first date)."""
+    first = min(dates)
+    return sorted({*dates, *(d for d in window_starts if not incremental or d >= first)})
+
+
+def window_start_rows(
+    con: duckdb.DuckDBPyConnection,
+    earlier: duckdb.DuckDBPyRelation | None,
+    folded: duckdb.DuckDBPyRelation,
+    columns: Sequence[str],
+    first: dt.date,
 ) -> duckdb.DuckDBPyRelation:
-    """The raw rows whose window exits can fall in a run starting on `first`: the run's own
-    rows, plus the rows of `exits` (earlier raw days) dated before `first`."""
-    if exits is None:
-        return rows
-    earlier = exits.filter(f"snapshot_date < DATE '{first.isoformat()}'")
-    return rows.union(earlier.project(", ".join(quote_ident(c) for c in rows.columns)))
+    """Cumulative columns at every date a window can start from: the asset's own earlier
+    rows (before the run) and the rows the run computes. A window's figures are the
+    cumulative figures at its end minus those on the day before it starts."""
+    cols = ", ".join(["snapshot_date", "customer_id", *map(quote_ident, columns)])
+    run = folded.project(cols)
+    if earlier is None:
+        return run
+    before = earlier.filter(f"snapshot_date < DATE '{first.isoformat()}'").project(cols)
+    return before.union(run)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """`day` plus whole months, clamped to the month's last day (as DuckDB's date + INTERVAL)."""
+    """`day` plus whole months (negative: minus), clamped to the month's last day (as DuckDB's date + INTERVAL)."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def month_exit_offsets(months: int) -> tuple[int, int]:
-    """The fewest and most days between a row's day and the day it leaves a window of
-    `months` calendar months (the row leaves on its day + months); over a whole 4-year
-    leap cycle, so every calendar case is seen. Used for the exits' partition mapping."""
+def month_window_offsets(months: int) -> tuple[int, int]:
+    """The fewest and most days between a snapshot date and the day before its window of
+    `months` calendar months starts (the window ends on the date, both ends included);
+    over a whole 4-year leap cycle, so every calendar case is seen. The asset reads its
+    own rows that far back (its partition mapping)."""
     start = dt.date(2000, 1, 1)
-    gaps = {
-        (add_months(start + dt.timedelta(days=i), months) - (start + dt.timedelta(days=i))).days
-        for i in range(1461)
-    }
+    gaps = set()
+    for i in range(1461):  # over calendar days of a cycle, not over data
+        day = start + dt.timedelta(days=i)
+        before_window = add_months(day + dt.timedelta(days=1), -months) - dt.timedelta(days=1)
+        gaps.add((day - before_window).days)
     return min(gaps), max(gaps)

@@ -20,8 +20,8 @@ import pytest
 
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
-from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_exit_offsets
-from engagement_pipeline.analytics.state import add_months, month_exit_offsets
+from engagement_pipeline.analytics.ltv import compute_customer_ltv
+from engagement_pipeline.analytics.state import add_months, month_window_offsets
 from engagement_pipeline.config import Config, load_config
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
@@ -29,22 +29,22 @@ from engagement_pipeline.sql import new_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (con, events, purchases, dates, config, previous, event exits, purchase exits) -> relation
+# (con, events, purchases, dates, config, the asset's own earlier rows) -> relation
 Compute = Callable[..., duckdb.DuckDBPyRelation]
 
 
-def _ltv(con, events, purchases, dates, config, previous, _event_exits, purchase_exits):
-    return compute_customer_ltv(con, purchases, dates, config.ltv, previous, purchase_exits)
+def _ltv(con, events, purchases, dates, config, earlier):
+    return compute_customer_ltv(con, purchases, dates, config.ltv, earlier)
 
 
-def _engagement(con, events, purchases, dates, config, previous, event_exits, _purchase_exits):
+def _engagement(con, events, purchases, dates, config, earlier):
     return compute_engagement_scores(
-        con, events, purchases, dates, config.engagement_scoring, previous, event_exits
+        con, events, purchases, dates, config.engagement_scoring, earlier
     )
 
 
-def _clv_summary(con, events, purchases, dates, config, previous, _e, _p):
-    return transaction_summary(con, purchases, dates, config.clv.time_unit_days, previous)
+def _clv_summary(con, events, purchases, dates, config, earlier):
+    return transaction_summary(con, purchases, dates, config.clv.time_unit_days, earlier)
 
 
 COMPUTATIONS = {"customer_ltv": _ltv, "engagement_scores": _engagement, "clv": _clv_summary}
@@ -76,36 +76,33 @@ class History:
                 [d],
                 self.config,
                 None,
-                None,
-                None,
             ).df()
             for d in dates
         ]
         return pd.concat(frames, ignore_index=True)
 
     def incremental(self, compute: Compute, step: int) -> pd.DataFrame:
-        """Runs of `step` dates, each from the previous run's last date, like the assets."""
-        window = self.config.engagement_scoring.window_days
-        lo, hi = ltv_exit_offsets(self.config.ltv)
-        previous, frames = None, []
+        """Runs of `step` dates, each reading its own earlier rows, like the assets."""
+        con, frames = self.con, []
+        con.execute("CREATE OR REPLACE TABLE computed AS SELECT * FROM (SELECT 1) WHERE false")
         for i in range(0, len(self.dates), step):
             run = self.dates[i : i + step]
-            a, b = run[0], run[-1]
+            earlier = con.table("computed") if i else None
             result = compute(
-                self.con,
-                self.days("events", a, b),
-                self.days("purchases", a, b),
+                con,
+                self.days("events", run[0], run[-1]),
+                self.days("purchases", run[0], run[-1]),
                 run,
                 self.config,
-                previous,
-                self.days("events", a - dt.timedelta(days=window), b - dt.timedelta(days=window)),
-                self.days("purchases", a - dt.timedelta(days=hi), b - dt.timedelta(days=lo)),
+                earlier,
             )
-            frame = result.df()
-            frames.append(frame)
-            last = frame[pd.to_datetime(frame["snapshot_date"]).dt.date == b]
-            previous = self.con.from_df(last)
-        return pd.concat(frames, ignore_index=True)
+            result.create("_run")
+            if i:
+                con.execute("INSERT INTO computed SELECT * FROM _run")
+            else:
+                con.execute("CREATE OR REPLACE TABLE computed AS SELECT * FROM _run")
+            con.execute("DROP TABLE _run")
+        return con.table("computed").order("snapshot_date, customer_id").df()
 
 
 def assert_same_rows(left: pd.DataFrame, right: pd.DataFrame) -> None:
@@ -161,9 +158,10 @@ def test_incremental_equals_full_recomputation_on_cdnow(cdnow, name):
     assert_same_rows(chained[dates.isin(checked)], cdnow.full(compute, checked))
 
 
-def test_month_exits_follow_the_calendar():
-    # a purchase leaves a window of N months on its day + N months (end of month clamped)
+def test_month_windows_follow_the_calendar():
     assert add_months(dt.date(2024, 2, 29), 12) == dt.date(2025, 2, 28)
-    assert add_months(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
-    assert month_exit_offsets(12) == (365, 366)
-    assert month_exit_offsets(1) == (28, 31)
+    assert add_months(dt.date(2024, 3, 31), -1) == dt.date(2024, 2, 29)
+    # the window of 12 months ending 2025-03-01 starts 2024-03-02: its day before is 365
+    # days back; ending 2024-02-29 it starts 2023-03-01, 366 days back
+    assert month_window_offsets(12) == (365, 366)
+    assert month_window_offsets(1) == (28, 31)
