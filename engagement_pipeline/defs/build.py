@@ -9,10 +9,10 @@ import dagster as dg
 
 from engagement_pipeline.config import default_config_path, load_config
 from engagement_pipeline.defs.assets.clv import build_clv_assets
+from engagement_pipeline.defs.assets.customer_analytics import build_customer_analytics_assets
 from engagement_pipeline.defs.assets.raw import build_raw_assets
 from engagement_pipeline.defs.assets.report import build_report_assets
-from engagement_pipeline.defs.assets.snapshots import build_snapshot_assets
-from engagement_pipeline.defs.jobs import build_jobs
+from engagement_pipeline.defs.jobs import build_job, build_schedule
 from engagement_pipeline.defs.partitions import backfill_policy, snapshot_partitions
 from engagement_pipeline.defs.resources import ParquetLakeIOManager, PipelineSettings
 
@@ -21,22 +21,25 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
     """All assets, the job, the schedule and resources for one config file."""
     path = Path(config_path) if config_path is not None else default_config_path()
     config = load_config(path)
-    partitions_def = snapshot_partitions(config.snapshots)
-    policy = backfill_policy(config.snapshots)
-    job, schedule = build_jobs(partitions_def)
+    common = {
+        "partitions_def": snapshot_partitions(config.snapshots),
+        "backfill_policy": backfill_policy(config.snapshots),
+    }
     with warnings.catch_warnings():
-        # Single-run backfill policies are marked beta; they are how a range runs at once.
-        warnings.simplefilter("ignore", dg.BetaWarning)
+        # Backfill policies are beta; a bounded multi-run policy is how a range runs at
+        # once. Only that warning is silenced (deprecations still show).
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy")
         assets = [
-            *build_raw_assets(partitions_def, policy),
-            *build_snapshot_assets(partitions_def, policy),
-            *build_report_assets(partitions_def, policy),
-            *build_clv_assets(partitions_def, policy),
+            *build_raw_assets(common),
+            *build_customer_analytics_assets(config, common),
+            *build_clv_assets(config, common),
+            *build_report_assets(common),
         ]
+    job = build_job()
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[schedule],
+        schedules=[build_schedule(job, config.snapshots)],
         resources={
             "settings": PipelineSettings(config_path=str(path.resolve())),
             "io_manager": ParquetLakeIOManager(lake_path=str(config.lake_dir)),

@@ -1,12 +1,21 @@
-"""Asset check specs and their evaluation: data contracts from engagement_pipeline.quality."""
+"""Asset checks whose results belong to partitions: specs from contracts, one evaluation per date.
+
+A run may build one snapshot date or a range of them. Either way every date gets its own
+check evaluation, attached to its partition, so the Checks tab shows Passed or Failed per
+date. Blocking contracts that fail on any date fail the step (Dagster stops downstream).
+"""
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluation,
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
-from engagement_pipeline.quality import CheckOutcome
+from engagement_pipeline.quality import CheckOutcome, DateOutcomes
 
 
 @dataclass(frozen=True)
@@ -19,143 +28,13 @@ class Contract:
     blocking: bool = True
 
 
-RAW_EVENT_CONTRACTS = [
-    Contract("raw_engagement_events", "schema", "Canonical columns are present with their types."),
-    Contract(
-        "raw_engagement_events",
-        "keys_not_null",
-        "event_id, customer_id, touchpoint and event_timestamp are never null.",
-    ),
-    Contract("raw_engagement_events", "unique_event_ids", "No event id appears twice in a day."),
-    Contract(
-        "raw_engagement_events",
-        "timestamps_in_partition",
-        "Every event is dated on its partition's day.",
-    ),
-    Contract("raw_engagement_events", "known_touchpoints", "Every touchpoint is one of the seven."),
-    Contract(
-        "raw_engagement_events", "scores_in_unit_interval", "engagement_score is null or in [0, 1]."
-    ),
-    Contract(
-        "raw_engagement_events",
-        "row_count_near_trailing_mean",
-        "A day's event count is within 0.5x..2x of the previous 28 days' mean.",
-        blocking=False,
-    ),
-    Contract(
-        "raw_engagement_events",
-        "quarantine_share",
-        "A day's quarantined share stays under 5%, or under twice the previous 28 days' share.",
-        blocking=False,
-    ),
-]
-RAW_PURCHASE_CONTRACTS = [
-    Contract("raw_purchases", "schema", "Canonical columns are present with their types."),
-    Contract(
-        "raw_purchases",
-        "keys_not_null",
-        "order_id, customer_id, purchase_timestamp and amount are never null.",
-    ),
-    Contract("raw_purchases", "unique_order_ids", "No order id appears twice in a day."),
-    Contract(
-        "raw_purchases", "timestamps_in_partition", "Every order is dated on its partition's day."
-    ),
-    Contract(
-        "raw_purchases",
-        "positive_amounts",
-        "Every amount is > 0 (refunds are quarantined, never mixed in).",
-    ),
-    Contract(
-        "raw_purchases",
-        "row_count_near_trailing_mean",
-        "A day's order count is within 0.5x..2x of the previous 28 days' mean.",
-        blocking=False,
-    ),
-    Contract(
-        "raw_purchases",
-        "quarantine_share",
-        "A day's quarantined share stays under 5%, or under twice the previous 28 days' share.",
-        blocking=False,
-    ),
-]
-QUARANTINE_CONTRACTS = {
-    name: [
-        Contract(
-            name,
-            "explained_rows",
-            "Every quarantined row has its source file, row and a known reason code.",
-        )
-    ]
-    for name in ("quarantined_engagement_events", "quarantined_purchases")
-}
-CLV_CONTRACTS = [
-    Contract(
-        "customer_clv", "one_row_per_customer", "Each purchaser appears once per snapshot date."
-    ),
-    Contract(
-        "customer_clv",
-        "model_fitted",
-        "Both models were fitted and converged; otherwise predictions are empty and the reason is given.",
-        blocking=False,
-    ),
-    Contract(
-        "clv_model_parameters",
-        "valid_parameters",
-        "Converged fits have positive, finite parameters and a finite log-likelihood.",
-    ),
-]
-SNAPSHOT_CONTRACTS = {
-    "customer_ltv": [
-        Contract(
-            "customer_ltv", "one_row_per_customer", "Each customer appears once per snapshot date."
-        ),
-        Contract(
-            "customer_ltv", "non_negative_values", "lifetime_value and total_revenue are >= 0."
-        ),
-    ],
-    "engagement_scores": [
-        Contract(
-            "engagement_scores",
-            "one_row_per_customer",
-            "Each customer appears once per snapshot date.",
-        ),
-        Contract("engagement_scores", "scores_in_unit_interval", "engagement_score is in [0, 1]."),
-    ],
-    "customer_segments": [
-        Contract(
-            "customer_segments",
-            "one_segment_per_customer",
-            "Each customer has exactly one of the five segments.",
-        ),
-        Contract(
-            "customer_segments",
-            "covers_every_customer",
-            "Every customer of customer_ltv and engagement_scores is segmented.",
-        ),
-    ],
-    "segment_strategies": [
-        Contract(
-            "segment_strategies",
-            "five_segments_adding_up",
-            "All five segments are listed and their counts add up to the customers.",
-        ),
-    ],
-    "engagement_report": [
-        Contract(
-            "engagement_report",
-            "report_complete",
-            "The Markdown and JSON reports exist, parse and hold every section.",
-        ),
-    ],
-}
-
-
 def check_specs(
     contracts: Iterable[Contract], partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec]:
     with warnings.catch_warnings():
-        # Partitioned check specs are a preview feature; they attach results to the partition.
-        warnings.simplefilter("ignore")
+        # Partitioned check specs are a preview feature; they are what attaches a result to
+        # its date. Only that warning is silenced.
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec")
         return [
             dg.AssetCheckSpec(
                 c.name,
@@ -168,17 +47,56 @@ def check_specs(
         ]
 
 
-def check_results(
-    contracts: Iterable[Contract], outcomes: dict[str, CheckOutcome]
-) -> Iterator[dg.AssetCheckResult]:
-    """One result per contract; non-blocking contracts fail as warnings."""
-    for c in contracts:
-        outcome = outcomes[c.name]
-        yield dg.AssetCheckResult(
-            asset_key=c.asset,
-            check_name=c.name,
-            passed=outcome.passed,
-            description=outcome.description,
-            metadata=outcome.metadata,
-            severity=dg.AssetCheckSeverity.ERROR if c.blocking else dg.AssetCheckSeverity.WARN,
+def _materializations(
+    context: dg.AssetExecutionContext, asset: str, keys: Sequence[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The latest materialization of each partition: what each evaluation is about."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=list(keys)),
+        limit=len(keys),
+    ).records
+    return {
+        r.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            run_id=r.run_id, storage_id=r.storage_id, timestamp=r.timestamp
         )
+        for r in records
+        if r.partition_key is not None
+    }
+
+
+def partition_check_results(
+    context: dg.AssetExecutionContext,
+    contracts: Iterable[Contract],
+    outcomes: Mapping[str, CheckOutcome | DateOutcomes],
+    keys: Sequence[str],
+) -> Iterator[dg.Output | AssetCheckEvaluation]:
+    """Each contract's outcome on each date of the run, as evaluations of that partition.
+
+    An outcome is one CheckOutcome (the same for every date, e.g. the schema) or one per
+    date; a date without an outcome had no rows to check and passes. Yield after the
+    asset's Output, so each evaluation points at the materialization it checked.
+    """
+    targets: dict[str, dict] = {}
+    for c in contracts:
+        if c.asset not in targets:
+            targets[c.asset] = _materializations(context, c.asset, keys)
+        check_key = dg.AssetCheckKey(dg.AssetKey(c.asset), c.name)
+        # the check's output: it lets Dagster know the check ran in this step
+        yield dg.Output(
+            None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key)
+        )
+        outcome = outcomes[c.name]
+        for key in keys:
+            found = outcome if isinstance(outcome, CheckOutcome) else outcome.get(key)
+            found = found or CheckOutcome(True, "no rows on this date", {"rows_checked": 0})
+            yield AssetCheckEvaluation(
+                asset_key=check_key.asset_key,
+                check_name=c.name,
+                passed=found.passed,
+                metadata=found.metadata,
+                target_materialization_data=targets[c.asset].get(key),
+                severity=dg.AssetCheckSeverity.ERROR if c.blocking else dg.AssetCheckSeverity.WARN,
+                description=found.description,
+                blocking=c.blocking,
+                partition=key,
+            )

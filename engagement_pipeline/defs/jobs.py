@@ -4,20 +4,48 @@ from __future__ import annotations
 
 import dagster as dg
 
+from engagement_pipeline.config import SnapshotsConfig
+
 ENGAGEMENT_JOB = "engagement_job"
+DAILY_SCHEDULE = "daily_engagement_schedule"
 
 
-def build_jobs(
-    partitions_def: dg.PartitionsDefinition,
-) -> tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]:
-    job = dg.define_asset_job(
+def build_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
         ENGAGEMENT_JOB,
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions_def,
-        description="Ingest the day's events and purchases, then rebuild every snapshot and the report.",
+        description="Ingest the day's events and purchases, then build every snapshot and the report.",
     )
-    # Each tick at 02:00 runs the partition of the day that just ended (the previous day).
-    schedule = dg.build_schedule_from_partitioned_job(
-        job, name="daily_engagement_schedule", hour_of_day=2, minute_of_hour=0
+
+
+def build_schedule(
+    job: dg.UnresolvedAssetJobDefinition, snapshots: SnapshotsConfig
+) -> dg.ScheduleDefinition:
+    """Open-ended config: each tick at 02:00 UTC runs the day that just ended. Historical
+    config (end_date set): every day already has its partition, so the schedule exists (so
+    the UI says why) but each tick skips with the reason."""
+    if snapshots.end_date is None:
+        return dg.build_schedule_from_partitioned_job(
+            job,
+            name=DAILY_SCHEDULE,
+            hour_of_day=2,
+            minute_of_hour=0,
+            description="Runs the previous day's snapshot at 02:00 UTC.",
+        )
+    reason = (
+        f"snapshots.end_date is {snapshots.end_date}: this config describes a closed "
+        "historical range, so there is no new day to run. Backfill its dates from the "
+        "asset graph, or remove end_date from config.yaml to run every day."
     )
-    return job, schedule
+
+    @dg.schedule(
+        name=DAILY_SCHEDULE,
+        job=job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        description=f"Does nothing for this config: {reason}",
+    )
+    def daily_engagement_schedule(_context: dg.ScheduleEvaluationContext) -> dg.SkipReason:
+        return dg.SkipReason(reason)
+
+    return daily_engagement_schedule

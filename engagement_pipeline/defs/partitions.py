@@ -1,4 +1,4 @@
-"""The one daily partitions definition (partition key = snapshot date) and the history mapping."""
+"""The one daily partitions definition (partition key = snapshot date) and the mappings to earlier days."""
 
 from __future__ import annotations
 
@@ -9,17 +9,32 @@ import dagster as dg
 
 from engagement_pipeline.config import SnapshotsConfig
 
-# A snapshot reads every raw partition up to its own date. TimeWindowPartitionMapping has no
-# "unbounded" start, so the offset reaches back further than any partitions definition
-# (300 years); the window is clipped to the partitions that exist. Lineage therefore shows
-# snapshot D depending on raw [start, D] and nothing after D — the truth.
-HISTORY_DAYS = 300 * 366
-with warnings.catch_warnings():
-    # allow_nonexistent_upstream_partitions is marked beta; it is what clips the window.
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    HISTORY_MAPPING = dg.TimeWindowPartitionMapping(
-        start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
-    )
+
+def earlier_days(first: int, last: int = 1) -> dg.TimeWindowPartitionMapping:
+    """An asset's own partitions from `first` days to `last` days before each date.
+
+    Snapshots are built from their own earlier rows (the previous day's state, and the day
+    before each window starts); ingestion checks compare a day with the days before it.
+    Lineage shows exactly those reads. Dates before the first partition are dropped.
+    """
+    with warnings.catch_warnings():
+        # allow_nonexistent_upstream_partitions is beta; it drops dates before the start.
+        warnings.filterwarnings(
+            "ignore", category=dg.BetaWarning, message=".*allow_nonexistent_upstream_partitions"
+        )
+        return dg.TimeWindowPartitionMapping(
+            start_offset=-first, end_offset=-last, allow_nonexistent_upstream_partitions=True
+        )
+
+
+# Input metadata for reads of earlier partitions that may not all exist yet (the first
+# dates of a lake); the IO manager then loads those that exist, and the asset decides.
+EXISTING_ONLY = {"existing_partitions_only": True}
+
+
+def earlier_in(asset: str, first: int, last: int = 1) -> dg.AssetIn:
+    """An input of the asset's own (or another asset's) earlier partitions."""
+    return dg.AssetIn(asset, partition_mapping=earlier_days(first, last), metadata=EXISTING_ONLY)
 
 
 def snapshot_partitions(snapshots: SnapshotsConfig) -> dg.DailyPartitionsDefinition:
@@ -38,6 +53,11 @@ def backfill_policy(snapshots: SnapshotsConfig) -> dg.BackfillPolicy:
     """Ranges run as one run of up to max_days_per_run dates (one run for the whole range
     when it is shorter), so a long backfill of big data stays within memory."""
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=snapshots.max_days_per_run)
+
+
+def partition_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """The snapshot dates of this run, as partition keys in date order."""
+    return [d.isoformat() for d in dates_between(*partition_dates(context))]
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:

@@ -1,15 +1,23 @@
 """Resources: the validated pipeline settings (overridable per run) and the Parquet lake IO manager."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-import pandas as pd
+import duckdb
 from pydantic import Field
 
 from engagement_pipeline.config import Config, default_config_path, load_config
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.lake import Lake, as_relation, connection
-from engagement_pipeline.markdown import markdown_table
+
+
+@dataclass(frozen=True)
+class EarlierPartitions:
+    """An input of earlier partitions that may not all exist: those that do, and their rows."""
+
+    keys: frozenset[str]
+    rows: duckdb.DuckDBPyRelation | None  # None when no partition exists
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -42,24 +50,22 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
-        keys = list(context.asset_partition_keys)
         con = connection()
         with user_errors():
-            counts = self.lake.write(con, asset, as_relation(con, obj), keys)
-        metadata: dict[str, Any] = {
-            "dagster/row_count": sum(counts.values()),
-            "lake_path": dg.MetadataValue.path(str(self.lake.asset_dir(asset))),
-        }
-        if len(keys) > 1:
-            metadata["rows_per_partition"] = dg.MetadataValue.md(
-                markdown_table(
-                    pd.DataFrame({"snapshot_date": list(counts), "rows": list(counts.values())}),
-                    max_rows=60,
-                )
-            )
-        context.add_output_metadata(metadata)
+            self.lake.write(con, asset, as_relation(con, obj), list(context.asset_partition_keys))
+        # Row counts and previews are each partition's own (the asset records them).
+        context.add_output_metadata(
+            {"lake_path": dg.MetadataValue.path(str(self.lake.asset_dir(asset)))}
+        )
 
     def load_input(self, context: dg.InputContext) -> Any:
+        """A lazy relation over the input's partitions; with `existing_partitions_only` in
+        the input's metadata, EarlierPartitions over those that exist."""
         asset = context.asset_key.to_python_identifier()
+        keys = list(context.asset_partition_keys)
         with user_errors():
-            return self.lake.read(connection(), asset, context.asset_partition_keys)
+            if (context.definition_metadata or {}).get("existing_partitions_only"):
+                found = frozenset(keys) & self.lake.existing_keys(asset)
+                rows = self.lake.read(connection(), asset, found) if found else None
+                return EarlierPartitions(found, rows)
+            return self.lake.read(connection(), asset, keys)

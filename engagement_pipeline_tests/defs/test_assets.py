@@ -10,7 +10,6 @@ import pytest
 from engagement_pipeline.config import load_config
 from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
-from engagement_pipeline.defs.partitions import HISTORY_MAPPING, snapshot_partitions
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.conftest import ev, po
@@ -103,23 +102,35 @@ def test_snapshot_never_sees_rows_after_its_date(make_project, tmp_path):
     assert "dave" in read(path, "customer_segments", "2025-01-05")["customer_id"].tolist()
 
 
-def test_lineage_maps_a_snapshot_to_all_raw_days_up_to_it(make_project):
-    config = load_config(make_project(EVENTS, PURCHASES, end="2025-01-05"))
-    partitions = snapshot_partitions(config.snapshots)
-    result = HISTORY_MAPPING.get_upstream_mapped_partitions_result_for_partitions(
-        partitions.empty_subset().with_partition_keys(["2025-01-03"]), partitions, partitions
+def _upstream(graph, child: str, parent: str, key: str) -> list[str]:
+    mapping = graph.get_partition_mapping(dg.AssetKey(child), dg.AssetKey(parent))
+    partitions = graph.get(dg.AssetKey(child)).partitions_def
+    result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        partitions.empty_subset().with_partition_keys([key]), partitions, partitions
     )
-    assert sorted(result.partitions_subset.get_partition_keys()) == [
-        "2025-01-01",
-        "2025-01-02",
-        "2025-01-03",
-    ]
+    return sorted(result.partitions_subset.get_partition_keys())
+
+
+def test_lineage_is_the_raw_day_and_the_assets_own_earlier_rows(make_project):
     defs = build_definitions(make_project(EVENTS, PURCHASES, end="2025-01-05"))
     graph = defs.resolve_asset_graph()
-    parents = graph.get(dg.AssetKey("customer_ltv")).parent_keys
-    assert parents == {dg.AssetKey("raw_purchases")}  # LTV is from purchases only
-    scores = graph.get(dg.AssetKey("engagement_scores")).parent_keys
-    assert scores == {dg.AssetKey("raw_purchases"), dg.AssetKey("raw_engagement_events")}
+    ltv = dg.AssetKey("customer_ltv")
+    assert graph.get(ltv).parent_keys == {dg.AssetKey("raw_purchases"), ltv}
+    scores = dg.AssetKey("engagement_scores")
+    assert graph.get(scores).parent_keys == {
+        dg.AssetKey("raw_purchases"),
+        dg.AssetKey("raw_engagement_events"),
+        scores,
+    }
+    # snapshot D reads the raw partition of D only ...
+    assert _upstream(graph, "customer_ltv", "raw_purchases", "2025-01-03") == ["2025-01-03"]
+    # ... and its own earlier rows (before the first partition there are none)
+    assert _upstream(graph, "customer_ltv", "customer_ltv", "2025-01-03") == [
+        "2025-01-01",
+        "2025-01-02",
+    ]
+    assert _upstream(graph, "customer_clv", "clv_model_parameters", "2025-01-03") == ["2025-01-02"]
+    assert _upstream(graph, "raw_purchases", "raw_purchases", "2025-01-01") == []
 
 
 def test_missing_history_is_a_clear_failure(make_project):
@@ -129,12 +140,13 @@ def test_missing_history_is_a_clear_failure(make_project):
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
     messages = {e.step_key: e.step_failure_data.user_failure_data.description for e in failures}
-    # LTV reads purchases only; engagement reads events too
-    assert (
-        "raw_purchases has no partition for 2025-01-01 .. 2025-01-04 (4 days)"
-        in messages["customer_ltv"]
-    )
-    assert "has no partition for 2025-01-01 .. 2025-01-04 (4 days)" in messages["engagement_scores"]
+    # a snapshot is built from its own rows of the day before: without them, one message
+    # names the first missing date and what to run
+    for asset in ("customer_ltv", "engagement_scores"):
+        assert messages[asset].startswith(
+            f"{asset} for 2025-01-05 is built from its own rows of 2025-01-04"
+        ), messages[asset]
+        assert "Materialize " + asset + " from 2025-01-04 on" in messages[asset]
 
 
 def test_source_problem_is_one_message_in_the_ui(make_project):

@@ -1,5 +1,7 @@
 """Asset checks in Dagster: blocking contracts stop downstream assets; warnings do not."""
 
+import dataclasses
+
 import dagster as dg
 import pandas as pd
 
@@ -11,23 +13,28 @@ from engagement_pipeline.ingestion.validation import Validated
 from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES, run
 
 
-def evaluations(result):
-    return {
-        (e.asset_key.path[-1], e.check_name): e
-        for e in (
-            ev.event_specific_data
-            for ev in result.all_events
-            if ev.event_type_value == "ASSET_CHECK_EVALUATION"
-        )
-    }
+def evaluations(result, partition=None):
+    """(asset, check) -> evaluation of one partition (the only one, or the one asked for)."""
+    found = {}
+    for e in all_evaluations(result):
+        if partition is None or e.partition == partition:
+            found[(e.asset_key.path[-1], e.check_name)] = e
+    return found
+
+
+def all_evaluations(result):
+    return [
+        ev.event_specific_data
+        for ev in result.all_events
+        if ev.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
 
 
 def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
     path = make_project(EVENTS, PURCHASES, end="2025-01-05")
     result = run(path, "2025-01-01", "2025-01-05")
-    checks = evaluations(result)
-    assets = {a for a, _ in checks}
-    assert assets == {
+    every = all_evaluations(result)
+    assert {e.asset_key.path[-1] for e in every} == {
         "raw_engagement_events",
         "raw_purchases",
         "customer_ltv",
@@ -40,21 +47,32 @@ def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
         "quarantined_engagement_events",
         "quarantined_purchases",
     }
-    failing = {k for k, e in checks.items() if not e.passed}
+    # every check has one evaluation per date of the range run, attached to that date
+    days = [f"2025-01-0{d}" for d in range(1, 6)]
+    per_check: dict = {}
+    for e in every:
+        per_check.setdefault((e.asset_key.path[-1], e.check_name), []).append(e.partition)
+    assert all(sorted(p) == days for p in per_check.values())
+    failing = {(e.asset_key.path[-1], e.check_name, e.partition) for e in every if not e.passed}
     # the sample has one unknown touchpoint on 2025-01-03 and one refund on 2025-01-05:
-    # far above 5% of those days' rows, so the quarantine-share warnings fire; and two
-    # purchasers are too few to fit the CLV models, a warning with the reason
+    # far above 5% of those days' rows, so the quarantine-share warnings fire on those
+    # days only; and two purchasers are too few to fit the CLV models on any date
     assert failing == {
-        ("raw_engagement_events", "quarantine_share"),
-        ("raw_purchases", "quarantine_share"),
-        ("customer_clv", "model_fitted"),
+        ("raw_engagement_events", "quarantine_share", "2025-01-03"),
+        ("raw_purchases", "quarantine_share", "2025-01-05"),
+        *(("customer_clv", "model_fitted", d) for d in days),
     }
+    checks = evaluations(result, "2025-01-03")
     assert "too little data" in checks[("customer_clv", "model_fitted")].description
-    assert all(checks[k].severity == dg.AssetCheckSeverity.WARN for k in failing)
+    assert all(e.severity == dg.AssetCheckSeverity.WARN for e in every if not e.passed)
     assert result.success  # warnings do not stop the run
+    # each date's evaluation carries that date's own numbers: 2025-01-03 had bob's email
+    # (the fax was quarantined)
     unique = checks[("raw_engagement_events", "unique_event_ids")]
+    assert unique.metadata["rows_checked"].value == 1
     assert (
-        unique.metadata["rows_checked"].value == 4 and unique.metadata["dates_checked"].value == 4
+        evaluations(result, "2025-01-04")[("raw_engagement_events", "unique_event_ids")].description
+        == "no rows on this date"
     )
 
 
@@ -76,7 +94,11 @@ def test_blocking_check_stops_downstream(make_project, monkeypatch):
         broken = con.sql("SELECT * FROM loaded UNION ALL (SELECT * FROM loaded LIMIT 1)")
         return Validated(loaded=broken, quarantined=good.quarantined)
 
-    monkeypatch.setattr(raw_module, "validate_events", validate_with_a_repeated_id)
+    monkeypatch.setattr(
+        raw_module,
+        "EVENTS_SOURCE",
+        dataclasses.replace(raw_module.EVENTS_SOURCE, validate=validate_with_a_repeated_id),
+    )
     path = make_project(EVENTS, PURCHASES, end="2025-01-05")
     job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
     result = job.execute_in_process(partition_key="2025-01-01", raise_on_error=False)
@@ -110,7 +132,7 @@ def test_rows_read_equal_loaded_plus_quarantined_per_partition(make_project):
         quarantined = mats["raw_engagement_events"]["rows_quarantined"].value
         assert mats["raw_engagement_events"]["rows_read"].value == loaded + quarantined
         assert loaded + quarantined == source_rows_per_day.get(day, 0)
-        assert mats["quarantined_engagement_events"]["rows_quarantined"].value == quarantined
+        assert mats["quarantined_engagement_events"]["dagster/row_count"].value == quarantined
         total_loaded += loaded
         total_quarantined += quarantined
     assert total_loaded + total_quarantined == len(EVENTS)

@@ -1,4 +1,5 @@
-"""Predictive CLV assets: per-customer predictions and the fitted parameters, per snapshot date."""
+"""Predictive CLV: per-customer predictions and the fitted parameters per snapshot date, with
+their checks. The fit of each date starts from the previous date's parameters (an input)."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -12,173 +13,227 @@ from engagement_pipeline.analytics.clv import (
     expected_column,
     parameter_rows,
     predict_snapshot,
-    transaction_summary,
 )
-from engagement_pipeline.defs.checks import CLV_CONTRACTS, check_results, check_specs
+from engagement_pipeline.analytics.clv_summary import transaction_summary
+from engagement_pipeline.defs.assets.raw import RAW_PURCHASES
+from engagement_pipeline.defs.assets.snapshots import (
+    Lookback,
+    previous_day,
+    require_earlier,
+    source_link,
+)
+from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
-from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, partition_dates
-from engagement_pipeline.defs.resources import PipelineSettings
-from engagement_pipeline.lake import Lake, connection
-from engagement_pipeline.markdown import markdown_table
-from engagement_pipeline.quality import CheckOutcome, clv_parameter_outcomes, unique_check
+from engagement_pipeline.defs.metadata import record_partition_metadata
+from engagement_pipeline.defs.partitions import earlier_in, partition_keys
+from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
+from engagement_pipeline.lake import connection, materialize
+from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
 
-CLV_GROUP = "predictive_clv"
-PARAMETERS_ASSET = "clv_model_parameters"
+GROUP = "predictive_clv"
+OWNER = "team:customer-analytics"
+CUSTOMER_CLV = "customer_clv"
+CLV_MODEL_PARAMETERS = "clv_model_parameters"
+
+ONE_ROW_PER_CUSTOMER = "one_row_per_customer"
+MODEL_FITTED = "model_fitted"
+VALID_PARAMETERS = "valid_parameters"
+
+CLV_CONTRACTS = [
+    Contract(CUSTOMER_CLV, ONE_ROW_PER_CUSTOMER, "Each purchaser appears once per snapshot date."),
+    Contract(
+        CUSTOMER_CLV,
+        MODEL_FITTED,
+        "Both models were fitted and converged; otherwise predictions are empty and the reason is given.",
+        blocking=False,
+    ),
+    Contract(
+        CLV_MODEL_PARAMETERS,
+        VALID_PARAMETERS,
+        "Converged fits have positive, finite parameters and a finite log-likelihood.",
+    ),
+]
+PARAMETER_COLUMNS = {
+    "snapshot_date": "object",
+    "model": "object",
+    "parameter": "object",
+    "value": float,
+    "log_likelihood": float,
+    "converged": bool,
+    "iterations": int,
+    "customers": int,
+    "distinct_rows": int,
+    "status": "object",
+}
 
 
-def _previous_parameters(lake: Lake, con: duckdb.DuckDBPyConnection, day: dt.date) -> dict | None:
-    """The previous snapshot's converged parameters, to start the optimizer from."""
-    key = (day - dt.timedelta(days=1)).isoformat()
-    if key not in lake.existing_keys(PARAMETERS_ASSET):
+# -- check outcomes -----------------------------------------------------------------------
+
+
+def clv_parameter_outcomes(rel: duckdb.DuckDBPyRelation) -> DateOutcomes:
+    """Converged fits have positive, finite parameters and log-likelihoods."""
+    return per_date(
+        rel,
+        "converged AND (NOT (value > 0) OR isinf(value) OR isnan(log_likelihood) OR log_likelihood > 0)",
+        "of a converged fit with a parameter that is not positive and finite",
+    )
+
+
+def model_fitted_outcomes(statuses: dict[str, str]) -> DateOutcomes:
+    return {
+        d: CheckOutcome(s == "fitted", "both models converged" if s == "fitted" else s)
+        for d, s in statuses.items()
+    }
+
+
+# -- computation ------------------------------------------------------------------------------
+
+
+def warm_start_from(parameters: duckdb.DuckDBPyRelation | None, day: dt.date) -> dict | None:
+    """The converged parameters of `day`, to start that date's successor from."""
+    if parameters is None:
         return None
-    rows = lake.read(con, PARAMETERS_ASSET, [key]).df()
-    rows = rows[rows["converged"]]
+    rows = parameters.filter(f"snapshot_date = DATE '{day.isoformat()}' AND converged").df()
     if rows.empty:
         return None
     return {m: dict(zip(g["parameter"], g["value"], strict=True)) for m, g in rows.groupby("model")}
 
 
 def _warm_start(result: SnapshotCLV) -> dict | None:
-    if result.status != "fitted":
-        return None
-    return {f.model: f.params for f in result.fits}
+    return {f.model: f.params for f in result.fits} if result.status == "fitted" else None
 
 
-def build_clv_assets(
-    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
-) -> list[dg.AssetsDefinition]:
+def fit_dates(
+    context: dg.AssetExecutionContext,
+    summaries: pd.DataFrame,
+    dates: list[dt.date],
+    config,
+    warm: dict | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """One fit per snapshot date (a handful per run), never per customer; each starts from
+    the previous date's parameters."""
+    frames, parameters, statuses = [], [], {}
+    days = pd.to_datetime(summaries["snapshot_date"]).dt.date
+    for day in dates:
+        summary = summaries[days == day]
+        result = predict_snapshot(summary, config.clv, config.ltv.discount_rate, warm)
+        warm = _warm_start(result) or warm
+        statuses[day.isoformat()] = result.status
+        frames.append(result.customers.assign(model_status=result.status))
+        parameters.extend(parameter_rows(day, result))
+        for note in getattr(result, "notes", []):
+            context.log.warning(f"{day}: {note}")
+        context.log.info(f"{day}: {result.status} ({len(summary)} purchasers)")
+    customers = pd.concat(frames, ignore_index=True)
+    params = pd.DataFrame(parameters, columns=list(PARAMETER_COLUMNS)).astype(PARAMETER_COLUMNS)
+    params["snapshot_date"] = pd.to_datetime(params["snapshot_date"]).dt.date
+    return customers, params, statuses
+
+
+def _parameter_metadata(params: pd.DataFrame):
+    days = pd.to_datetime(params["snapshot_date"]).dt.date.map(dt.date.isoformat)
+
+    def extra(key: str) -> dict:
+        rows = params[days == key]
+        figures = {f"{r.model}/{r.parameter}": float(r.value) for r in rows.itertuples()}
+        figures.update(
+            {f"{r.model}/log_likelihood": float(r.log_likelihood) for r in rows.itertuples()}
+        )
+        return figures
+
+    return extra
+
+
+def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
+    lookback = Lookback(1, previous_day)
+
     def out(description: str) -> dg.AssetOut:
         return dg.AssetOut(
-            description=description, group_name=CLV_GROUP, kinds={"scipy", "parquet"}
+            description=description,
+            group_name=GROUP,
+            kinds={"scipy", "parquet"},
+            owners=[OWNER],
+            tags={"layer": "snapshot"},
+            code_version="1",
+            metadata=source_link(__file__),
         )
 
     @dg.multi_asset(
         name="clv_model",
         description="Fits BG/NBD and Gamma-Gamma on each snapshot's purchase history and predicts every purchaser.",
         outs={
-            "customer_clv": out(
+            CUSTOMER_CLV: out(
                 "One purchasing customer's frequency, recency, T, P(alive), expected purchases, "
                 "expected spend and predicted CLV as of the snapshot date."
             ),
-            PARAMETERS_ASSET: out(
+            CLV_MODEL_PARAMETERS: out(
                 "One fitted parameter of one model (BG/NBD or Gamma-Gamma) on the snapshot date, "
                 "with the fit's log-likelihood and convergence."
             ),
         },
-        ins={"raw_purchases": dg.AssetIn(partition_mapping=HISTORY_MAPPING)},
-        partitions_def=partitions_def,
-        backfill_policy=policy,
+        ins={
+            RAW_PURCHASES: dg.AssetIn(RAW_PURCHASES),
+            "earlier": earlier_in(CUSTOMER_CLV, 1),
+            "earlier_parameters": earlier_in(CLV_MODEL_PARAMETERS, 1),
+        },
         can_subset=False,
-        check_specs=check_specs(CLV_CONTRACTS, partitions_def),
+        check_specs=check_specs(CLV_CONTRACTS, common["partitions_def"]),
+        **common,
     )
     def clv_model(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
         raw_purchases: duckdb.DuckDBPyRelation,
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        earlier: EarlierPartitions,
+        earlier_parameters: EarlierPartitions,
+    ) -> Iterator:
         with user_errors():
-            yield from _clv(context, settings, raw_purchases)
+            yield from _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters)
 
     return [clv_model]
 
 
-def _clv(
-    context: dg.AssetExecutionContext,
-    settings: PipelineSettings,
-    raw_purchases: duckdb.DuckDBPyRelation,
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    config = settings.load()
-    con = connection()
-    lake = Lake(config.lake_dir)
-    days = dates_between(*partition_dates(context))
-    summaries = transaction_summary(con, raw_purchases, days, config.clv.time_unit_days).df()
-    frames, parameters, statuses = [], [], {}
-    warm = _previous_parameters(lake, con, days[0])
-    for day in days:  # one fit per snapshot date (a handful per run), never per customer
-        summary = summaries[pd.to_datetime(summaries["snapshot_date"]).dt.date == day]
-        result = predict_snapshot(summary, config.clv, config.ltv.discount_rate, warm)
-        warm = _warm_start(result) or warm
-        statuses[day.isoformat()] = result.status
-        frames.append(result.customers.assign(model_status=result.status))
-        parameters.extend(parameter_rows(day, result))
-        context.log.info(f"{day}: {result.status} ({len(summary)} purchasers)")
-    customers = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    params = pd.DataFrame(
-        parameters,
-        columns=[
-            "snapshot_date",
-            "model",
-            "parameter",
-            "value",
-            "log_likelihood",
-            "converged",
-            "iterations",
-            "customers",
-            "distinct_rows",
-            "status",
-        ],
+def _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters) -> Iterator:
+    config, con = settings.load(), connection()
+    keys = partition_keys(context)
+    dates = [dt.date.fromisoformat(k) for k in keys]
+    state = require_earlier(CUSTOMER_CLV, earlier, dates, lookback, config)
+    summaries = transaction_summary(
+        con, raw_purchases, dates, config.clv.time_unit_days, state
+    ).df()
+    warm = warm_start_from(earlier_parameters.rows, dates[0] - dt.timedelta(days=1))
+    customers, params, statuses = fit_dates(context, summaries, dates, config, warm)
+    customers_rel = materialize(con, con.from_df(customers), CUSTOMER_CLV)
+    params_rel = materialize(con, con.from_df(params), CLV_MODEL_PARAMETERS)
+    horizon = expected_column(config.clv.horizons_days[-1])
+    parameter_figures = _parameter_metadata(params)
+    record_partition_metadata(
+        context,
+        CUSTOMER_CLV,
+        customers_rel,
+        keys,
+        figures={
+            "purchasers": "count(*)",
+            "total_predicted_clv": "coalesce(sum(predicted_clv), 0)",
+            "mean_p_alive": "coalesce(avg(p_alive), 0)",
+            f"total_{horizon}": f'coalesce(sum("{horizon}"), 0)',
+        },
+        extra=lambda key: {"status": statuses[key], **parameter_figures(key)},
+        preview_order="predicted_clv DESC NULLS LAST, customer_id",
     )
-    # typed even when no date had a fit, so the table and its check keep their schema
-    params = params.astype(
-        {
-            "value": float,
-            "log_likelihood": float,
-            "converged": bool,
-            "iterations": int,
-            "customers": int,
-            "distinct_rows": int,
-        }
+    record_partition_metadata(
+        context,
+        CLV_MODEL_PARAMETERS,
+        params_rel,
+        keys,
+        extra=parameter_figures,
+        preview_order="model, parameter",
     )
-    params["snapshot_date"] = pd.to_datetime(params["snapshot_date"]).dt.date
-    last = days[-1].isoformat()
-    metadata = {
-        "status": statuses[last],
-        "purchasers": int((pd.to_datetime(customers["snapshot_date"]).dt.date == days[-1]).sum())
-        if len(customers)
-        else 0,
-        "parameters": dg.MetadataValue.md(
-            markdown_table(params.drop(columns=["status"])) if len(params) else "no fit"
-        ),
-    }
-    for row in params[pd.to_datetime(params["snapshot_date"]).dt.date == days[-1]].itertuples():
-        metadata[f"{row.model}/{row.parameter}"] = float(row.value)
-        metadata[f"{row.model}/log_likelihood"] = float(row.log_likelihood)
-    if len(customers) and statuses[last] == "fitted":
-        latest = customers[pd.to_datetime(customers["snapshot_date"]).dt.date == days[-1]]
-        metadata["total_predicted_clv"] = float(latest["predicted_clv"].sum())
-        metadata["preview"] = dg.MetadataValue.md(
-            markdown_table(
-                latest.nlargest(10, "predicted_clv")[
-                    [
-                        "customer_id",
-                        "frequency",
-                        "recency",
-                        "T",
-                        "p_alive",
-                        expected_column(config.clv.horizons_days[-1]),
-                        "predicted_clv",
-                    ]
-                ]
-            )
-        )
-    yield dg.Output(customers, output_name="customer_clv", metadata=metadata)
-    yield dg.Output(params, output_name=PARAMETERS_ASSET, metadata={"rows": len(params)})
-    not_fitted = {d: s for d, s in statuses.items() if s != "fitted"}
-    fitted = CheckOutcome(
-        not not_fitted,
-        "; ".join(f"{d}: {s}" for d, s in sorted(not_fitted.items())[:3])
-        if not_fitted
-        else f"both models converged on {len(statuses)} date(s)",
-        {"dates": len(statuses), "dates_without_clv": len(not_fitted)},
-    )
-    rel = (
-        con.from_df(customers)
-        if len(customers)
-        else con.sql("SELECT NULL::DATE AS snapshot_date, NULL::VARCHAR AS customer_id WHERE false")
-    )
+    yield dg.Output(customers_rel, output_name=CUSTOMER_CLV)
+    yield dg.Output(params_rel, output_name=CLV_MODEL_PARAMETERS)
     outcomes = {
-        "model_fitted": fitted,
-        "one_row_per_customer": unique_check(rel, ["customer_id"]),
-        **clv_parameter_outcomes(con.from_df(params)),
+        MODEL_FITTED: model_fitted_outcomes(statuses),
+        ONE_ROW_PER_CUSTOMER: unique_check(customers_rel, ["customer_id"]),
+        VALID_PARAMETERS: clv_parameter_outcomes(params_rel),
     }
-    yield from check_results(CLV_CONTRACTS, outcomes)
+    yield from partition_check_results(context, CLV_CONTRACTS, outcomes, keys)

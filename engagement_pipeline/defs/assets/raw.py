@@ -1,207 +1,389 @@
-"""Raw assets: each source's validated rows of their day, and the rows it quarantined."""
+"""Raw assets: each source's validated rows of their day and the rows it quarantined, with
+their contracts. Each ingestion step, its check specs and the functions computing those
+checks read together here."""
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
 
 from engagement_pipeline.config import Config
-from engagement_pipeline.defs.checks import (
-    QUARANTINE_CONTRACTS,
-    RAW_EVENT_CONTRACTS,
-    RAW_PURCHASE_CONTRACTS,
-    Contract,
-    check_results,
-    check_specs,
-)
+from engagement_pipeline.defs.assets.snapshots import source_link
+from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
-from engagement_pipeline.defs.partitions import dates_between, partition_dates
-from engagement_pipeline.defs.resources import PipelineSettings
-from engagement_pipeline.ingestion.events import validate_events
-from engagement_pipeline.ingestion.purchases import validate_purchases
-from engagement_pipeline.ingestion.validation import Validated
-from engagement_pipeline.lake import Lake, connection, materialize
+from engagement_pipeline.defs.metadata import record_partition_metadata
+from engagement_pipeline.defs.partitions import earlier_in, partition_keys
+from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
+from engagement_pipeline.ingestion.events import EVENT_SCHEMA, validate_events
+from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA, validate_purchases
+from engagement_pipeline.ingestion.validation import REASON_CODES, Validated
+from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.markdown import markdown_table
+from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.quality import (
-    CheckOutcome,
-    quarantine_outcomes,
+    DateOutcomes,
+    in_partition_day_check,
+    membership_check,
+    not_null_check,
+    per_date,
+    positive_check,
     quarantine_share_check,
-    raw_event_outcomes,
-    raw_purchase_outcomes,
+    range_check,
     row_count_check,
+    schema_check,
+    unique_check,
 )
+from engagement_pipeline.sql import quote_literal
 
-RAW_GROUP = "raw"
-
+GROUP = "raw"
+OWNER = "team:data-engineering"
+RAW_ENGAGEMENT_EVENTS = "raw_engagement_events"
+RAW_PURCHASES = "raw_purchases"
+QUARANTINED_ENGAGEMENT_EVENTS = "quarantined_engagement_events"
+QUARANTINED_PURCHASES = "quarantined_purchases"
 
 TRAILING_DAYS = 28
 MAX_QUARANTINE_SHARE = 0.05
+TOUCHPOINT_SET = "(" + ", ".join(quote_literal(t.value) for t in TouchpointType) + ")"
+
+SCHEMA = "schema"
+KEYS_NOT_NULL = "keys_not_null"
+UNIQUE_EVENT_IDS = "unique_event_ids"
+UNIQUE_ORDER_IDS = "unique_order_ids"
+TIMESTAMPS_IN_PARTITION = "timestamps_in_partition"
+KNOWN_TOUCHPOINTS = "known_touchpoints"
+SCORES_IN_UNIT_INTERVAL = "scores_in_unit_interval"
+POSITIVE_AMOUNTS = "positive_amounts"
+ROW_COUNT_NEAR_TRAILING_MEAN = "row_count_near_trailing_mean"
+QUARANTINE_SHARE = "quarantine_share"
+EXPLAINED_ROWS = "explained_rows"
+
+
+def _trend_contracts(asset: str, what: str) -> list[Contract]:
+    return [
+        Contract(
+            asset,
+            ROW_COUNT_NEAR_TRAILING_MEAN,
+            f"A day's {what} count is within 0.5x..2x of the previous {TRAILING_DAYS} days' mean.",
+            blocking=False,
+        ),
+        Contract(
+            asset,
+            QUARANTINE_SHARE,
+            f"A day's quarantined share stays under 5%, or under twice the previous {TRAILING_DAYS} days' share.",
+            blocking=False,
+        ),
+    ]
+
+
+RAW_EVENT_CONTRACTS = [
+    Contract(RAW_ENGAGEMENT_EVENTS, SCHEMA, "Canonical columns are present with their types."),
+    Contract(
+        RAW_ENGAGEMENT_EVENTS,
+        KEYS_NOT_NULL,
+        "event_id, customer_id, touchpoint and event_timestamp are never null.",
+    ),
+    Contract(RAW_ENGAGEMENT_EVENTS, UNIQUE_EVENT_IDS, "No event id appears twice in a day."),
+    Contract(
+        RAW_ENGAGEMENT_EVENTS,
+        TIMESTAMPS_IN_PARTITION,
+        "Every event is dated on its partition's day.",
+    ),
+    Contract(RAW_ENGAGEMENT_EVENTS, KNOWN_TOUCHPOINTS, "Every touchpoint is one of the seven."),
+    Contract(
+        RAW_ENGAGEMENT_EVENTS, SCORES_IN_UNIT_INTERVAL, "engagement_score is null or in [0, 1]."
+    ),
+    *_trend_contracts(RAW_ENGAGEMENT_EVENTS, "event"),
+]
+RAW_PURCHASE_CONTRACTS = [
+    Contract(RAW_PURCHASES, SCHEMA, "Canonical columns are present with their types."),
+    Contract(
+        RAW_PURCHASES,
+        KEYS_NOT_NULL,
+        "order_id, customer_id, purchase_timestamp and amount are never null.",
+    ),
+    Contract(RAW_PURCHASES, UNIQUE_ORDER_IDS, "No order id appears twice in a day."),
+    Contract(
+        RAW_PURCHASES, TIMESTAMPS_IN_PARTITION, "Every order is dated on its partition's day."
+    ),
+    Contract(
+        RAW_PURCHASES,
+        POSITIVE_AMOUNTS,
+        "Every amount is > 0 (refunds are quarantined, never mixed in).",
+    ),
+    *_trend_contracts(RAW_PURCHASES, "order"),
+]
+QUARANTINE_CONTRACTS = {
+    name: [
+        Contract(
+            name,
+            EXPLAINED_ROWS,
+            "Every quarantined row has its source file, row and a known reason code.",
+        )
+    ]
+    for name in (QUARANTINED_ENGAGEMENT_EVENTS, QUARANTINED_PURCHASES)
+}
+
+
+# -- check outcomes -----------------------------------------------------------------------
+
+
+def raw_event_outcomes(rel: duckdb.DuckDBPyRelation, _config: Config) -> dict:
+    return {
+        SCHEMA: schema_check(rel, EVENT_SCHEMA),
+        KEYS_NOT_NULL: not_null_check(
+            rel, ["event_id", "customer_id", "touchpoint", "event_timestamp"]
+        ),
+        UNIQUE_EVENT_IDS: unique_check(rel, ["event_id"]),
+        TIMESTAMPS_IN_PARTITION: in_partition_day_check(rel, "event_timestamp"),
+        KNOWN_TOUCHPOINTS: membership_check(rel, "touchpoint", TOUCHPOINT_SET, "seven touchpoints"),
+        SCORES_IN_UNIT_INTERVAL: range_check(rel, "engagement_score", 0.0, 1.0),
+    }
+
+
+def raw_purchase_outcomes(rel: duckdb.DuckDBPyRelation, config: Config) -> dict:
+    """Free orders loaded under purchase_data.allow_zero_amounts are not a violation."""
+    return {
+        SCHEMA: schema_check(rel, PURCHASE_SCHEMA),
+        KEYS_NOT_NULL: not_null_check(
+            rel, ["order_id", "customer_id", "purchase_timestamp", "amount"]
+        ),
+        UNIQUE_ORDER_IDS: unique_check(rel, ["order_id"]),
+        TIMESTAMPS_IN_PARTITION: in_partition_day_check(rel, "purchase_timestamp"),
+        POSITIVE_AMOUNTS: positive_check(rel, "amount", config.purchase_data.allow_zero_amounts),
+    }
+
+
+def quarantine_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, DateOutcomes]:
+    """Every quarantined row says where it came from and why, with a known reason code."""
+    codes = "(" + ", ".join(quote_literal(c) for c in sorted(REASON_CODES)) + ")"
+    return {
+        EXPLAINED_ROWS: per_date(
+            rel,
+            f"source_file IS NULL OR source_row IS NULL OR reason IS NULL OR reason NOT IN {codes}",
+            "without a source file, row or known reason code",
+        )
+    }
+
+
+def _per_day(rel: duckdb.DuckDBPyRelation | None, value: str = "count(*)") -> dict[str, int]:
+    if rel is None:
+        return {}
+    rows = rel.aggregate(
+        f"CAST(CAST(snapshot_date AS DATE) AS VARCHAR), {value}", "snapshot_date"
+    ).fetchall()
+    return {d: int(n) for d, n in rows}
+
+
+def trend_outcomes(
+    loaded: duckdb.DuckDBPyRelation,
+    quarantined: duckdb.DuckDBPyRelation,
+    earlier_loaded: duckdb.DuckDBPyRelation | None,
+    earlier_quarantined: duckdb.DuckDBPyRelation | None,
+    keys: list[str],
+) -> dict[str, DateOutcomes]:
+    """Each day's row count and quarantined share against the days before it."""
+    # Online Retail II orders group several source lines; rows read are source lines.
+    lines = "sum(line_count)" if "line_count" in loaded.columns else "count(*)"
+    written = _per_day(loaded)
+    read_loaded, rejected = _per_day(loaded, lines), _per_day(quarantined)
+    read = {k: read_loaded.get(k, 0) + rejected.get(k, 0) for k in keys}
+    history_written = _per_day(earlier_loaded)
+    history_lines = _per_day(earlier_loaded, lines)
+    history_rejected = _per_day(earlier_quarantined)
+    history = {
+        d: (history_lines.get(d, 0) + history_rejected.get(d, 0), history_rejected.get(d, 0))
+        for d in history_written.keys() | history_rejected.keys()
+    }
+    return {
+        ROW_COUNT_NEAR_TRAILING_MEAN: row_count_check(
+            {k: written.get(k, 0) for k in keys}, history_written, TRAILING_DAYS
+        ),
+        QUARANTINE_SHARE: quarantine_share_check(
+            read, rejected, history, MAX_QUARANTINE_SHARE, TRAILING_DAYS
+        ),
+    }
+
+
+ACCOUNTING = ("rows_read", "rows_loaded", "rows_quarantined")
+
+
+def row_accounting(
+    loaded: duckdb.DuckDBPyRelation, quarantined: duckdb.DuckDBPyRelation
+) -> dict[str, dict[str, int]]:
+    """Per day: source rows read = loaded + quarantined (Online Retail II loads orders, so
+    loaded rows are counted in the source lines they came from)."""
+    lines = "sum(line_count)" if "line_count" in loaded.columns else "count(*)"
+    read_loaded, rejected = _per_day(loaded, lines), _per_day(quarantined)
+    return {
+        d: {
+            "rows_read": read_loaded.get(d, 0) + rejected.get(d, 0),
+            "rows_loaded": read_loaded.get(d, 0),
+            "rows_quarantined": rejected.get(d, 0),
+        }
+        for d in read_loaded.keys() | rejected.keys()
+    }
+
+
+# -- ingestion steps ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """One ingestion step: a source's loaded and quarantined assets and their rules."""
+
+    step: str
+    loaded: str
+    loaded_description: str
+    quarantined: str
+    quarantined_description: str
+    description: str
+    validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated]
+    contracts: list[Contract]
+    outcomes: Callable[[duckdb.DuckDBPyRelation, Config], dict]
+
+
+def _quarantine_metadata(quarantined: duckdb.DuckDBPyRelation, keys: list[str]):
+    reasons = quarantined.aggregate(
+        "CAST(CAST(snapshot_date AS DATE) AS VARCHAR) AS d, reason, count(*) AS rows",
+        "snapshot_date, reason",
+    ).df()
+
+    def extra(key: str) -> dict:
+        day = reasons[reasons["d"] == key].sort_values(["rows", "reason"], ascending=[False, True])
+        return {
+            "reasons": dg.MetadataValue.md(
+                markdown_table(day[["reason", "rows"]]) if len(day) else "none"
+            ),
+            **{f"reason/{r}": int(n) for r, n in zip(day["reason"], day["rows"], strict=True)},
+        }
+
+    return extra
 
 
 def _ingest(
     context: dg.AssetExecutionContext,
     settings: PipelineSettings,
-    validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated],
-    loaded_name: str,
-    quarantine_name: str,
-    contracts: list[Contract],
-    outcomes: Callable[[duckdb.DuckDBPyRelation, Config], dict[str, CheckOutcome]],
-) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    con = connection()
-    config = settings.load()
-    first, last = partition_dates(context)
-    result = validate(con, config, first, last)
-    loaded = materialize(con, result.loaded, loaded_name)
-    quarantined = materialize(con, result.quarantined, quarantine_name)
-    # Online Retail II orders group several source lines; rows are counted in source lines.
-    lines = "sum(line_count)" if "line_count" in loaded.columns else "count(*)"
-    per_day = {
-        d: n
-        for d, n in loaded.aggregate(
-            f"CAST(snapshot_date AS VARCHAR), {lines}", "snapshot_date"
-        ).fetchall()
-    }
-    quarantined_per_day = dict(
-        quarantined.aggregate(
-            "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
-        ).fetchall()
+    source: Source,
+    earlier: dict[str, duckdb.DuckDBPyRelation | None],
+) -> Iterator:
+    con, config = connection(), settings.load()
+    keys = partition_keys(context)
+    result = source.validate(
+        con, config, dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
     )
-    reasons = (
-        quarantined.aggregate("reason, count(*) AS rows", "reason").order("rows DESC, reason").df()
-    )
-    n_loaded, n_quarantined = int(sum(per_day.values())), int(sum(quarantined_per_day.values()))
-    days = [d.isoformat() for d in dates_between(first, last)]
-    read = {d: int(per_day.get(d, 0) + quarantined_per_day.get(d, 0)) for d in days}
+    loaded = materialize(con, result.loaded, source.loaded)
+    quarantined = materialize(con, result.quarantined, source.quarantined)
+    n_loaded = loaded.aggregate("count(*)").fetchall()[0][0]
+    n_rejected = quarantined.aggregate("count(*)").fetchall()[0][0]
     context.log.info(
-        f"{first}..{last}: {n_loaded + n_quarantined} rows read, {n_loaded} loaded, "
-        f"{n_quarantined} quarantined"
+        f"{keys[0]}..{keys[-1]}: {n_loaded} records loaded, {n_rejected} rows quarantined"
     )
-    yield dg.Output(
+    accounting = row_accounting(loaded, quarantined)
+    record_partition_metadata(
+        context,
+        source.loaded,
         loaded,
-        output_name=loaded_name,
-        metadata={
-            "rows_read": n_loaded + n_quarantined,
-            "rows_loaded": n_loaded,
-            "rows_quarantined": n_quarantined,
-            "records_written": int(loaded.aggregate("count(*)").fetchall()[0][0]),
-            "preview": dg.MetadataValue.md(markdown_table(loaded.limit(10).df())),
-        },
+        keys,
+        extra=lambda key: accounting.get(key, dict.fromkeys(ACCOUNTING, 0)),
+        preview_order="source_file, source_row",
     )
-    yield dg.Output(
+    record_partition_metadata(
+        context,
+        source.quarantined,
         quarantined,
-        output_name=quarantine_name,
-        metadata={
-            "rows_quarantined": n_quarantined,
-            "reasons": dg.MetadataValue.md(markdown_table(reasons) if len(reasons) else "none"),
-            **{
-                f"reason/{r}": int(n)
-                for r, n in zip(reasons["reason"], reasons["rows"], strict=True)
-            },
-        },
+        keys,
+        extra=_quarantine_metadata(quarantined, keys),
+        preview_order="source_file, source_row",
     )
-    lake = Lake(config.lake_dir)
-    trailing_start = first - dt.timedelta(days=TRAILING_DAYS)
-    trailing_keys = [
-        d.isoformat() for d in dates_between(trailing_start, first - dt.timedelta(days=1))
-    ]
-    trailing = lake.row_counts(con, loaded_name, trailing_keys)
-    trailing_quarantined = sum(lake.row_counts(con, quarantine_name, trailing_keys).values())
-    trailing_read = sum(trailing.values()) + trailing_quarantined
-    written = {
-        d: int(n)
-        for d, n in loaded.aggregate(
-            "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
-        ).fetchall()
+    yield dg.Output(loaded, output_name=source.loaded)
+    yield dg.Output(quarantined, output_name=source.quarantined)
+    found = {
+        **source.outcomes(loaded, config),
+        **trend_outcomes(
+            loaded, quarantined, earlier[source.loaded], earlier[source.quarantined], keys
+        ),
     }
-    found = outcomes(loaded, config)
-    found["row_count_near_trailing_mean"] = row_count_check(
-        {d: written.get(d, 0) for d in days}, trailing
-    )
-    found["quarantine_share"] = quarantine_share_check(
-        read,
-        quarantined_per_day,
-        MAX_QUARANTINE_SHARE,
-        trailing_quarantined / trailing_read if trailing_read else None,
-    )
-    yield from check_results(contracts, found)
-    yield from check_results(
-        QUARANTINE_CONTRACTS[quarantine_name], quarantine_outcomes(quarantined)
+    yield from partition_check_results(context, source.contracts, found, keys)
+    yield from partition_check_results(
+        context, QUARANTINE_CONTRACTS[source.quarantined], quarantine_outcomes(quarantined), keys
     )
 
 
-def _ingestion_asset(
-    partitions_def: dg.PartitionsDefinition,
-    policy: dg.BackfillPolicy,
-    name: str,
-    validate: Callable[[duckdb.DuckDBPyConnection, Config, object, object], Validated],
-    loaded: tuple[str, str],
-    quarantined: tuple[str, str],
-    description: str,
-    contracts: list[Contract],
-    outcomes: Callable[[duckdb.DuckDBPyRelation, Config], dict[str, CheckOutcome]],
-) -> dg.AssetsDefinition:
-    """One ingestion step: a source's loaded rows and its quarantined rows, from one read."""
+def _ingestion_asset(source: Source, common: dict) -> dg.AssetsDefinition:
+    """A source's loaded rows and its quarantined rows, from one read; the days before
+    (as inputs) are what its row-count and quarantine-share warnings compare with."""
 
-    def out(asset_description: str) -> dg.AssetOut:
+    def out(description: str) -> dg.AssetOut:
         return dg.AssetOut(
-            description=asset_description, group_name=RAW_GROUP, kinds={"duckdb", "parquet"}
+            description=description,
+            group_name=GROUP,
+            kinds={"duckdb", "parquet"},
+            owners=[OWNER],
+            tags={"layer": "raw"},
+            code_version="1",
+            metadata=source_link(__file__),
         )
 
     @dg.multi_asset(
-        name=name,
-        description=description,
-        outs={loaded[0]: out(loaded[1]), quarantined[0]: out(quarantined[1])},
-        partitions_def=partitions_def,
-        backfill_policy=policy,
+        name=source.step,
+        description=source.description,
+        outs={
+            source.loaded: out(source.loaded_description),
+            source.quarantined: out(source.quarantined_description),
+        },
+        ins={
+            "earlier_loaded": earlier_in(source.loaded, TRAILING_DAYS),
+            "earlier_quarantined": earlier_in(source.quarantined, TRAILING_DAYS),
+        },
         can_subset=False,
-        check_specs=check_specs(contracts + QUARANTINE_CONTRACTS[quarantined[0]], partitions_def),
+        check_specs=check_specs(
+            source.contracts + QUARANTINE_CONTRACTS[source.quarantined], common["partitions_def"]
+        ),
+        **common,
     )
     def ingestion(
-        context: dg.AssetExecutionContext, settings: PipelineSettings
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        context: dg.AssetExecutionContext,
+        settings: PipelineSettings,
+        earlier_loaded: EarlierPartitions,
+        earlier_quarantined: EarlierPartitions,
+    ) -> Iterator:
+        earlier = {
+            source.loaded: earlier_loaded.rows,
+            source.quarantined: earlier_quarantined.rows,
+        }
         with user_errors():
-            yield from _ingest(
-                context, settings, validate, loaded[0], quarantined[0], contracts, outcomes
-            )
+            yield from _ingest(context, settings, source, earlier)
 
     return ingestion
 
 
-def build_raw_assets(
-    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
-) -> list[dg.AssetsDefinition]:
-    quarantine_row = "that was not loaded, with its file, row, column and reason code."
-    return [
-        _ingestion_asset(
-            partitions_def,
-            policy,
-            "engagement_events_ingestion",
-            validate_events,
-            (
-                "raw_engagement_events",
-                "One engagement event of the partition's day, in the canonical schema.",
-            ),
-            ("quarantined_engagement_events", f"One engagement source row {quarantine_row}"),
-            "Reads the engagement source and splits its rows of the run's days into loaded and quarantined.",
-            RAW_EVENT_CONTRACTS,
-            lambda rel, _config: raw_event_outcomes(rel),
-        ),
-        _ingestion_asset(
-            partitions_def,
-            policy,
-            "purchases_ingestion",
-            validate_purchases,
-            (
-                "raw_purchases",
-                "One purchase order of the partition's day, in the canonical schema.",
-            ),
-            (
-                "quarantined_purchases",
-                f"One purchase source row (a line, for Online Retail II) {quarantine_row}",
-            ),
-            "Reads the purchase source and splits its rows of the run's days into orders and quarantined rows.",
-            RAW_PURCHASE_CONTRACTS,
-            lambda rel, config: raw_purchase_outcomes(rel, config.purchase_data.allow_zero_amounts),
-        ),
-    ]
+QUARANTINE_ROW = "that was not loaded, with its file, row, column and reason code."
+EVENTS_SOURCE = Source(
+    "engagement_events_ingestion",
+    RAW_ENGAGEMENT_EVENTS,
+    "One engagement event of the partition's day, in the canonical schema.",
+    QUARANTINED_ENGAGEMENT_EVENTS,
+    f"One engagement source row {QUARANTINE_ROW}",
+    "Reads the engagement source and splits its rows of the run's days into loaded and quarantined.",
+    validate_events,
+    RAW_EVENT_CONTRACTS,
+    raw_event_outcomes,
+)
+PURCHASES_SOURCE = Source(
+    "purchases_ingestion",
+    RAW_PURCHASES,
+    "One purchase order of the partition's day, in the canonical schema.",
+    QUARANTINED_PURCHASES,
+    f"One purchase source row (a line, for Online Retail II) {QUARANTINE_ROW}",
+    "Reads the purchase source and splits its rows of the run's days into orders and quarantined rows.",
+    validate_purchases,
+    RAW_PURCHASE_CONTRACTS,
+    raw_purchase_outcomes,
+)
+
+
+def build_raw_assets(common: dict) -> list[dg.AssetsDefinition]:
+    return [_ingestion_asset(EVENTS_SOURCE, common), _ingestion_asset(PURCHASES_SOURCE, common)]

@@ -1,6 +1,8 @@
-"""The report asset: a Markdown report and a JSON analysis per snapshot date."""
+"""The report asset: a Markdown report and a JSON analysis per snapshot date, with its check."""
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -12,24 +14,66 @@ from engagement_pipeline.analytics.report import (
     predicted_value,
     write_report,
 )
-from engagement_pipeline.defs.checks import SNAPSHOT_CONTRACTS, check_results, check_specs
+from engagement_pipeline.defs.assets.customer_analytics import (
+    CUSTOMER_SEGMENTS,
+    SEGMENT_STRATEGIES,
+)
+from engagement_pipeline.defs.assets.snapshots import source_link
+from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import reports_user_errors
+from engagement_pipeline.defs.partitions import partition_keys
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
-from engagement_pipeline.quality import report_outcome
+from engagement_pipeline.models import SegmentTier
+from engagement_pipeline.quality import CheckOutcome
 
-REPORT_GROUP = "reporting"
+GROUP = "reporting"
+OWNER = "team:customer-success"
+ENGAGEMENT_REPORT = "engagement_report"
+REPORT_COMPLETE = "report_complete"
+REPORT_SECTIONS = ("## Overview", "## Segments", "## Recommended strategies")
+
+REPORT_CONTRACTS = [
+    Contract(
+        ENGAGEMENT_REPORT,
+        REPORT_COMPLETE,
+        "The Markdown and JSON reports exist, parse and hold every section.",
+    ),
+]
 
 
-def build_report_assets(
-    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
-) -> list[dg.AssetsDefinition]:
+def report_outcome(markdown_path: Path, json_path: Path, total_customers: int) -> CheckOutcome:
+    """One date's written reports exist, parse, hold every section and agree with the segments."""
+    text = markdown_path.read_text(encoding="utf-8") if markdown_path.is_file() else ""
+    problems = [f"Markdown lacks {s}" for s in REPORT_SECTIONS if s not in text]
+    try:
+        doc = json.loads(json_path.read_text(encoding="utf-8"))
+        if doc.get("total_customers") != total_customers or len(
+            doc.get("segment_analyses", [])
+        ) != len(SegmentTier):
+            problems.append("JSON totals or segments incomplete")
+    except (OSError, ValueError):
+        problems.append("JSON missing or unreadable")
+    return CheckOutcome(
+        not problems, "; ".join(problems) or "complete report", {"problems": len(problems)}
+    )
+
+
+def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
     @dg.asset(
-        partitions_def=partitions_def,
-        backfill_policy=policy,
-        group_name=REPORT_GROUP,
+        name=ENGAGEMENT_REPORT,
+        group_name=GROUP,
+        ins={
+            CUSTOMER_SEGMENTS: dg.AssetIn(CUSTOMER_SEGMENTS),
+            SEGMENT_STRATEGIES: dg.AssetIn(SEGMENT_STRATEGIES),
+        },
         kinds={"markdown", "json"},
-        check_specs=check_specs(SNAPSHOT_CONTRACTS["engagement_report"], partitions_def),
+        owners=[OWNER],
+        tags={"layer": "presentation"},
+        code_version="1",
+        metadata=source_link(__file__),
+        check_specs=check_specs(REPORT_CONTRACTS, common["partitions_def"]),
+        **common,
     )
     @reports_user_errors
     def engagement_report(
@@ -37,49 +81,55 @@ def build_report_assets(
         settings: PipelineSettings,
         customer_segments: duckdb.DuckDBPyRelation,
         segment_strategies: duckdb.DuckDBPyRelation,
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    ) -> Iterator:
         """One snapshot date's report: where its Markdown and JSON were written, with headline figures."""
         con = connection()
         reports_dir = settings.load().reports_dir
         overall = overall_metrics(con, customer_segments)
         predicted = predicted_value(con, customer_segments)
         strategies = segment_strategies.df()
-        rows, markdown = [], ""
+        strategy_days = pd.to_datetime(strategies["snapshot_date"]).dt.date
+        rows, outcomes = [], {}
         for _, metrics in overall.iterrows():  # one iteration per snapshot date
-            date = metrics["snapshot_date"]
-            date = date.date() if isinstance(date, pd.Timestamp) else date
+            date = pd.Timestamp(metrics["snapshot_date"]).date()
+            key = date.isoformat()
             document = build_report_document(
                 date,
                 metrics,
-                strategies=strategies[pd.to_datetime(strategies["snapshot_date"]).dt.date == date],
-                predicted=predicted.get(date.isoformat()),
+                strategies=strategies[strategy_days == date],
+                predicted=predicted.get(key),
             )
             md_path, json_path = write_report(reports_dir, document)
-            markdown = md_path.read_text(encoding="utf-8")
+            figures = document["overall_metrics"]
             rows.append(
                 {
                     "snapshot_date": date,
                     "total_customers": document["total_customers"],
-                    "total_revenue": document["overall_metrics"]["total_revenue"],
-                    "avg_ltv": document["overall_metrics"]["avg_ltv"],
-                    "avg_engagement_score": document["overall_metrics"]["avg_engagement_score"],
+                    "total_revenue": figures["total_revenue"],
+                    "avg_ltv": figures["avg_ltv"],
+                    "avg_engagement_score": figures["avg_engagement_score"],
                     "markdown_path": str(md_path),
                     "json_path": str(json_path),
                 }
             )
+            context.add_asset_metadata(
+                {
+                    "dagster/row_count": 1,
+                    "report": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
+                    "report_path": dg.MetadataValue.path(str(md_path)),
+                    "json_path": dg.MetadataValue.path(str(json_path)),
+                    "total_customers": int(document["total_customers"]),
+                    "total_revenue": float(figures["total_revenue"] or 0.0),
+                    "avg_ltv": float(figures["avg_ltv"] or 0.0),
+                },
+                partition_key=key,
+            )
+            outcomes[key] = report_outcome(md_path, json_path, document["total_customers"])
             context.log.info(f"report for {date} written to {md_path}")
-        result = pd.DataFrame(rows)
-        metadata = {"report": dg.MetadataValue.md(markdown)}
-        if rows:
-            metadata["report_path"] = dg.MetadataValue.path(rows[-1]["markdown_path"])
-        yield dg.Output(result, metadata=metadata)
-        outcome = report_outcome(
-            [r["markdown_path"] for r in rows],
-            [r["json_path"] for r in rows],
-            {r["snapshot_date"].isoformat(): r["total_customers"] for r in rows},
-        )
-        yield from check_results(
-            SNAPSHOT_CONTRACTS["engagement_report"], {"report_complete": outcome}
+        yield dg.Output(pd.DataFrame(rows))
+        keys = partition_keys(context)
+        yield from partition_check_results(
+            context, REPORT_CONTRACTS, {REPORT_COMPLETE: outcomes}, keys
         )
 
     return [engagement_report]

@@ -1,71 +1,128 @@
-"""Snapshot assets: every customer as of the end of the snapshot date, from all history up to it."""
+"""What every snapshot asset shares: its earlier rows as an input, and one way to build it.
 
-from collections.abc import Callable, Iterator
+A snapshot asset describes each customer as of the end of its date. It reads the raw rows
+of its own day (same-day partitions) and its own earlier rows (the previous day's state,
+and where it has a window the day before the window starts), never the whole history; a
+range of dates is one pass. See docs/architecture.md, "Incremental snapshots".
+"""
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from engagement_pipeline.analytics.engagement import compute_engagement_scores
-from engagement_pipeline.analytics.ltv import compute_customer_ltv
-from engagement_pipeline.analytics.segmentation import assign_segments
-from engagement_pipeline.analytics.strategy import segment_strategies as build_strategies
 from engagement_pipeline.config import Config
-from engagement_pipeline.defs.checks import SNAPSHOT_CONTRACTS, check_results, check_specs
+from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import reports_user_errors
-from engagement_pipeline.defs.partitions import HISTORY_MAPPING, dates_between, partition_dates
-from engagement_pipeline.defs.resources import PipelineSettings
+from engagement_pipeline.defs.metadata import Figures, record_partition_metadata
+from engagement_pipeline.defs.partitions import earlier_in, partition_keys
+from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
+from engagement_pipeline.errors import LakeError
 from engagement_pipeline.lake import connection, materialize
-from engagement_pipeline.markdown import markdown_table
-from engagement_pipeline.quality import (
-    CheckOutcome,
-    customer_ltv_outcomes,
-    customer_segment_outcomes,
-    engagement_score_outcomes,
-    segment_strategy_outcomes,
-)
-from engagement_pipeline.sql import fetch_all
+from engagement_pipeline.quality import CheckOutcome, DateOutcomes
 
-SNAPSHOT_GROUP = "customer_analytics"
+OWNER = "team:customer-analytics"
+EARLIER = "earlier"  # the input name of an asset's own earlier rows
 
-
-def history_ins(*assets: str) -> dict[str, dg.AssetIn]:
-    """Inputs that read every raw partition up to the snapshot date."""
-    return {a: dg.AssetIn(partition_mapping=HISTORY_MAPPING) for a in assets}
-
-
-def _summary(rel: duckdb.DuckDBPyRelation, columns: list[str]) -> dict:
-    """A Markdown preview and column means of a materialized snapshot result, for the UI."""
-    stats = rel.aggregate(", ".join(f"avg({c}) AS {c}" for c in columns)).df()
-    return {
-        "preview": dg.MetadataValue.md(markdown_table(rel.limit(10).df())),
-        **{f"mean_{c}": float(stats[c].fillna(0.0).iloc[0]) for c in columns},
-    }
-
-
-# (connection, raw relations by asset name, snapshot dates, config) -> result relation
-HistoryCompute = Callable[
-    [duckdb.DuckDBPyConnection, dict[str, duckdb.DuckDBPyRelation], list, Config],
+# (connection, inputs by asset name, snapshot dates, config, earlier rows or None) -> rows
+SnapshotCompute = Callable[
+    [
+        duckdb.DuckDBPyConnection,
+        Mapping[str, duckdb.DuckDBPyRelation],
+        list[dt.date],
+        Config,
+        "duckdb.DuckDBPyRelation | None",
+    ],
     duckdb.DuckDBPyRelation,
+]
+# (the computed rows, connection, inputs) -> outcome of each check
+SnapshotOutcomes = Callable[
+    [duckdb.DuckDBPyRelation, duckdb.DuckDBPyConnection, Mapping[str, duckdb.DuckDBPyRelation]],
+    Mapping[str, CheckOutcome | DateOutcomes],
 ]
 
 
-def _history_snapshot(
+@dataclass(frozen=True)
+class Lookback:
+    """How far back an asset reads its own rows: days before each date (1 = the previous
+    day's state; more where a window starts earlier), and the dates it needs exactly."""
+
+    days: int
+    needed: Callable[[dt.date, Config], list[dt.date]]
+
+
+def previous_day(day: dt.date, _config: Config) -> list[dt.date]:
+    return [day - dt.timedelta(days=1)]
+
+
+def source_link(module_file: str) -> dict:
+    """The module that defines the asset (its computation and checks), linked in the UI."""
+    with warnings.catch_warnings():
+        # Code references are beta; only that warning is silenced.
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*CodeReference")
+        return {
+            "dagster/code_references": dg.CodeReferencesMetadataValue(
+                code_references=[
+                    dg.LocalFileCodeReference(file_path=str(Path(module_file).resolve()))
+                ]
+            )
+        }
+
+
+def require_earlier(
+    asset: str, earlier: EarlierPartitions, dates: list[dt.date], lookback: Lookback, config: Config
+) -> duckdb.DuckDBPyRelation | None:
+    """The asset's earlier rows the run builds on; a clear failure when a date it needs is
+    missing (never compute from a gap)."""
+    start, first = config.snapshots.start_date, min(dates)
+    needed = {n for d in dates for n in lookback.needed(d, config) if start <= n < first}
+    missing = sorted(n for n in needed if n.isoformat() not in earlier.keys)
+    if missing:
+        raise LakeError(
+            f"{asset} for {first} is built from its own rows of {missing[0]}"
+            + (f" (and {len(missing) - 1} other earlier dates)" if len(missing) > 1 else "")
+            + f", which are not in the lake. Materialize {asset} from {missing[0]} on "
+            "(a backfill in the UI, or `engagement-pipeline run --from "
+            f"{missing[0]}`); snapshots are built day by day from the previous day's."
+        )
+    return earlier.rows
+
+
+def snapshot_asset(
     name: str,
     description: str,
-    inputs: tuple[str, ...],
-    compute: HistoryCompute,
-    summary: list[str],
-    outcomes: Callable[[duckdb.DuckDBPyRelation], dict[str, CheckOutcome]],
+    group: str,
+    inputs: Iterable[str],
+    lookback: Lookback | None,
+    compute: SnapshotCompute,
+    contracts: list[Contract],
+    outcomes: SnapshotOutcomes,
     common: dict,
+    figures: Figures | None = None,
+    code_version: str = "1",
+    module_file: str = __file__,
+    preview_order: str = "customer_id",
 ) -> dg.AssetsDefinition:
-    """A snapshot asset computed from all raw events and purchases up to each snapshot date."""
-    contracts = SNAPSHOT_CONTRACTS[name]
+    """A snapshot asset: same-day inputs, its own earlier rows when it has state, and one
+    materialization and check evaluation per date with that date's own figures."""
+    ins = {a: dg.AssetIn(a) for a in inputs}
+    if lookback is not None:
+        ins[EARLIER] = earlier_in(name, lookback.days)
 
     @dg.asset(
         name=name,
         description=description,
-        ins=history_ins(*inputs),
+        group_name=group,
+        ins=ins,
         kinds={"duckdb", "parquet"},
+        owners=[OWNER],
+        tags={"layer": "snapshot"},
+        code_version=code_version,
+        metadata=source_link(module_file),
         check_specs=check_specs(contracts, common["partitions_def"]),
         **common,
     )
@@ -73,125 +130,21 @@ def _history_snapshot(
     def snapshot(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
-        **raw: duckdb.DuckDBPyRelation,
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        con = connection()
-        dates = dates_between(*partition_dates(context))
-        computed = compute(con, raw, dates, settings.load())
-        result = materialize(con, computed, name)
-        yield dg.Output(result, metadata=_summary(result, summary))
-        yield from check_results(contracts, outcomes(result))
+        **upstream: duckdb.DuckDBPyRelation,
+    ) -> Iterator:
+        con, config = connection(), settings.load()
+        keys = partition_keys(context)
+        dates = [dt.date.fromisoformat(k) for k in keys]
+        earlier = (
+            require_earlier(name, upstream.pop(EARLIER), dates, lookback, config)
+            if lookback is not None
+            else None
+        )
+        result = materialize(con, compute(con, upstream, dates, config, earlier), name)
+        record_partition_metadata(context, name, result, keys, figures, preview_order=preview_order)
+        yield dg.Output(result)
+        yield from partition_check_results(
+            context, contracts, outcomes(result, con, upstream), keys
+        )
 
     return snapshot
-
-
-def build_snapshot_assets(
-    partitions_def: dg.PartitionsDefinition, policy: dg.BackfillPolicy
-) -> list[dg.AssetsDefinition]:
-    common = dict(
-        partitions_def=partitions_def,
-        backfill_policy=policy,
-        group_name=SNAPSHOT_GROUP,
-    )
-
-    customer_ltv = _history_snapshot(
-        "customer_ltv",
-        "One purchasing customer's purchase history and simple lifetime value as of the snapshot date.",
-        ("raw_purchases",),
-        lambda con, raw, dates, config: compute_customer_ltv(
-            con, raw["raw_purchases"], dates, config.ltv
-        ),
-        ["lifetime_value", "total_revenue"],
-        customer_ltv_outcomes,
-        common,
-    )
-    engagement_scores = _history_snapshot(
-        "engagement_scores",
-        "One customer's engagement score, touchpoint counts and last activity as of the snapshot date.",
-        ("raw_engagement_events", "raw_purchases"),
-        lambda con, raw, dates, config: compute_engagement_scores(
-            con,
-            raw["raw_engagement_events"],
-            raw["raw_purchases"],
-            dates,
-            config.engagement_scoring,
-        ),
-        ["engagement_score", "window_events"],
-        engagement_score_outcomes,
-        common,
-    )
-
-    @dg.asset(
-        kinds={"duckdb", "parquet"},
-        check_specs=check_specs(SNAPSHOT_CONTRACTS["customer_segments"], partitions_def),
-        **common,
-    )
-    @reports_user_errors
-    def customer_segments(
-        settings: PipelineSettings,
-        customer_ltv: duckdb.DuckDBPyRelation,
-        engagement_scores: duckdb.DuckDBPyRelation,
-        customer_clv: duckdb.DuckDBPyRelation,
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        """One customer's segment tier and value tier, with the figures that decided it, as of the snapshot date."""
-        con = connection()
-        config = settings.load()
-        result = materialize(
-            con,
-            assign_segments(
-                con,
-                customer_ltv,
-                engagement_scores,
-                config.segmentation,
-                config.engagement_scoring,
-                customer_clv,
-            ),
-            "customer_segments",
-        )
-        counts = result.aggregate("segment, count(*) AS customers", "segment").order("segment")
-        yield dg.Output(
-            result,
-            metadata={
-                "segment_counts": dg.MetadataValue.md(markdown_table(counts.df())),
-                "preview": dg.MetadataValue.md(markdown_table(result.limit(10).df())),
-            },
-        )
-        customer_ltv.create_view("_ltv_in", replace=True)
-        engagement_scores.create_view("_scores_in", replace=True)
-        expected = dict(
-            fetch_all(
-                con,
-                "SELECT CAST(snapshot_date AS VARCHAR), count(*) FROM (SELECT snapshot_date, "
-                "customer_id FROM _ltv_in UNION SELECT snapshot_date, customer_id FROM _scores_in) "
-                "GROUP BY 1",
-            )
-        )
-        yield from check_results(
-            SNAPSHOT_CONTRACTS["customer_segments"], customer_segment_outcomes(result, expected)
-        )
-
-    @dg.asset(
-        kinds={"duckdb", "parquet"},
-        check_specs=check_specs(SNAPSHOT_CONTRACTS["segment_strategies"], partitions_def),
-        **common,
-    )
-    @reports_user_errors
-    def segment_strategies(
-        settings: PipelineSettings, customer_segments: duckdb.DuckDBPyRelation
-    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-        """One segment's figures (count, share, average LTV and engagement, revenue) and recommendations on the snapshot date."""
-        con = connection()
-        frame = build_strategies(con, customer_segments, settings.load().strategy)
-        preview = frame.drop(columns=["recommendations"]).tail(5)
-        yield dg.Output(frame, metadata={"segments": dg.MetadataValue.md(markdown_table(preview))})
-        customers = dict(
-            customer_segments.aggregate(
-                "CAST(snapshot_date AS VARCHAR), count(*)", "snapshot_date"
-            ).fetchall()
-        )
-        yield from check_results(
-            SNAPSHOT_CONTRACTS["segment_strategies"],
-            segment_strategy_outcomes(con.from_df(frame), customers),
-        )
-
-    return [customer_ltv, engagement_scores, customer_segments, segment_strategies]

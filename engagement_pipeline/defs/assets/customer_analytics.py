@@ -1,0 +1,270 @@
+"""Customer analytics: LTV, engagement score, segment and strategy per customer and date,
+with their checks. Each asset, its check specs and the functions computing those checks
+read together here."""
+
+import datetime as dt
+from collections.abc import Mapping
+
+import dagster as dg
+import duckdb
+
+from engagement_pipeline.analytics.engagement import compute_engagement_scores
+from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
+from engagement_pipeline.analytics.segmentation import assign_segments
+from engagement_pipeline.analytics.state import add_months
+from engagement_pipeline.analytics.strategy import segment_strategies as build_strategies
+from engagement_pipeline.config import Config
+from engagement_pipeline.defs.assets.raw import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES
+from engagement_pipeline.defs.assets.snapshots import Lookback, snapshot_asset
+from engagement_pipeline.defs.checks import Contract
+from engagement_pipeline.models import SegmentTier
+from engagement_pipeline.quality import (
+    CheckOutcome,
+    DateOutcomes,
+    membership_check,
+    per_date,
+    range_check,
+    unique_check,
+)
+from engagement_pipeline.sql import quote_literal
+
+GROUP = "customer_analytics"
+CUSTOMER_LTV = "customer_ltv"
+ENGAGEMENT_SCORES = "engagement_scores"
+CUSTOMER_SEGMENTS = "customer_segments"
+SEGMENT_STRATEGIES = "segment_strategies"
+CUSTOMER_CLV = "customer_clv"  # defined in clv.py; segments read it
+
+SEGMENT_SET = "(" + ", ".join(quote_literal(t.value) for t in SegmentTier) + ")"
+
+ONE_ROW_PER_CUSTOMER = "one_row_per_customer"
+NON_NEGATIVE_VALUES = "non_negative_values"
+SCORES_IN_UNIT_INTERVAL = "scores_in_unit_interval"
+ONE_SEGMENT_PER_CUSTOMER = "one_segment_per_customer"
+COVERS_EVERY_CUSTOMER = "covers_every_customer"
+FIVE_SEGMENTS_ADDING_UP = "five_segments_adding_up"
+
+LTV_CONTRACTS = [
+    Contract(CUSTOMER_LTV, ONE_ROW_PER_CUSTOMER, "Each customer appears once per snapshot date."),
+    Contract(CUSTOMER_LTV, NON_NEGATIVE_VALUES, "lifetime_value and total_revenue are >= 0."),
+]
+ENGAGEMENT_CONTRACTS = [
+    Contract(
+        ENGAGEMENT_SCORES, ONE_ROW_PER_CUSTOMER, "Each customer appears once per snapshot date."
+    ),
+    Contract(ENGAGEMENT_SCORES, SCORES_IN_UNIT_INTERVAL, "engagement_score is in [0, 1]."),
+]
+SEGMENT_CONTRACTS = [
+    Contract(
+        CUSTOMER_SEGMENTS,
+        ONE_SEGMENT_PER_CUSTOMER,
+        "Each customer has exactly one of the five segments.",
+    ),
+    Contract(
+        CUSTOMER_SEGMENTS,
+        COVERS_EVERY_CUSTOMER,
+        "Every customer of customer_ltv and engagement_scores is segmented.",
+    ),
+]
+STRATEGY_CONTRACTS = [
+    Contract(
+        SEGMENT_STRATEGIES,
+        FIVE_SEGMENTS_ADDING_UP,
+        "All five segments are listed and their counts add up to the customers.",
+    ),
+]
+
+
+# -- check outcomes -----------------------------------------------------------------------
+
+
+def customer_ltv_outcomes(rel: duckdb.DuckDBPyRelation, *_: object) -> dict[str, DateOutcomes]:
+    return {
+        ONE_ROW_PER_CUSTOMER: unique_check(rel, ["customer_id"]),
+        NON_NEGATIVE_VALUES: per_date(
+            rel,
+            "lifetime_value < 0 OR total_revenue < 0 OR lifetime_value IS NULL OR isnan(lifetime_value)",
+            "with a negative or missing lifetime_value or total_revenue",
+        ),
+    }
+
+
+def engagement_score_outcomes(rel: duckdb.DuckDBPyRelation, *_: object) -> dict[str, DateOutcomes]:
+    return {
+        ONE_ROW_PER_CUSTOMER: unique_check(rel, ["customer_id"]),
+        SCORES_IN_UNIT_INTERVAL: range_check(rel, "engagement_score", 0.0, 1.0, allow_null=False),
+    }
+
+
+def customer_segment_outcomes(
+    segments: duckdb.DuckDBPyRelation,
+    con: duckdb.DuckDBPyConnection,
+    inputs: Mapping[str, duckdb.DuckDBPyRelation],
+) -> dict[str, DateOutcomes]:
+    """One known segment per customer, and as many customers as LTV and engagement have."""
+    unique = unique_check(segments, ["customer_id"])
+    member = membership_check(segments, "segment", SEGMENT_SET, "five segments")
+    one = {d: unique[d] if not unique[d].passed else member[d] for d in unique}
+    ltv, scores = inputs[CUSTOMER_LTV], inputs[ENGAGEMENT_SCORES]  # noqa: F841 - used in SQL
+    counts = con.sql(
+        """
+        WITH expected AS (
+            SELECT snapshot_date, count(*) AS n FROM (
+                SELECT snapshot_date, customer_id FROM ltv
+                UNION SELECT snapshot_date, customer_id FROM scores) GROUP BY 1),
+        actual AS (SELECT snapshot_date, count(*) AS n FROM segments GROUP BY 1)
+        SELECT CAST(CAST(snapshot_date AS DATE) AS VARCHAR), coalesce(e.n, 0), coalesce(a.n, 0)
+        FROM expected e FULL JOIN actual a USING (snapshot_date)
+        """
+    ).fetchall()
+    covers = {
+        d: CheckOutcome(
+            want == got,
+            f"all {got} customers segmented" if want == got else f"{got} segmented of {want}",
+            {"customers_expected": int(want), "customers_segmented": int(got)},
+        )
+        for d, want, got in counts
+    }
+    return {ONE_SEGMENT_PER_CUSTOMER: one, COVERS_EVERY_CUSTOMER: covers}
+
+
+def segment_strategy_outcomes(
+    strategies: duckdb.DuckDBPyRelation,
+    _con: duckdb.DuckDBPyConnection,
+    inputs: Mapping[str, duckdb.DuckDBPyRelation],
+) -> dict[str, DateOutcomes]:
+    customers = dict(
+        inputs[CUSTOMER_SEGMENTS]
+        .aggregate("CAST(CAST(snapshot_date AS DATE) AS VARCHAR), count(*)", "snapshot_date")
+        .fetchall()
+    )
+    rows = strategies.aggregate(
+        "CAST(CAST(snapshot_date AS DATE) AS VARCHAR) AS d, count(DISTINCT segment), "
+        "sum(customer_count)",
+        "snapshot_date",
+    ).fetchall()
+    return {
+        FIVE_SEGMENTS_ADDING_UP: {
+            d: CheckOutcome(
+                segs == len(SegmentTier) and n == customers.get(d, 0),
+                f"{segs} segments adding up to {n} of {customers.get(d, 0)} customers",
+                {"segments": int(segs), "customers": int(n)},
+            )
+            for d, segs, n in rows
+        }
+    }
+
+
+# -- computations -----------------------------------------------------------------------
+
+
+def _ltv(con, inputs, dates, config: Config, earlier):
+    return compute_customer_ltv(con, inputs[RAW_PURCHASES], dates, config.ltv, earlier)
+
+
+def _ltv_window_start(day: dt.date, config: Config) -> list[dt.date]:
+    months = int(config.ltv.lookback_months)
+    before_window = add_months(day + dt.timedelta(days=1), -months) - dt.timedelta(days=1)
+    return [day - dt.timedelta(days=1), before_window]
+
+
+def _engagement(con, inputs, dates, config: Config, earlier):
+    return compute_engagement_scores(
+        con,
+        inputs[RAW_ENGAGEMENT_EVENTS],
+        inputs[RAW_PURCHASES],
+        dates,
+        config.engagement_scoring,
+        earlier,
+    )
+
+
+def _engagement_window_start(day: dt.date, config: Config) -> list[dt.date]:
+    window = int(config.engagement_scoring.window_days)
+    return [day - dt.timedelta(days=1), day - dt.timedelta(days=window)]
+
+
+def _segments(con, inputs, _dates, config: Config, _earlier):
+    return assign_segments(
+        con,
+        inputs[CUSTOMER_LTV],
+        inputs[ENGAGEMENT_SCORES],
+        config.segmentation,
+        config.engagement_scoring,
+        inputs[CUSTOMER_CLV],
+    )
+
+
+def _strategies(con, inputs, _dates, config: Config, _earlier):
+    frame = build_strategies(con, inputs[CUSTOMER_SEGMENTS], config.strategy)
+    return con.from_df(frame)
+
+
+def build_customer_analytics_assets(config: Config, common: dict) -> list[dg.AssetsDefinition]:
+    segment_figures = {
+        f"customers/{t.value}": f"count(*) FILTER (WHERE segment = {quote_literal(t.value)})"
+        for t in SegmentTier
+    }
+    return [
+        snapshot_asset(
+            CUSTOMER_LTV,
+            "One purchasing customer's purchase history and simple lifetime value as of the snapshot date.",
+            GROUP,
+            [RAW_PURCHASES],
+            Lookback(ltv_window_offsets(config.ltv)[1], _ltv_window_start),
+            _ltv,
+            LTV_CONTRACTS,
+            customer_ltv_outcomes,
+            common,
+            figures={
+                "customers": "count(*)",
+                "total_revenue": "sum(total_revenue)",
+                "mean_lifetime_value": "avg(lifetime_value)",
+            },
+            module_file=__file__,
+        ),
+        snapshot_asset(
+            ENGAGEMENT_SCORES,
+            "One customer's engagement score, touchpoint counts and last activity as of the snapshot date.",
+            GROUP,
+            [RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES],
+            Lookback(int(config.engagement_scoring.window_days), _engagement_window_start),
+            _engagement,
+            ENGAGEMENT_CONTRACTS,
+            engagement_score_outcomes,
+            common,
+            figures={
+                "customers": "count(*)",
+                "mean_engagement_score": "avg(engagement_score)",
+                "window_events": "sum(window_events)",
+            },
+            module_file=__file__,
+        ),
+        snapshot_asset(
+            CUSTOMER_SEGMENTS,
+            "One customer's segment tier and value tier, with the figures that decided it, as of the snapshot date.",
+            GROUP,
+            [CUSTOMER_LTV, ENGAGEMENT_SCORES, CUSTOMER_CLV],
+            None,
+            _segments,
+            SEGMENT_CONTRACTS,
+            customer_segment_outcomes,
+            common,
+            figures={"customers": "count(*)", **segment_figures},
+            module_file=__file__,
+        ),
+        snapshot_asset(
+            SEGMENT_STRATEGIES,
+            "One segment's figures (count, share, average LTV and engagement, revenue) and recommendations on the snapshot date.",
+            GROUP,
+            [CUSTOMER_SEGMENTS],
+            None,
+            _strategies,
+            STRATEGY_CONTRACTS,
+            segment_strategy_outcomes,
+            common,
+            figures={"customers": "sum(customer_count)"},
+            module_file=__file__,
+            preview_order="segment_rank",
+        ),
+    ]

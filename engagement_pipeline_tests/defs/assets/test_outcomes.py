@@ -1,0 +1,71 @@
+import pandas as pd
+import pytest
+
+from engagement_pipeline.defs.assets import customer_analytics as ca
+from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
+from engagement_pipeline.defs.assets.report import report_outcome
+from engagement_pipeline.sql import new_connection
+
+
+@pytest.fixture
+def con():
+    return new_connection()
+
+
+def test_segment_outcomes_per_date(con):
+    seg = con.sql(
+        "SELECT CAST(d AS DATE) AS snapshot_date, customer_id, segment FROM (VALUES "
+        "('2025-01-01', 'a', 'Champion'), ('2025-01-01', 'b', 'Gold'), ('2025-01-01', 'b', 'Lost'), "
+        "('2025-01-02', 'a', 'Champion')) t(d, customer_id, segment)"
+    )
+    ltv = con.sql(
+        "SELECT CAST(d AS DATE) AS snapshot_date, customer_id FROM (VALUES "
+        "('2025-01-01', 'a'), ('2025-01-02', 'a')) t(d, customer_id)"
+    )
+    scores = con.sql(
+        "SELECT CAST(d AS DATE) AS snapshot_date, customer_id FROM (VALUES "
+        "('2025-01-01', 'b'), ('2025-01-01', 'c'), ('2025-01-02', 'a')) t(d, customer_id)"
+    )
+    out = ca.customer_segment_outcomes(
+        seg, con, {ca.CUSTOMER_LTV: ltv, ca.ENGAGEMENT_SCORES: scores}
+    )
+    one, covers = out[ca.ONE_SEGMENT_PER_CUSTOMER], out[ca.COVERS_EVERY_CUSTOMER]
+    assert not one["2025-01-01"].passed and one["2025-01-02"].passed
+    assert covers["2025-01-01"].passed  # a, b, c expected; three rows (b twice is the other check)
+    assert covers["2025-01-02"].passed
+    assert covers["2025-01-02"].metadata == {"customers_expected": 1, "customers_segmented": 1}
+
+
+def test_report_outcome(tmp_path):
+    md, js = tmp_path / "r.md", tmp_path / "r.json"
+    md.write_text("## Overview\n## Segments\n")
+    js.write_text('{"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5]}')
+    out = report_outcome(md, js, 2)
+    assert not out.passed and "Recommended strategies" in out.description
+    md.write_text("## Overview\n## Segments\n## Recommended strategies\n")
+    assert report_outcome(md, js, 2).passed
+    assert not report_outcome(md, js, 3).passed
+
+
+def test_clv_parameters_must_be_positive_when_converged(con):
+    rel = con.sql(
+        "SELECT DATE '2025-01-01' AS snapshot_date, * FROM (VALUES (0.24, -9582.4, true), (-1.0, -10.0, true), "
+        "(-1.0, -10.0, false), ('inf'::DOUBLE, -1.0, true)) t(value, log_likelihood, converged)"
+    )
+    assert clv_parameter_outcomes(rel)["2025-01-01"].metadata["rows_failing"] == 2
+
+
+def test_strategy_outcome_counts_segments_and_customers(con):
+    segments = con.sql("SELECT DATE '2025-01-01' AS snapshot_date, 'a' AS customer_id")
+    frame = pd.DataFrame(
+        {
+            "snapshot_date": [pd.Timestamp("2025-01-01").date()] * 5,
+            "segment": ["Champion", "Loyal", "Potential", "At Risk", "Lost"],
+            "customer_count": [1, 0, 0, 0, 0],
+        }
+    )
+    out = ca.segment_strategy_outcomes(con.from_df(frame), con, {ca.CUSTOMER_SEGMENTS: segments})
+    assert out[ca.FIVE_SEGMENTS_ADDING_UP]["2025-01-01"].passed
+    frame.loc[0, "customer_count"] = 2
+    out = ca.segment_strategy_outcomes(con.from_df(frame), con, {ca.CUSTOMER_SEGMENTS: segments})
+    assert not out[ca.FIVE_SEGMENTS_ADDING_UP]["2025-01-01"].passed
