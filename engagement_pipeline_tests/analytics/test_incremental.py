@@ -83,7 +83,7 @@ class History:
 
     def incremental(self, compute: Compute, step: int) -> pd.DataFrame:
         """Runs of `step` dates, each reading its own earlier rows, like the assets."""
-        con, frames = self.con, []
+        con = self.con
         con.execute("CREATE OR REPLACE TABLE computed AS SELECT * FROM (SELECT 1) WHERE false")
         for i in range(0, len(self.dates), step):
             run = self.dates[i : i + step]

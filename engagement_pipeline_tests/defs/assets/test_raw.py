@@ -2,7 +2,6 @@ import pandas as pd
 import pytest
 
 from engagement_pipeline.defs.assets import raw
-from engagement_pipeline.config import load_config
 from engagement_pipeline.sql import new_connection
 
 
