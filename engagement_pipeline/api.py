@@ -1,4 +1,4 @@
-"""The Python API: load_config and process_engagement_analysis, run by the same functions as the assets."""
+"""The Python API: load_config and process_engagement_analysis, run by the stages the assets are built from."""
 
 from __future__ import annotations
 
@@ -8,14 +8,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from engagement_pipeline.analytics.engagement import (
-    compute_engagement_scores,
-    touchpoint_count_column,
-)
-from engagement_pipeline.analytics.ltv import compute_customer_ltv
+from engagement_pipeline.analytics.engagement import touchpoint_count_column
 from engagement_pipeline.analytics.report import build_report_document, overall_metrics
-from engagement_pipeline.analytics.segmentation import assign_segments
-from engagement_pipeline.analytics.strategy import segment_strategies
 from engagement_pipeline.config import Config, load_config
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
@@ -27,6 +21,14 @@ from engagement_pipeline.models import (
     TouchpointType,
 )
 from engagement_pipeline.sql import new_connection, scalar
+from engagement_pipeline.stages import (
+    CUSTOMER_SEGMENTS,
+    ENGAGEMENT_SCORES,
+    RAW_ENGAGEMENT_EVENTS,
+    RAW_PURCHASES,
+    SEGMENT_STRATEGIES,
+    run_stages,
+)
 
 __all__ = ["load_config", "process_engagement_analysis"]
 
@@ -76,12 +78,13 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
         snapshot_date = config.snapshots.end_date or _latest_data_date(con, events, purchases)
         if snapshot_date is None:
             snapshot_date = config.snapshots.start_date
-    dates = [snapshot_date]
-    ltv = compute_customer_ltv(con, purchases, dates, config.ltv)
-    scores = compute_engagement_scores(con, events, purchases, dates, config.engagement_scoring)
-    segments = assign_segments(con, ltv, scores, config.segmentation, config.engagement_scoring)
-    strategies = segment_strategies(con, segments, config.strategy)
-    overall = overall_metrics(con, segments)
+    computed = run_stages(
+        con, {RAW_ENGAGEMENT_EVENTS: events, RAW_PURCHASES: purchases}, [snapshot_date], config
+    )
+    segments = computed[CUSTOMER_SEGMENTS]  # noqa: F841 - referenced by name in the SQL below
+    scores = computed[ENGAGEMENT_SCORES]  # noqa: F841 - referenced by name in the SQL below
+    strategies = computed[SEGMENT_STRATEGIES].df()
+    overall = overall_metrics(con, computed[CUSTOMER_SEGMENTS])
     counts = ", ".join(f"s.{touchpoint_count_column(t)}" for t in TouchpointType)
     per_customer = con.sql(
         f"SELECT g.*, {counts} FROM segments g JOIN scores s USING (snapshot_date, customer_id) "

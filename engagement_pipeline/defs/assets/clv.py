@@ -8,20 +8,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from engagement_pipeline.analytics.clv import (
-    SnapshotCLV,
-    expected_column,
-    parameter_rows,
-    predict_snapshot,
-)
+from engagement_pipeline.analytics.clv import expected_column
+from engagement_pipeline.analytics.clv_fits import fit_snapshots
 from engagement_pipeline.analytics.clv_summary import transaction_summary
-from engagement_pipeline.defs.assets.raw import RAW_PURCHASES
-from engagement_pipeline.defs.assets.snapshots import (
-    Lookback,
-    previous_day,
-    require_earlier,
-    source_link,
-)
+from engagement_pipeline.defs.assets.snapshots import require_earlier, source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
@@ -29,11 +19,14 @@ from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
 from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
+from engagement_pipeline.stages import (
+    CLV_MODEL_PARAMETERS,
+    CUSTOMER_CLV,
+    STAGE_BY_NAME,
+)
 
 GROUP = "predictive_clv"
 OWNER = "team:customer-analytics"
-CUSTOMER_CLV = "customer_clv"
-CLV_MODEL_PARAMETERS = "clv_model_parameters"
 
 ONE_ROW_PER_CUSTOMER = "one_row_per_customer"
 MODEL_FITTED = "model_fitted"
@@ -53,20 +46,6 @@ CLV_CONTRACTS = [
         "Converged fits have positive, finite parameters and a finite log-likelihood.",
     ),
 ]
-PARAMETER_COLUMNS = {
-    "snapshot_date": "object",
-    "model": "object",
-    "parameter": "object",
-    "value": float,
-    "log_likelihood": float,
-    "converged": bool,
-    "iterations": int,
-    "customers": int,
-    "distinct_rows": int,
-    "status": "object",
-}
-
-
 # -- check outcomes -----------------------------------------------------------------------
 
 
@@ -99,37 +78,6 @@ def warm_start_from(parameters: duckdb.DuckDBPyRelation | None, day: dt.date) ->
     return {m: dict(zip(g["parameter"], g["value"], strict=True)) for m, g in rows.groupby("model")}
 
 
-def _warm_start(result: SnapshotCLV) -> dict | None:
-    return {f.model: f.params for f in result.fits} if result.status == "fitted" else None
-
-
-def fit_dates(
-    context: dg.AssetExecutionContext,
-    summaries: pd.DataFrame,
-    dates: list[dt.date],
-    config,
-    warm: dict | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """One fit per snapshot date (a handful per run), never per customer; each starts from
-    the previous date's parameters."""
-    frames, parameters, statuses = [], [], {}
-    days = pd.to_datetime(summaries["snapshot_date"]).dt.date
-    for day in dates:
-        summary = summaries[days == day]
-        result = predict_snapshot(summary, config.clv, config.ltv.discount_rate, warm)
-        warm = _warm_start(result) or warm
-        statuses[day.isoformat()] = result.status
-        frames.append(result.customers.assign(model_status=result.status))
-        parameters.extend(parameter_rows(day, result))
-        for note in getattr(result, "notes", []):
-            context.log.warning(f"{day}: {note}")
-        context.log.info(f"{day}: {result.status} ({len(summary)} purchasers)")
-    customers = pd.concat(frames, ignore_index=True)
-    params = pd.DataFrame(parameters, columns=list(PARAMETER_COLUMNS)).astype(PARAMETER_COLUMNS)
-    params["snapshot_date"] = pd.to_datetime(params["snapshot_date"]).dt.date
-    return customers, params, statuses
-
-
 def _parameter_metadata(params: pd.DataFrame):
     days = pd.to_datetime(params["snapshot_date"]).dt.date.map(dt.date.isoformat)
 
@@ -145,7 +93,7 @@ def _parameter_metadata(params: pd.DataFrame):
 
 
 def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
-    lookback = Lookback(1, previous_day)
+    stage = STAGE_BY_NAME[CUSTOMER_CLV]
 
     def out(description: str) -> dg.AssetOut:
         return dg.AssetOut(
@@ -162,17 +110,14 @@ def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
         name="clv_model",
         description="Fits BG/NBD and Gamma-Gamma on each snapshot's purchase history and predicts every purchaser.",
         outs={
-            CUSTOMER_CLV: out(
-                "One purchasing customer's frequency, recency, T, P(alive), expected purchases, "
-                "expected spend and predicted CLV as of the snapshot date."
-            ),
+            CUSTOMER_CLV: out(stage.description),
             CLV_MODEL_PARAMETERS: out(
                 "One fitted parameter of one model (BG/NBD or Gamma-Gamma) on the snapshot date, "
                 "with the fit's log-likelihood and convergence."
             ),
         },
         ins={
-            RAW_PURCHASES: dg.AssetIn(RAW_PURCHASES),
+            **{a: dg.AssetIn(a) for a in stage.inputs},
             "earlier": earlier_in(CUSTOMER_CLV, 1),
             "earlier_parameters": earlier_in(CLV_MODEL_PARAMETERS, 1),
         },
@@ -188,7 +133,9 @@ def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
         earlier_parameters: EarlierPartitions,
     ) -> Iterator:
         with user_errors():
-            yield from _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters)
+            yield from _clv(
+                context, settings, stage.lookback, raw_purchases, earlier, earlier_parameters
+            )
 
     return [clv_model]
 
@@ -202,7 +149,12 @@ def _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters
         con, raw_purchases, dates, config.clv.time_unit_days, state
     ).df()
     warm = warm_start_from(earlier_parameters.rows, dates[0] - dt.timedelta(days=1))
-    customers, params, statuses = fit_dates(context, summaries, dates, config, warm)
+
+    def log(day: dt.date, message: str, warning: bool) -> None:
+        (context.log.warning if warning else context.log.info)(f"{day}: {message}")
+
+    fitted = fit_snapshots(summaries, dates, config, warm, log)
+    customers, params, statuses = fitted.customers, fitted.parameters, fitted.statuses
     customers_rel = materialize(con, con.from_df(customers), CUSTOMER_CLV)
     params_rel = materialize(con, con.from_df(params), CLV_MODEL_PARAMETERS)
     horizon = expected_column(config.clv.horizons_days[-1])

@@ -2,20 +2,13 @@
 with their checks. Each asset, its check specs and the functions computing those checks
 read together here."""
 
-import datetime as dt
 from collections.abc import Mapping
 
 import dagster as dg
 import duckdb
 
-from engagement_pipeline.analytics.engagement import compute_engagement_scores
-from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
-from engagement_pipeline.analytics.segmentation import assign_segments
-from engagement_pipeline.analytics.state import add_months
-from engagement_pipeline.analytics.strategy import segment_strategies as build_strategies
 from engagement_pipeline.config import Config
-from engagement_pipeline.defs.assets.raw import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES
-from engagement_pipeline.defs.assets.snapshots import Lookback, snapshot_asset
+from engagement_pipeline.defs.assets.snapshots import snapshot_asset
 from engagement_pipeline.defs.checks import Contract
 from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.quality import (
@@ -27,13 +20,15 @@ from engagement_pipeline.quality import (
     unique_check,
 )
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.stages import (
+    CUSTOMER_LTV,
+    CUSTOMER_SEGMENTS,
+    ENGAGEMENT_SCORES,
+    SEGMENT_STRATEGIES,
+    STAGE_BY_NAME,
+)
 
 GROUP = "customer_analytics"
-CUSTOMER_LTV = "customer_ltv"
-ENGAGEMENT_SCORES = "engagement_scores"
-CUSTOMER_SEGMENTS = "customer_segments"
-SEGMENT_STRATEGIES = "segment_strategies"
-CUSTOMER_CLV = "customer_clv"  # defined in clv.py; segments read it
 
 SEGMENT_SET = "(" + ", ".join(quote_literal(t.value) for t in SegmentTier) + ")"
 
@@ -155,116 +150,20 @@ def segment_strategy_outcomes(
     }
 
 
-# -- computations -----------------------------------------------------------------------
-
-
-def _ltv(con, inputs, dates, config: Config, earlier):
-    return compute_customer_ltv(con, inputs[RAW_PURCHASES], dates, config.ltv, earlier)
-
-
-def _ltv_window_start(day: dt.date, config: Config) -> list[dt.date]:
-    months = int(config.ltv.lookback_months)
-    before_window = add_months(day + dt.timedelta(days=1), -months) - dt.timedelta(days=1)
-    return [day - dt.timedelta(days=1), before_window]
-
-
-def _engagement(con, inputs, dates, config: Config, earlier):
-    return compute_engagement_scores(
-        con,
-        inputs[RAW_ENGAGEMENT_EVENTS],
-        inputs[RAW_PURCHASES],
-        dates,
-        config.engagement_scoring,
-        earlier,
-    )
-
-
-def _engagement_window_start(day: dt.date, config: Config) -> list[dt.date]:
-    window = int(config.engagement_scoring.window_days)
-    return [day - dt.timedelta(days=1), day - dt.timedelta(days=window)]
-
-
-def _segments(con, inputs, _dates, config: Config, _earlier):
-    return assign_segments(
-        con,
-        inputs[CUSTOMER_LTV],
-        inputs[ENGAGEMENT_SCORES],
-        config.segmentation,
-        config.engagement_scoring,
-        inputs[CUSTOMER_CLV],
-    )
-
-
-def _strategies(con, inputs, _dates, config: Config, _earlier):
-    frame = build_strategies(con, inputs[CUSTOMER_SEGMENTS], config.strategy)
-    return con.from_df(frame)
-
-
 def build_customer_analytics_assets(config: Config, common: dict) -> list[dg.AssetsDefinition]:
-    segment_figures = {
-        f"customers/{t.value}": f"count(*) FILTER (WHERE segment = {quote_literal(t.value)})"
-        for t in SegmentTier
-    }
+    def asset(name, contracts, outcomes, **kwargs) -> dg.AssetsDefinition:
+        return snapshot_asset(
+            STAGE_BY_NAME[name], GROUP, contracts, outcomes, config, common, __file__, **kwargs
+        )
+
     return [
-        snapshot_asset(
-            CUSTOMER_LTV,
-            "One purchasing customer's purchase history and simple lifetime value as of the snapshot date.",
-            GROUP,
-            [RAW_PURCHASES],
-            Lookback(ltv_window_offsets(config.ltv)[1], _ltv_window_start),
-            _ltv,
-            LTV_CONTRACTS,
-            customer_ltv_outcomes,
-            common,
-            figures={
-                "customers": "count(*)",
-                "total_revenue": "sum(total_revenue)",
-                "mean_lifetime_value": "avg(lifetime_value)",
-            },
-            module_file=__file__,
-        ),
-        snapshot_asset(
-            ENGAGEMENT_SCORES,
-            "One customer's engagement score, touchpoint counts and last activity as of the snapshot date.",
-            GROUP,
-            [RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES],
-            Lookback(int(config.engagement_scoring.window_days), _engagement_window_start),
-            _engagement,
-            ENGAGEMENT_CONTRACTS,
-            engagement_score_outcomes,
-            common,
-            figures={
-                "customers": "count(*)",
-                "mean_engagement_score": "avg(engagement_score)",
-                "window_events": "sum(window_events)",
-            },
-            module_file=__file__,
-        ),
-        snapshot_asset(
-            CUSTOMER_SEGMENTS,
-            "One customer's segment tier and value tier, with the figures that decided it, as of the snapshot date.",
-            GROUP,
-            [CUSTOMER_LTV, ENGAGEMENT_SCORES, CUSTOMER_CLV],
-            None,
-            _segments,
-            SEGMENT_CONTRACTS,
-            customer_segment_outcomes,
-            common,
-            figures={"customers": "count(*)", **segment_figures},
-            module_file=__file__,
-        ),
-        snapshot_asset(
+        asset(CUSTOMER_LTV, LTV_CONTRACTS, customer_ltv_outcomes),
+        asset(ENGAGEMENT_SCORES, ENGAGEMENT_CONTRACTS, engagement_score_outcomes),
+        asset(CUSTOMER_SEGMENTS, SEGMENT_CONTRACTS, customer_segment_outcomes),
+        asset(
             SEGMENT_STRATEGIES,
-            "One segment's figures (count, share, average LTV and engagement, revenue) and recommendations on the snapshot date.",
-            GROUP,
-            [CUSTOMER_SEGMENTS],
-            None,
-            _strategies,
             STRATEGY_CONTRACTS,
             segment_strategy_outcomes,
-            common,
-            figures={"customers": "sum(customer_count)"},
-            module_file=__file__,
             preview_order="segment_rank",
         ),
     ]

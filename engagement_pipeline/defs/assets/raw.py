@@ -36,11 +36,10 @@ from engagement_pipeline.quality import (
     unique_check,
 )
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.stages import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES
 
 GROUP = "raw"
 OWNER = "team:data-engineering"
-RAW_ENGAGEMENT_EVENTS = "raw_engagement_events"
-RAW_PURCHASES = "raw_purchases"
 QUARANTINED_ENGAGEMENT_EVENTS = "quarantined_engagement_events"
 QUARANTINED_PURCHASES = "quarantined_purchases"
 

@@ -14,10 +14,6 @@ from engagement_pipeline.analytics.report import (
     predicted_value,
     write_report,
 )
-from engagement_pipeline.defs.assets.customer_analytics import (
-    CUSTOMER_SEGMENTS,
-    SEGMENT_STRATEGIES,
-)
 from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import reports_user_errors
@@ -26,6 +22,7 @@ from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
 from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.quality import CheckOutcome
+from engagement_pipeline.stages import CUSTOMER_SEGMENTS, SEGMENT_STRATEGIES
 
 GROUP = "reporting"
 OWNER = "team:customer-success"

@@ -8,8 +8,7 @@ range of dates is one pass. See docs/architecture.md, "Incremental snapshots".
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -18,45 +17,22 @@ import duckdb
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import reports_user_errors
-from engagement_pipeline.defs.metadata import Figures, record_partition_metadata
+from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
 from engagement_pipeline.errors import LakeError
 from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes
+from engagement_pipeline.stages import Lookback, Stage
 
 OWNER = "team:customer-analytics"
 EARLIER = "earlier"  # the input name of an asset's own earlier rows
 
-# (connection, inputs by asset name, snapshot dates, config, earlier rows or None) -> rows
-SnapshotCompute = Callable[
-    [
-        duckdb.DuckDBPyConnection,
-        Mapping[str, duckdb.DuckDBPyRelation],
-        list[dt.date],
-        Config,
-        "duckdb.DuckDBPyRelation | None",
-    ],
-    duckdb.DuckDBPyRelation,
-]
 # (the computed rows, connection, inputs) -> outcome of each check
 SnapshotOutcomes = Callable[
     [duckdb.DuckDBPyRelation, duckdb.DuckDBPyConnection, Mapping[str, duckdb.DuckDBPyRelation]],
     Mapping[str, CheckOutcome | DateOutcomes],
 ]
-
-
-@dataclass(frozen=True)
-class Lookback:
-    """How far back an asset reads its own rows: days before each date (1 = the previous
-    day's state; more where a window starts earlier), and the dates it needs exactly."""
-
-    days: int
-    needed: Callable[[dt.date, Config], list[dt.date]]
-
-
-def previous_day(day: dt.date, _config: Config) -> list[dt.date]:
-    return [day - dt.timedelta(days=1)]
 
 
 def source_link(module_file: str) -> dict:
@@ -93,35 +69,31 @@ def require_earlier(
 
 
 def snapshot_asset(
-    name: str,
-    description: str,
+    stage: Stage,
     group: str,
-    inputs: Iterable[str],
-    lookback: Lookback | None,
-    compute: SnapshotCompute,
     contracts: list[Contract],
     outcomes: SnapshotOutcomes,
+    config: Config,
     common: dict,
-    figures: Figures | None = None,
-    code_version: str = "1",
-    module_file: str = __file__,
+    module_file: str,
     preview_order: str = "customer_id",
 ) -> dg.AssetsDefinition:
-    """A snapshot asset: same-day inputs, its own earlier rows when it has state, and one
-    materialization and check evaluation per date with that date's own figures."""
-    ins = {a: dg.AssetIn(a) for a in inputs}
+    """A snapshot asset from its stage: same-day inputs, its own earlier rows when it has
+    state, and one materialization and check evaluation per date with that date's figures."""
+    name, lookback = stage.name, stage.lookback
+    ins = {a: dg.AssetIn(a) for a in stage.inputs}
     if lookback is not None:
-        ins[EARLIER] = earlier_in(name, lookback.days)
+        ins[EARLIER] = earlier_in(name, lookback.days(config))
 
     @dg.asset(
         name=name,
-        description=description,
+        description=stage.description,
         group_name=group,
         ins=ins,
         kinds={"duckdb", "parquet"},
         owners=[OWNER],
         tags={"layer": "snapshot"},
-        code_version=code_version,
+        code_version="1",
         metadata=source_link(module_file),
         check_specs=check_specs(contracts, common["partitions_def"]),
         **common,
@@ -132,16 +104,19 @@ def snapshot_asset(
         settings: PipelineSettings,
         **upstream: duckdb.DuckDBPyRelation,
     ) -> Iterator:
-        con, config = connection(), settings.load()
+        con, run_config = connection(), settings.load()
         keys = partition_keys(context)
         dates = [dt.date.fromisoformat(k) for k in keys]
         earlier = (
-            require_earlier(name, upstream.pop(EARLIER), dates, lookback, config)
+            require_earlier(name, upstream.pop(EARLIER), dates, lookback, run_config)
             if lookback is not None
             else None
         )
-        result = materialize(con, compute(con, upstream, dates, config, earlier), name)
-        record_partition_metadata(context, name, result, keys, figures, preview_order=preview_order)
+        computed = stage.compute(con, upstream, dates, run_config, earlier)
+        result = materialize(con, computed, name)
+        record_partition_metadata(
+            context, name, result, keys, stage.figures, preview_order=preview_order
+        )
         yield dg.Output(result)
         yield from partition_check_results(
             context, contracts, outcomes(result, con, upstream), keys
