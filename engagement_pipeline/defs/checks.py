@@ -26,6 +26,8 @@ class Contract:
     name: str
     description: str
     blocking: bool = True
+    # other assets' partitions the check reads (shown in lineage), e.g. earlier days
+    reads: tuple[dg.AssetDep, ...] = ()
 
 
 def check_specs(
@@ -42,6 +44,7 @@ def check_specs(
                 description=c.description,
                 blocking=c.blocking,
                 partitions_def=partitions_def,
+                additional_deps=c.reads,
             )
             for c in contracts
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 
 from engagement_pipeline.config import SnapshotsConfig
@@ -25,13 +27,20 @@ def build_schedule(
     config (end_date set): every day already has its partition, so the schedule exists (so
     the UI says why) but each tick skips with the reason."""
     if snapshots.end_date is None:
-        return dg.build_schedule_from_partitioned_job(
-            job,
+
+        @dg.schedule(
             name=DAILY_SCHEDULE,
-            hour_of_day=2,
-            minute_of_hour=0,
-            description="Runs the previous day's snapshot at 02:00 UTC.",
+            job=job,
+            cron_schedule="0 2 * * *",
+            execution_timezone="UTC",
+            description="Runs the previous day's snapshot (every asset) at 02:00 UTC.",
         )
+        def daily_engagement_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+            # The tick's own time names the day that just ended; the run computes as of it.
+            day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
+            return dg.RunRequest(run_key=day, partition_key=day)
+
+        return daily_engagement_schedule
     reason = (
         f"snapshots.end_date is {snapshots.end_date}: this config describes a closed "
         "historical range, so there is no new day to run. Backfill its dates from the "

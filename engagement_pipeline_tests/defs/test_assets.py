@@ -129,7 +129,15 @@ def test_lineage_is_the_raw_day_and_the_assets_own_earlier_rows(make_project):
         "2025-01-01",
         "2025-01-02",
     ]
-    assert _upstream(graph, "customer_clv", "clv_model_parameters", "2025-01-03") == ["2025-01-02"]
+    # the CLV state and the warm start are each the previous day's own rows
+    assert _upstream(graph, "customer_clv", "customer_clv", "2025-01-03") == ["2025-01-02"]
+    assert _upstream(graph, "clv_model_parameters", "clv_model_parameters", "2025-01-03") == [
+        "2025-01-02"
+    ]
+    assert (
+        dg.AssetKey("clv_model_parameters")
+        not in graph.get(dg.AssetKey("customer_clv")).parent_keys
+    )
     assert _upstream(graph, "raw_purchases", "raw_purchases", "2025-01-01") == []
 
 
@@ -200,14 +208,30 @@ def test_report_markdown_is_asset_metadata(make_project):
     assert raw  # every partition of the range is recorded
 
 
+def _tick(path, when: dt.datetime):
+    defs = build_definitions(path)
+    schedule = defs.resolve_schedule_def("daily_engagement_schedule")
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    )
+    return schedule, schedule.evaluate_tick(ctx)
+
+
 def test_daily_schedule_runs_the_previous_day(make_project):
     path = make_project(EVENTS, PURCHASES, start="2025-01-01", end=None)
-    schedule = build_definitions(path).resolve_schedule_def("daily_engagement_schedule")
-    ctx = dg.build_schedule_context(
-        scheduled_execution_time=dt.datetime(2025, 1, 5, 2, 0, tzinfo=dt.timezone.utc)
-    )
-    requests = schedule.evaluate_tick(ctx).run_requests
-    assert [r.partition_key for r in requests] == ["2025-01-04"]
+    schedule, tick = _tick(path, dt.datetime(2025, 1, 5, 2, 0, tzinfo=dt.timezone.utc))
+    assert [r.partition_key for r in tick.run_requests] == ["2025-01-04"]
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
+
+
+def test_historical_config_schedule_says_why_it_does_nothing(make_project):
+    path = make_project(EVENTS, PURCHASES, start="2025-01-01", end="2025-01-05")
+    schedule, tick = _tick(path, dt.datetime(2025, 1, 5, 2, 0, tzinfo=dt.timezone.utc))
+    assert not tick.run_requests
+    assert tick.skip_message.startswith("snapshots.end_date is 2025-01-05")
+    assert "remove end_date" in tick.skip_message
+    assert schedule.description.startswith("Does nothing for this config")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_late_data_reload_the_day_then_backfill_after_it(make_project):

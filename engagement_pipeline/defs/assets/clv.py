@@ -121,6 +121,12 @@ def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
             "earlier": earlier_in(CUSTOMER_CLV, 1),
             "earlier_parameters": earlier_in(CLV_MODEL_PARAMETERS, 1),
         },
+        # each output builds on its own previous date (the state; the warm start), so a
+        # backfill's dates stay its dates
+        internal_asset_deps={
+            CUSTOMER_CLV: {dg.AssetKey(a) for a in (*stage.inputs, CUSTOMER_CLV)},
+            CLV_MODEL_PARAMETERS: {dg.AssetKey(a) for a in (*stage.inputs, CLV_MODEL_PARAMETERS)},
+        },
         can_subset=False,
         check_specs=check_specs(CLV_CONTRACTS, common["partitions_def"]),
         **common,

@@ -14,7 +14,7 @@ from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
-from engagement_pipeline.defs.partitions import earlier_in, partition_keys
+from engagement_pipeline.defs.partitions import earlier_days, earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
 from engagement_pipeline.ingestion.events import EVENT_SCHEMA, validate_events
 from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA, validate_purchases
@@ -60,7 +60,7 @@ QUARANTINE_SHARE = "quarantine_share"
 EXPLAINED_ROWS = "explained_rows"
 
 
-def _trend_contracts(asset: str, what: str) -> list[Contract]:
+def _trend_contracts(asset: str, quarantine: str, what: str) -> list[Contract]:
     return [
         Contract(
             asset,
@@ -73,6 +73,7 @@ def _trend_contracts(asset: str, what: str) -> list[Contract]:
             QUARANTINE_SHARE,
             f"A day's quarantined share stays under 5%, or under twice the previous {TRAILING_DAYS} days' share.",
             blocking=False,
+            reads=(dg.AssetDep(quarantine, partition_mapping=earlier_days(TRAILING_DAYS)),),
         ),
     ]
 
@@ -94,7 +95,7 @@ RAW_EVENT_CONTRACTS = [
     Contract(
         RAW_ENGAGEMENT_EVENTS, SCORES_IN_UNIT_INTERVAL, "engagement_score is null or in [0, 1]."
     ),
-    *_trend_contracts(RAW_ENGAGEMENT_EVENTS, "event"),
+    *_trend_contracts(RAW_ENGAGEMENT_EVENTS, QUARANTINED_ENGAGEMENT_EVENTS, "event"),
 ]
 RAW_PURCHASE_CONTRACTS = [
     Contract(RAW_PURCHASES, SCHEMA, "Canonical columns are present with their types."),
@@ -112,7 +113,7 @@ RAW_PURCHASE_CONTRACTS = [
         POSITIVE_AMOUNTS,
         "Every amount is > 0 (refunds are quarantined, never mixed in).",
     ),
-    *_trend_contracts(RAW_PURCHASES, "order"),
+    *_trend_contracts(RAW_PURCHASES, QUARANTINED_PURCHASES, "order"),
 ]
 QUARANTINE_CONTRACTS = {
     name: [
@@ -336,6 +337,12 @@ def _ingestion_asset(source: Source, common: dict) -> dg.AssetsDefinition:
         ins={
             "earlier_loaded": earlier_in(source.loaded, TRAILING_DAYS),
             "earlier_quarantined": earlier_in(source.quarantined, TRAILING_DAYS),
+        },
+        # each output reads its own earlier days; the quarantine-share check also reads the
+        # quarantine's (declared on the check), so a backfill's dates stay its dates
+        internal_asset_deps={
+            source.loaded: {dg.AssetKey(source.loaded)},
+            source.quarantined: {dg.AssetKey(source.quarantined)},
         },
         can_subset=False,
         check_specs=check_specs(
