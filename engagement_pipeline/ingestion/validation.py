@@ -17,7 +17,13 @@ import duckdb
 
 from engagement_pipeline.config import SnapshotsConfig, SourceConfig
 from engagement_pipeline.errors import SourceError
-from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, SourceScan
+from engagement_pipeline.ingestion.sources import (
+    NESTED,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SourceScan,
+    explain_read_error,
+)
 from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
 
 QUARANTINE_COLUMNS = (
@@ -39,6 +45,7 @@ REASON_CODES = frozenset(
         "broken_quoting",
         "invalid_encoding",
         "malformed_row",
+        "nested_value",
         "missing_customer_id",
         "value_too_long",
         "missing_timestamp",
@@ -229,7 +236,7 @@ def classify(
     columns, and the raw record of rejected rows. `loaded` has those canonical columns
     plus source_file, source_row and snapshot_date.
     """
-    raw_columns = [c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    raw_columns = [c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED)]
     key = (
         _UniqueKey("_id", rules.id_column, rules.duplicate_id_reason) if rules.unique_ids else None
     )
@@ -237,7 +244,7 @@ def classify(
     table = f"validated_{next(_tables)}"
     scan.rows.create_view(f"{table}_rows", replace=True)
     try:
-        _create_checked_view(con, table, source, rules, snapshots)
+        _create_checked_view(con, table, source, rules, _all_checks(rules, raw_columns, snapshots))
         _create_file_days(con, table, rules.timestamp_column, section)
         repeats = _repeat_window(rules, source, raw_columns, key)
         earlier = _earlier_key(table, key, span)
@@ -258,8 +265,8 @@ def classify(
             """
         )
     except duckdb.Error as exc:
-        text = str(exc).strip().splitlines()[0]
-        raise SourceError(f"{section}: cannot read {', '.join(scan.files[:3])}: {text}.") from None
+        # Text formats are read lazily: a bad record past what the reader sampled fails here.
+        raise explain_read_error(section, source.format, scan.files, exc) from None
 
     quarantined = _quarantined_rows(con, table)
     if scan.malformed is not None:
@@ -270,9 +277,16 @@ def classify(
     return Validated(loaded=loaded, quarantined=quarantined)
 
 
-def _all_checks(rules: SourceRules, snapshots: SnapshotsConfig) -> list[Check]:
-    """The shared checks, then the source's own; their order decides a row's one reason."""
+def _all_checks(
+    rules: SourceRules, raw_columns: list[str], snapshots: SnapshotsConfig
+) -> list[Check]:
+    """The shared checks, then the source's own; their order decides a row's one reason.
+
+    A nested value comes first: an object where an id or a time belongs says nothing
+    trustworthy about the row's other checks.
+    """
     return [
+        *(Check("nested_value", c, f"{NESTED} = {quote_literal(c)}") for c in raw_columns),
         Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
         Check("value_too_long", "customer_id", too_long_sql("customer_id")),
         Check("value_too_long", rules.id_column, too_long_sql(rules.id_column)),
@@ -292,7 +306,7 @@ def _create_checked_view(
     table: str,
     source: SourceConfig,
     rules: SourceRules,
-    snapshots: SnapshotsConfig,
+    checks: list[Check],
 ) -> None:
     """`{table}_checked`: every scanned row parsed, with its first failed check and its day.
 
@@ -306,7 +320,6 @@ def _create_checked_view(
             *rules.parsed,
         ]
     )
-    checks = _all_checks(rules, snapshots)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW {table}_checked AS
