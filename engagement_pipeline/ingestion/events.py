@@ -65,6 +65,7 @@ def validate_events(
     scan = scan_source(con, config, source, SECTION, mapping)
     rules = SourceRules(
         timestamp_column="timestamp",
+        timestamp_source_column=source.timestamp_column,
         id_column="event_id",
         # Generated ids (file:row) are unique by construction; only source ids can repeat.
         unique_ids=source.event_id_column is not None,

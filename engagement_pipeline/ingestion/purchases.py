@@ -98,6 +98,7 @@ def validate_purchases(
     ]
     rules = SourceRules(
         timestamp_column="purchase_date",
+        timestamp_source_column=source.purchase_date_column,
         id_column="order_id",
         # An invoice has many lines in Online Retail II: they are grouped, not duplicates.
         unique_ids=not online_retail and source.order_id_column is not None,

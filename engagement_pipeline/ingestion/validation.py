@@ -95,6 +95,7 @@ class SourceRules:
     parsed: list[str]
     checks: list[Check]
     output_columns: str
+    timestamp_source_column: str | None = None  # the source's name for it, for messages
 
 
 @dataclass(frozen=True)
@@ -105,15 +106,60 @@ class Validated:
     quarantined: duckdb.DuckDBPyRelation
 
 
-def timestamp_sql(col: str, source: SourceConfig) -> str:
-    """SQL that parses a text timestamp column to a UTC TIMESTAMP, or NULL when it cannot."""
+# Slash dates are month-first unless a file's own dates show it is day-first.
+_MONTH_FIRST = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%Y%m%d")
+_DAY_FIRST = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%Y%m%d")
+# Beyond this, a Unix epoch number (auto unit) is in milliseconds: 1e11 s is the year 5138.
+_MILLISECONDS_FROM = 1e11
+# Below this an auto-unit number is not taken for a time at all: 1e8 s is March 1973.
+_EPOCH_FROM = 1e8
+
+
+def timestamp_sql(col: str, source: SourceConfig, day_first: str = "false") -> str:
+    """SQL that parses a text timestamp column to a UTC TIMESTAMP, or NULL when it cannot.
+
+    `day_first` is a SQL condition saying the row's file writes slash dates day-first.
+    Numbers are Unix epoch times (UTC) in `source.timestamp_unit`; with the auto unit
+    they are tried last, so an 8-digit YYYYMMDD stays a date.
+    """
     value = f"trim({col})"
+    epoch = _epoch_sql(value, source.timestamp_unit)
     if source.timestamp_format:
-        return f"try_strptime({value}, {quote_literal(source.timestamp_format)})"
-    # Offsets are honoured and converted to UTC; naive values are taken as UTC.
+        parsed = f"try_strptime({value}, {quote_literal(source.timestamp_format)})"
+    else:
+        # Offsets are honoured and converted to UTC; naive values are taken as UTC.
+        parsed = (
+            f"coalesce(CAST(try_cast({value} AS TIMESTAMPTZ) AS TIMESTAMP), "
+            f"CASE WHEN {day_first} THEN try_strptime({value}, {_format_list(_DAY_FIRST)}) "
+            f"ELSE try_strptime({value}, {_format_list(_MONTH_FIRST)}) END)"
+        )
+    if source.timestamp_unit == "auto":
+        return f"coalesce({parsed}, {epoch})"
+    return f"coalesce({epoch}, {parsed})"
+
+
+def _format_list(formats: tuple[str, ...]) -> str:
+    return "[" + ", ".join(quote_literal(f) for f in formats) + "]"
+
+
+def _epoch_sql(value: str, unit: str) -> str:
+    """A number as a Unix epoch time in seconds or milliseconds (auto: by magnitude)."""
+    number = (
+        f"CASE WHEN regexp_full_match({value}, '-?\\d+(\\.\\d*)?([eE][+-]?\\d+)?') "
+        f"THEN try_cast({value} AS DOUBLE) END"
+    )
+    if unit == "seconds":
+        micros = f"{number} * 1e6"
+    elif unit == "milliseconds":
+        micros = f"{number} * 1e3"
+    else:
+        micros = (
+            f"CASE WHEN abs({number}) >= {_MILLISECONDS_FROM} THEN {number} * 1e3 "
+            f"WHEN abs({number}) >= {_EPOCH_FROM} THEN {number} * 1e6 END"
+        )
+    # Years 0001..9999 only: anything further is not a time but a wrong column.
     return (
-        f"coalesce(CAST(try_cast({value} AS TIMESTAMPTZ) AS TIMESTAMP), "
-        f"try_strptime({value}, ['%m/%d/%Y %H:%M', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y', '%Y%m%d']))"
+        f"CASE WHEN abs({micros}) < 2.5e17 THEN make_timestamp(CAST(round({micros}) AS BIGINT)) END"
     )
 
 
@@ -244,7 +290,9 @@ def classify(
     table = f"validated_{next(_tables)}"
     scan.rows.create_view(f"{table}_rows", replace=True)
     try:
-        _create_checked_view(con, table, source, rules, _all_checks(rules, raw_columns, snapshots))
+        day_first = _day_first_files(con, table, source, rules, section)
+        checks = _all_checks(rules, raw_columns, snapshots)
+        _create_checked_view(con, table, source, rules, checks, day_first)
         _create_file_days(con, table, rules.timestamp_column, section)
         repeats = _repeat_window(rules, source, raw_columns, key)
         earlier = _earlier_key(table, key, span)
@@ -307,6 +355,7 @@ def _create_checked_view(
     source: SourceConfig,
     rules: SourceRules,
     checks: list[Check],
+    day_first: str,
 ) -> None:
     """`{table}_checked`: every scanned row parsed, with its first failed check and its day.
 
@@ -315,7 +364,7 @@ def _create_checked_view(
     """
     parsed_select = ", ".join(
         [
-            f"{timestamp_sql(rules.timestamp_column, source)} AS ts_parsed",
+            f"{timestamp_sql(rules.timestamp_column, source, day_first)} AS ts_parsed",
             f"{row_id_sql(rules.id_column)} AS _id",
             *rules.parsed,
         ]
@@ -329,6 +378,57 @@ def _create_checked_view(
         FROM (SELECT *, {parsed_select} FROM {table}_rows)
         """
     )
+
+
+def _day_first_files(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: SourceConfig,
+    rules: SourceRules,
+    section: str,
+) -> str:
+    """A SQL condition true for rows of files that write slash dates day-first.
+
+    Without timestamp_format, each file decides for itself from its own dates: a first
+    field above 12 can only be a day, a second field above 12 only a day of the month in
+    month-first order. A file showing only the first kind is read day-first throughout, so
+    03/04 in it is 3 April, never 4 March beside a 15/03; a file showing both kinds has no
+    one reading and is an error; a file whose dates all fit both keeps month-first.
+    """
+    if source.timestamp_format:
+        return "false"
+    ts = f"trim({quote_ident(rules.timestamp_column)})"
+    pattern = "'^(\\d{1,2})/(\\d{1,2})/\\d{2,4}'"
+    orders = fetch_all(
+        con,
+        f"""
+        SELECT {SOURCE_FILE}, count(*) FILTER (a > 12 AND b <= 12) AS day_first,
+               arg_min(v, {SOURCE_ROW}) FILTER (a > 12 AND b <= 12) AS day_example,
+               count(*) FILTER (b > 12 AND a <= 12) AS month_first,
+               arg_min(v, {SOURCE_ROW}) FILTER (b > 12 AND a <= 12) AS month_example
+        FROM (
+            SELECT {SOURCE_FILE}, {SOURCE_ROW}, {ts} AS v,
+                   try_cast(regexp_extract({ts}, {pattern}, 1) AS INTEGER) AS a,
+                   try_cast(regexp_extract({ts}, {pattern}, 2) AS INTEGER) AS b
+            FROM {table}_rows WHERE {ts} LIKE '%/%'
+        )
+        GROUP BY 1 HAVING day_first > 0
+        """,
+    )
+    mixed = [o for o in orders if o[3] > 0]
+    if mixed:
+        path, _, day_example, _, month_example = mixed[0]
+        column = rules.timestamp_source_column or rules.timestamp_column
+        raise SourceError(
+            f"{section}: {path} has dates in column {column!r} that only read day-first "
+            f"(e.g. {day_example!r}) and others that only read month-first (e.g. "
+            f"{month_example!r}). Set {section}.timestamp_format to the export's order, e.g. "
+            "'%d/%m/%Y %H:%M' (day first) or '%m/%d/%Y %H:%M' (month first)."
+        )
+    if not orders:
+        return "false"
+    files = ", ".join(quote_literal(o[0]) for o in orders)
+    return f"{SOURCE_FILE} IN ({files})"
 
 
 def _create_file_days(
