@@ -62,6 +62,7 @@ REASON_CODES = frozenset(
         "non_positive_amount",
         "implausible_amount",
         "invalid_quantity",
+        "non_positive_quantity",
         "missing_quantity",
         "cancellation",
         "duplicate_order_id",
@@ -96,6 +97,9 @@ class SourceRules:
     checks: list[Check]
     output_columns: str
     timestamp_source_column: str | None = None  # the source's name for it, for messages
+    # Exact repeats within one file are real (Online Retail II lines); across files they
+    # are the same export read twice and stay duplicate_row.
+    repeats_within_file_kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,11 @@ def row_id_sql(col: str) -> str:
 
 # Identifiers longer than this are a broken export (a whole line in one field), not an id.
 MAX_ID_LENGTH = 256
+
+
+def customer_id_sql(col: str) -> str:
+    """The customer id, with a float export's '.0' taken off an all-digit id (12000.0)."""
+    return f"regexp_replace(trim({col}), '^(\\d+)\\.0+$', '\\1')"
 
 
 def too_long_sql(col: str) -> str:
@@ -486,7 +495,9 @@ def _repeat_window(
     return _Repeats(
         window=f"PARTITION BY _first_reason IS NULL, _row_hash, "
         f"{quote_ident(raw_columns[1])}, {quote_ident(rules.timestamp_column)}",
-        reason="'duplicate_row'",
+        reason=f"CASE WHEN {SOURCE_FILE} = _first_file THEN NULL ELSE 'duplicate_row' END"
+        if rules.repeats_within_file_kept
+        else "'duplicate_row'",
     )
 
 
@@ -508,7 +519,8 @@ def _in_range_sql(span: _Span, repeats: _Repeats) -> str:
     return f"""
         SELECT *,
             row_number() OVER (w) AS _repeat,
-            first_value(_row_hash) OVER (w) AS _first_hash
+            first_value(_row_hash) OVER (w) AS _first_hash,
+            first_value({SOURCE_FILE}) OVER (w) AS _first_file
         FROM homed
         WHERE {span.in_run("snapshot_date")}
         WINDOW w AS ({repeats.window} ORDER BY {SOURCE_FILE}, {SOURCE_ROW})"""
