@@ -121,36 +121,22 @@ def validate_purchases(
     scan = scan_source(con, config, source, SECTION, mapping)
     # Online Retail II prices each line as quantity x unit price; checks name that column.
     price = "unit_price" if online_retail else "amount"
-    sep = source.decimal_separator
     _refuse_decimal_commas(con, scan, source, price)
+    validated = classify(
+        con, scan, source, _purchase_rules(source, price), config.snapshots, start, end, SECTION
+    )
+    return Validated(loaded=_orders(validated.loaded), quarantined=validated.quarantined)
+
+
+def _purchase_rules(source: PurchaseDataConfig, price: str) -> SourceRules:
+    online_retail = source.layout == "online_retail_ii"
+    sep = source.decimal_separator
     amount = (
         f"({number_sql('quantity', sep)} * {number_sql('unit_price', sep)})"
         if online_retail
         else number_sql("amount", sep)
     )
-    # Free orders (amount 0) are transactions too where the source says so; refunds never are.
-    non_positive = "< 0" if source.allow_zero_amounts else "<= 0"
-    checks = [
-        # Cancellations are refunds of earlier invoices: counted, never mixed into revenue.
-        *(
-            [Check("cancellation", "order_id", "upper(trim(order_id)) LIKE 'C%'")]
-            if online_retail
-            else []
-        ),
-        *(
-            [Check("missing_quantity", "quantity", missing_sql("quantity"))]
-            if online_retail
-            else []
-        ),
-        Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
-        # A line of no or negative items is a return or a correction, never a sale.
-        Check("non_positive_quantity", "quantity", "quantity_parsed <= 0"),
-        Check("missing_amount", price, missing_sql(price)),
-        Check("invalid_amount", price, _bad_number(price, number_sql(price, sep))),
-        Check("non_positive_amount", price, f"amount_parsed {non_positive}"),
-        Check("implausible_amount", price, f"amount_parsed > {float(source.max_amount)!r}"),
-    ]
-    rules = SourceRules(
+    return SourceRules(
         timestamp_column="purchase_date",
         timestamp_source_column=source.purchase_date_column,
         id_column="order_id",
@@ -163,7 +149,7 @@ def validate_purchases(
         ],
         # The same item entered twice on one invoice is two lines of that order.
         repeats_within_file_kept=online_retail,
-        checks=checks,
+        checks=_purchase_checks(source, price),
         output_columns=f"""
             _id AS order_id,
             {customer_id_sql("customer_id")} AS customer_id,
@@ -173,9 +159,37 @@ def validate_purchases(
             nullif(trim(product), '') AS product,
             nullif(trim(country), '') AS country""",
     )
-    validated = classify(con, scan, source, rules, config.snapshots, start, end, SECTION)
-    loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
-    orders = con.sql(
+
+
+def _purchase_checks(source: PurchaseDataConfig, price: str) -> list[Check]:
+    online_retail = source.layout == "online_retail_ii"
+    # Free orders (amount 0) are transactions too where the source says so; refunds never are.
+    non_positive = "< 0" if source.allow_zero_amounts else "<= 0"
+    retail_only = [
+        # Cancellations are refunds of earlier invoices: counted, never mixed into revenue.
+        Check("cancellation", "order_id", "upper(trim(order_id)) LIKE 'C%'"),
+        Check("missing_quantity", "quantity", missing_sql("quantity")),
+    ]
+    return [
+        *(retail_only if online_retail else []),
+        Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
+        # A line of no or negative items is a return or a correction, never a sale.
+        Check("non_positive_quantity", "quantity", "quantity_parsed <= 0"),
+        Check("missing_amount", price, missing_sql(price)),
+        Check(
+            "invalid_amount",
+            price,
+            _bad_number(price, number_sql(price, source.decimal_separator)),
+        ),
+        Check("non_positive_amount", price, f"amount_parsed {non_positive}"),
+        Check("implausible_amount", price, f"amount_parsed > {float(source.max_amount)!r}"),
+    ]
+
+
+def _orders(lines: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """Loaded lines grouped into orders (one line each in the canonical layout)."""
+    return lines.query(
+        "loaded",
         f"""
         SELECT order_id,
                arg_min(customer_id, {SOURCE_ROW}) AS customer_id,
@@ -191,6 +205,5 @@ def validate_purchases(
         FROM loaded
         GROUP BY order_id
         ORDER BY snapshot_date, purchase_timestamp, order_id
-        """
+        """,
     )
-    return Validated(loaded=orders, quarantined=validated.quarantined)

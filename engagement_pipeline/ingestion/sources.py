@@ -392,20 +392,26 @@ def _with_csv_line_numbers(
         ANTI JOIN {scan}_quotes q ON q.file_path = l.{SOURCE_FILE} AND q.line = l.{SOURCE_ROW}
         """
     )
-    malformed = con.sql(
+    return lined, _malformed_lines(con, errors, f"{scan}_quotes")
+
+
+def _malformed_lines(
+    con: duckdb.DuckDBPyConnection, errors: str, quotes: str
+) -> duckdb.DuckDBPyRelation:
+    """Rejected lines and lines with broken quoting, one row each (broken quoting wins)."""
+    return con.sql(
         f"""
         SELECT file_path AS {SOURCE_FILE}, line AS {SOURCE_ROW}, column_name,
                error_type, error_message, csv_line
         FROM {errors} e
         WHERE NOT EXISTS (
-            SELECT 1 FROM {scan}_quotes q WHERE q.file_path = e.file_path AND q.line = e.line)
+            SELECT 1 FROM {quotes} q WHERE q.file_path = e.file_path AND q.line = e.line)
         UNION ALL
         SELECT file_path, line, NULL, 'UNBALANCED QUOTES',
                'the line has an odd number of quote characters', csv_line
-        FROM {scan}_quotes
+        FROM {quotes}
         """
     )
-    return lined, malformed
 
 
 def _collect_rejects(con: duckdb.DuckDBPyConnection, scan: str, n_scans: int) -> str:
