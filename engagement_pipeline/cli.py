@@ -60,21 +60,29 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
     )
     for start, end, result in runs:
         if not result.success:
-            for event in (e for e in result.all_events if e.is_step_failure):
-                error = event.step_failure_data.user_failure_data
-                message = (
-                    error.description if error else None
-                ) or event.step_failure_data.error.message
-                print(
-                    f"error in {event.step_key} ({start} .. {end}): {message.strip()}",
-                    file=sys.stderr,
-                )
-            return 1
+            return _report_failures(result, start, end)
         print(f"  {start} .. {end} done", flush=True)
     report = config.reports_dir / last_key / "engagement_report.md"
     print(f"Done. Lake: {config.lake_dir}  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})")
     print(f"Report for {last_key}: {report}")
     return 0
+
+
+def _report_failures(result, start: dt.date, end: dt.date) -> int:
+    """Print each failed step's message; 2 if any failed on bad config or input, else 1."""
+    from engagement_pipeline.defs.errors import USER_ERROR
+
+    code = 1
+    for event in (e for e in result.all_events if e.is_step_failure):
+        error = event.step_failure_data.user_failure_data
+        # A bug arrives wrapped in Dagster's step error: its cause says what went wrong.
+        failure = event.step_failure_data.error
+        message = (error.description if error else None) or (failure.cause or failure).message
+        print(f"error in {event.step_key} ({start} .. {end}): {message.strip()}", file=sys.stderr)
+        flag = error.metadata.get(USER_ERROR) if error and error.metadata else None
+        if flag is not None and getattr(flag, "value", flag) is True:
+            code = 2  # README: exit 2 for bad config or input
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

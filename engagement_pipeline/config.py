@@ -18,6 +18,9 @@ CONFIG_PATH_ENV = "CONFIG_PATH"
 
 FileFormat = Literal["csv", "json", "parquet"]
 
+# The spellings of "no value" that exports commonly use (see SourceConfig.null_values).
+DEFAULT_NULL_VALUES = ("", "NULL", "null", "None", "NaN", "N/A")
+
 
 class _Section(BaseModel):
     # Unknown keys are almost always typos of real ones; reject them so they are not ignored.
@@ -90,6 +93,22 @@ class SourceConfig(_Section):
         default=None,
         description="strptime format such as '%d/%m/%Y %H:%M'. Empty: ISO 8601 (with or "
         "without offset), then month-first 'MM/DD/YYYY HH:MM' and 'YYYYMMDD'.",
+    )
+
+    null_values: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NULL_VALUES),
+        description="Texts that mean 'no value' in every mapped column (compared after trimming "
+        "spaces, case as written): a customer id 'NULL' is a missing customer id.",
+    )
+    timestamp_unit: Literal["auto", "seconds", "milliseconds"] = Field(
+        default="auto",
+        description="Unit of numeric (Unix epoch, UTC) timestamps. auto: values of 1e11 or more "
+        "are milliseconds, smaller ones seconds; 8-digit numbers are read as YYYYMMDD.",
+    )
+    decimal_separator: Literal[".", ","] = Field(
+        default=".",
+        description="Decimal separator of numbers (amounts, quantities, scores). With ',' "
+        "thousands are grouped with '.' or a space ('1.234,50').",
     )
 
     @field_validator("file_path")

@@ -130,6 +130,16 @@ def test_not_a_mapping(tmp_path):
             "purchase_data",
             "amount_column is required",
         ),
+        (
+            minimal(engagement_data={"file_path": "e.csv", "timestamp_unit": "minutes"}),
+            "engagement_data.timestamp_unit",
+            "'auto', 'seconds' or 'milliseconds'",
+        ),
+        (
+            minimal(purchase_data={"file_path": "p.csv", "decimal_separator": ";"}),
+            "purchase_data.decimal_separator",
+            "'.' or ','",
+        ),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path, config, key, message):
@@ -140,6 +150,13 @@ def test_invalid_values_name_the_key(tmp_path, config, key, message):
     assert f"- {key}" in text
     assert message in text
     assert "Traceback" not in text and "pydantic" not in text
+
+
+def test_source_reading_defaults(tmp_path):
+    config = load_config(write(tmp_path, yaml.safe_dump(minimal())))
+    for source in (config.engagement_data, config.purchase_data):
+        assert source.null_values == ["", "NULL", "null", "None", "NaN", "N/A"]
+        assert source.timestamp_unit == "auto" and source.decimal_separator == "."
 
 
 def test_online_retail_layout_defaults_its_columns(tmp_path):

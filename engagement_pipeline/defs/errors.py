@@ -12,6 +12,9 @@ from engagement_pipeline.errors import PipelineError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Metadata key on a dg.Failure raised for a PipelineError (bad config or input).
+USER_ERROR = "user_error"
+
 
 @contextmanager
 def user_errors() -> Iterator[None]:
@@ -19,7 +22,10 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except PipelineError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        # Marked so the command line can tell an input problem (exit 2) from a failure (1).
+        raise dg.Failure(
+            description=str(exc), allow_retries=False, metadata={USER_ERROR: True}
+        ) from None
 
 
 def reports_user_errors(fn: F) -> F:

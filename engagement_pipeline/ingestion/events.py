@@ -14,6 +14,7 @@ from engagement_pipeline.ingestion.validation import (
     SourceRules,
     Validated,
     classify,
+    customer_id_sql,
     missing_sql,
 )
 from engagement_pipeline.sql import quote_literal
@@ -46,6 +47,12 @@ def _touchpoint_sql(col: str) -> str:
     return f"CASE {ALIAS_KEY_SQL.format(col=col)} {cases} END"
 
 
+def _score_sql(col: str, decimal_separator: str) -> str:
+    if decimal_separator == ",":
+        return f"try_cast(replace(trim({col}), ',', '.') AS DOUBLE)"
+    return f"try_cast(trim({col}) AS DOUBLE)"
+
+
 def validate_events(
     con: duckdb.DuckDBPyConnection, config: Config, start: dt.date, end: dt.date
 ) -> Validated:
@@ -65,13 +72,14 @@ def validate_events(
     scan = scan_source(con, config, source, SECTION, mapping)
     rules = SourceRules(
         timestamp_column="timestamp",
+        timestamp_source_column=source.timestamp_column,
         id_column="event_id",
         # Generated ids (file:row) are unique by construction; only source ids can repeat.
         unique_ids=source.event_id_column is not None,
         duplicate_id_reason="duplicate_event_id",
         parsed=[
             f"{_touchpoint_sql('touchpoint')} AS touchpoint_parsed",
-            "try_cast(trim(engagement_score) AS DOUBLE) AS score_parsed",
+            f"{_score_sql('engagement_score', source.decimal_separator)} AS score_parsed",
         ],
         checks=[
             Check("missing_touchpoint", "touchpoint", missing_sql("touchpoint")),
@@ -83,9 +91,9 @@ def validate_events(
                 "isnan(score_parsed) OR score_parsed < 0 OR score_parsed > 1)",
             ),
         ],
-        output_columns="""
+        output_columns=f"""
             _id AS event_id,
-            trim(customer_id) AS customer_id,
+            {customer_id_sql("customer_id")} AS customer_id,
             touchpoint_parsed AS touchpoint,
             ts_parsed AS event_timestamp,
             score_parsed AS engagement_score,

@@ -6,13 +6,21 @@ import datetime as dt
 
 import duckdb
 
-from engagement_pipeline.config import Config
-from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, scan_source
+from engagement_pipeline.config import Config, PurchaseDataConfig
+from engagement_pipeline.errors import SourceError
+from engagement_pipeline.ingestion.sources import (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SourceScan,
+    explain_read_error,
+    scan_source,
+)
 from engagement_pipeline.ingestion.validation import (
     Check,
     SourceRules,
     Validated,
     classify,
+    customer_id_sql,
     missing_sql,
 )
 
@@ -35,14 +43,56 @@ PURCHASE_SCHEMA = {
 PURCHASE_COLUMNS = tuple(PURCHASE_SCHEMA)
 
 
-def number_sql(col: str) -> str:
-    """Parse a money or count text: currency signs, spaces and thousands commas are ignored."""
+def number_sql(col: str, decimal_separator: str = ".") -> str:
+    """Parse a money or count text: currency signs and spaces are ignored, and so are
+    thousands separators (',' with a '.' decimal separator; '.' or a space with ',')."""
     cleaned = f"regexp_replace(trim({col}), '[$€£\\s]', '', 'g')"
-    no_thousands = (
-        f"CASE WHEN regexp_matches({cleaned}, '^-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?$') "
-        f"THEN replace({cleaned}, ',', '') ELSE {cleaned} END"
-    )
-    return f"try_cast({no_thousands} AS DOUBLE)"
+    if decimal_separator == ",":
+        # '1.234,50' and '12,5'; a '.' that does not group thousands makes it unreadable
+        text = (
+            f"CASE WHEN regexp_matches({cleaned}, '^-?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?$') "
+            f"THEN replace(replace({cleaned}, '.', ''), ',', '.') "
+            f"WHEN contains({cleaned}, '.') THEN NULL "
+            f"ELSE replace({cleaned}, ',', '.') END"
+        )
+    else:
+        text = (
+            f"CASE WHEN regexp_matches({cleaned}, '^-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?$') "
+            f"THEN replace({cleaned}, ',', '') ELSE {cleaned} END"
+        )
+    return f"try_cast({text} AS DOUBLE)"
+
+
+def _refuse_decimal_commas(
+    con: duckdb.DuckDBPyConnection, scan: SourceScan, source: PurchaseDataConfig, price: str
+) -> None:
+    """One clear error for a file whose amounts all fail only because of a decimal comma.
+
+    Row by row each would be invalid_amount; a whole file of them is a setting, not bad data.
+    """
+    if source.decimal_separator == ",":
+        return
+    cleaned = f"regexp_replace(trim({price}), '[$€£\\s]', '', 'g')"
+    comma = f"regexp_full_match({cleaned}, '-?[0-9.]*[0-9],[0-9]+')"
+    query = f"""
+        SELECT {SOURCE_FILE}, arg_min(trim({price}), {SOURCE_ROW}) FILTER ({comma})
+        FROM rows
+        GROUP BY 1
+        HAVING count(*) FILTER (NOT {missing_sql(price)}) > 0
+           AND count({number_sql(price)}) = 0
+           AND count(*) FILTER ({comma}) > 0
+        LIMIT 1
+        """
+    try:
+        found = scan.rows.query("rows", query).fetchall()
+    except duckdb.Error as exc:  # a text source is read lazily: a bad record fails here
+        raise explain_read_error(SECTION, source.format, scan.files, exc) from None
+    if found:
+        what = "price" if price == "unit_price" else "amount"
+        raise SourceError(
+            f"{SECTION}: every {what} in {found[0][0]} looks like a decimal comma (e.g. "
+            f"{found[0][1]!r}); set {SECTION}.decimal_separator: ','"
+        )
 
 
 def _bad_number(raw: str, parsed: str) -> str:
@@ -71,51 +121,75 @@ def validate_purchases(
     scan = scan_source(con, config, source, SECTION, mapping)
     # Online Retail II prices each line as quantity x unit price; checks name that column.
     price = "unit_price" if online_retail else "amount"
-    amount = (
-        f"({number_sql('quantity')} * {number_sql('unit_price')})"
-        if online_retail
-        else number_sql("amount")
+    _refuse_decimal_commas(con, scan, source, price)
+    validated = classify(
+        con, scan, source, _purchase_rules(source, price), config.snapshots, start, end, SECTION
     )
-    # Free orders (amount 0) are transactions too where the source says so; refunds never are.
-    non_positive = "< 0" if source.allow_zero_amounts else "<= 0"
-    checks = [
-        # Cancellations are refunds of earlier invoices: counted, never mixed into revenue.
-        *(
-            [Check("cancellation", "order_id", "upper(trim(order_id)) LIKE 'C%'")]
-            if online_retail
-            else []
-        ),
-        *(
-            [Check("missing_quantity", "quantity", missing_sql("quantity"))]
-            if online_retail
-            else []
-        ),
-        Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
-        Check("missing_amount", price, missing_sql(price)),
-        Check("invalid_amount", price, _bad_number(price, number_sql(price))),
-        Check("non_positive_amount", price, f"amount_parsed {non_positive}"),
-        Check("implausible_amount", price, f"amount_parsed > {float(source.max_amount)!r}"),
-    ]
-    rules = SourceRules(
+    return Validated(loaded=_orders(validated.loaded), quarantined=validated.quarantined)
+
+
+def _purchase_rules(source: PurchaseDataConfig, price: str) -> SourceRules:
+    online_retail = source.layout == "online_retail_ii"
+    sep = source.decimal_separator
+    amount = (
+        f"({number_sql('quantity', sep)} * {number_sql('unit_price', sep)})"
+        if online_retail
+        else number_sql("amount", sep)
+    )
+    return SourceRules(
         timestamp_column="purchase_date",
+        timestamp_source_column=source.purchase_date_column,
         id_column="order_id",
         # An invoice has many lines in Online Retail II: they are grouped, not duplicates.
         unique_ids=not online_retail and source.order_id_column is not None,
         duplicate_id_reason="duplicate_order_id",
-        parsed=[f"{amount} AS amount_parsed", f"{number_sql('quantity')} AS quantity_parsed"],
-        checks=checks,
-        output_columns="""
+        parsed=[
+            f"{amount} AS amount_parsed",
+            f"{number_sql('quantity', sep)} AS quantity_parsed",
+        ],
+        # The same item entered twice on one invoice is two lines of that order.
+        repeats_within_file_kept=online_retail,
+        checks=_purchase_checks(source, price),
+        output_columns=f"""
             _id AS order_id,
-            trim(customer_id) AS customer_id,
+            {customer_id_sql("customer_id")} AS customer_id,
             ts_parsed AS purchase_timestamp,
             amount_parsed AS amount,
             quantity_parsed AS quantity,
             nullif(trim(product), '') AS product,
             nullif(trim(country), '') AS country""",
     )
-    validated = classify(con, scan, source, rules, config.snapshots, start, end, SECTION)
-    loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
-    orders = con.sql(
+
+
+def _purchase_checks(source: PurchaseDataConfig, price: str) -> list[Check]:
+    online_retail = source.layout == "online_retail_ii"
+    # Free orders (amount 0) are transactions too where the source says so; refunds never are.
+    non_positive = "< 0" if source.allow_zero_amounts else "<= 0"
+    retail_only = [
+        # Cancellations are refunds of earlier invoices: counted, never mixed into revenue.
+        Check("cancellation", "order_id", "upper(trim(order_id)) LIKE 'C%'"),
+        Check("missing_quantity", "quantity", missing_sql("quantity")),
+    ]
+    return [
+        *(retail_only if online_retail else []),
+        Check("invalid_quantity", "quantity", _bad_number("quantity", "quantity_parsed")),
+        # A line of no or negative items is a return or a correction, never a sale.
+        Check("non_positive_quantity", "quantity", "quantity_parsed <= 0"),
+        Check("missing_amount", price, missing_sql(price)),
+        Check(
+            "invalid_amount",
+            price,
+            _bad_number(price, number_sql(price, source.decimal_separator)),
+        ),
+        Check("non_positive_amount", price, f"amount_parsed {non_positive}"),
+        Check("implausible_amount", price, f"amount_parsed > {float(source.max_amount)!r}"),
+    ]
+
+
+def _orders(lines: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """Loaded lines grouped into orders (one line each in the canonical layout)."""
+    return lines.query(
+        "loaded",
         f"""
         SELECT order_id,
                arg_min(customer_id, {SOURCE_ROW}) AS customer_id,
@@ -131,6 +205,5 @@ def validate_purchases(
         FROM loaded
         GROUP BY order_id
         ORDER BY snapshot_date, purchase_timestamp, order_id
-        """
+        """,
     )
-    return Validated(loaded=orders, quarantined=validated.quarantined)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +13,13 @@ import duckdb
 
 from engagement_pipeline.config import Config, SourceConfig
 from engagement_pipeline.errors import SourceError, SourceFileNotFoundError
-from engagement_pipeline.sql import quote_ident, scalar
+from engagement_pipeline.sql import quote_ident, quote_literal, scalar
 
 # Names of the bookkeeping columns every scanned row carries.
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
+# Names the first mapped column holding a nested (object or array) value, else NULL.
+NESTED = "_nested"
 
 _scan_ids = itertools.count()
 
@@ -61,32 +65,21 @@ def expand_source_paths(config: Config, source: SourceConfig, section: str) -> l
 
 
 def _raw_relation(
-    con: duckdb.DuckDBPyConnection, source: SourceConfig, files: list[str], scan: str
+    con: duckdb.DuckDBPyConnection,
+    source: SourceConfig,
+    files: list[str],
+    scan: str,
+    quoteless: bool = False,
 ) -> duckdb.DuckDBPyRelation:
-    """The source files as DuckDB sees them, with `filename` (and `file_row_number`, Parquet)."""
+    """The source files as DuckDB sees them, with `filename` (and `file_row_number`, Parquet).
+
+    `quoteless` reads a CSV file without quote characters: it has a line with an unbalanced
+    quote, which would otherwise swallow every line after it into one field.
+    """
     if source.format == "csv" and source.csv.delimiter == "whitespace":
         return _whitespace_relation(con, source, files)
     if source.format == "csv":
-        options = [
-            "header = true",
-            "all_varchar = true",
-            "filename = true",
-            "store_rejects = true",
-            f"rejects_table = '{scan}_errors'",
-            f"rejects_scan = '{scan}_scans'",
-        ]
-        params: list[object] = [files]
-        if source.csv.delimiter is not None:
-            options.append("delim = ?")
-            params.append(source.csv.delimiter)
-        if not source.csv.header:
-            options[0] = "header = false"
-            options.append("names = ?")
-            params.append(list(source.csv.column_names or []))
-        if source.csv.encoding != "utf-8":
-            options.append("encoding = ?")
-            params.append(source.csv.encoding)
-        return con.sql(f"SELECT * FROM read_csv(?, {', '.join(options)})", params=params)
+        return _csv_relation(con, source, files, scan, quoteless)
     if source.format == "json":
         return con.sql(
             "SELECT * FROM read_json(?, format = 'auto', filename = true)", params=[files]
@@ -94,6 +87,37 @@ def _raw_relation(
     return con.sql(
         "SELECT * FROM read_parquet(?, filename = true, file_row_number = true)", params=[files]
     )
+
+
+def _csv_relation(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceConfig,
+    files: list[str],
+    scan: str,
+    quoteless: bool,
+) -> duckdb.DuckDBPyRelation:
+    options = [
+        "header = true",
+        "all_varchar = true",
+        "filename = true",
+        "store_rejects = true",
+        f"rejects_table = {quote_literal(scan + '_errors')}",
+        f"rejects_scan = {quote_literal(scan + '_scans')}",
+    ]
+    params: list[object] = [files]
+    if source.csv.delimiter is not None:
+        options.append("delim = ?")
+        params.append(source.csv.delimiter)
+    if not source.csv.header:
+        options[0] = "header = false"
+        options.append("names = ?")
+        params.append(list(source.csv.column_names or []))
+    if source.csv.encoding != "utf-8":
+        options.append("encoding = ?")
+        params.append(source.csv.encoding)
+    if quoteless:
+        options += ["quote = ''", "escape = ''"]
+    return con.sql(f"SELECT * FROM read_csv(?, {', '.join(options)})", params=params)
 
 
 def _whitespace_relation(
@@ -117,20 +141,33 @@ def _whitespace_relation(
     )
 
 
-_FORMAT_HINTS = {
-    "csv": "check the delimiter, quoting and encoding ({section}.csv), and that it is text",
-    "json": "it must be a JSON array of objects or JSON Lines (one object per line)",
-    "parquet": "it must be a Parquet file",
-}
-
-
-def _explain_read_error(section: str, fmt: str, files: list[str], exc: Exception) -> SourceError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = next((f for f in files if f in str(exc)), None)
+def explain_read_error(section: str, fmt: str, files: list[str], exc: Exception) -> SourceError:
+    """A file DuckDB cannot read, explained in our words (the library's text is not shown)."""
+    text = str(exc)
+    where = next((f for f in files if f in text), None)
     if where is None:
         where = files[0] if len(files) == 1 else f"one of {len(files)} files ({files[0]}, ...)"
-    hint = _FORMAT_HINTS[fmt].format(section=section)
-    return SourceError(f"{section}: cannot read {where} as {fmt}: {text} ({hint}).")
+    if fmt == "json":
+        byte = re.search(r"at byte (\d+)", text)
+        near = f" (near byte {byte.group(1)})" if byte else ""
+        why = (
+            f"it is not valid JSON{near}: malformed or cut off. It must be a JSON array of "
+            "objects or JSON Lines (one object per line); re-export it"
+        )
+    elif fmt == "parquet":
+        why = (
+            "it is not a Parquet file, or it is cut off or damaged. Re-export it, or set "
+            f"{section}.format to the file's real format (csv, json)"
+        )
+    elif "sniff" not in text and re.search(r"encod|unicode|utf", text, re.IGNORECASE):
+        why = f"it is not text in the configured encoding; set {section}.csv.encoding"
+    else:
+        why = (
+            "it does not look like delimited text (binary data, or an unusual delimiter or "
+            f"quoting). Check that it is a text export, and set {section}.csv.delimiter "
+            f"and {section}.csv.encoding if needed"
+        )
+    return SourceError(f"{section}: cannot read {where} as {fmt}: {why}.")
 
 
 def scan_source(
@@ -144,7 +181,8 @@ def scan_source(
 
     `columns` maps canonical names to source column names (None: not mapped). A mapped
     column missing from the file is one clear error naming the file, the column and the
-    columns the file does have.
+    columns the file does have. Null spellings (`null_values`) become NULL here, and a
+    nested JSON or Parquet value is named in the NESTED column (its text kept as JSON).
     """
     files = expand_source_paths(config, source, section)
     empty = [f for f in files if Path(f).stat().st_size == 0]
@@ -157,42 +195,140 @@ def scan_source(
     # Parquet numbers its rows itself; text formats are read file by file so a streaming
     # row_number() numbers each file without holding the whole source in a window.
     groups = [files] if source.format == "parquet" else [[f] for f in files]
-    parts = []
-    for i, group in enumerate(groups):
-        try:
-            raw = _raw_relation(con, source, group, f"{scan}_{i}")
-            available = [c for c in raw.columns if c not in ("filename", "file_row_number")]
-        except duckdb.Error as exc:
-            raise _explain_read_error(section, source.format, group, exc) from None
-        _require_columns(section, group[0], columns, available)
-        selected = ", ".join(
-            f"CAST({quote_ident(name)} AS VARCHAR) AS {quote_ident(canonical)}"
-            if name is not None
-            else f"CAST(NULL AS VARCHAR) AS {quote_ident(canonical)}"
-            for canonical, name in columns.items()
-        )
-        record = "file_row_number + 1" if source.format == "parquet" else "row_number() OVER ()"
-        parts.append(
-            raw.query(
-                "raw", f"SELECT {selected}, filename AS {SOURCE_FILE}, {record} AS _record FROM raw"
-            )
-        )
-    rows = parts[0]
-    for part in parts[1:]:
-        rows = rows.union(part)
+    parts = [
+        _scan_group(con, source, section, columns, group, f"{scan}_{i}")
+        for i, group in enumerate(groups)
+    ]
+    rows = functools.reduce(lambda a, b: a.union(b), parts)
     malformed = None
-    if source.format == "csv" and source.csv.delimiter != "whitespace":
+    if _is_delimited(source):
         rows, malformed = _with_csv_line_numbers(
             con, rows, scan, section, files, len(groups), int(source.csv.header)
         )
-    elif source.format == "csv":
-        offset = int(source.csv.header)
+    else:
+        # whitespace files: one record per non-blank line after the header
+        offset = int(source.csv.header) if source.format == "csv" else 0
         rows = rows.query(
             "r", f"SELECT * EXCLUDE (_record), _record + {offset} AS {SOURCE_ROW} FROM r"
         )
-    else:
-        rows = rows.query("r", f"SELECT * EXCLUDE (_record), _record AS {SOURCE_ROW} FROM r")
     return SourceScan(rows=rows, malformed=malformed, files=files)
+
+
+def _is_delimited(source: SourceConfig) -> bool:
+    """CSV read by DuckDB's CSV parser (not whitespace-separated)."""
+    return source.format == "csv" and source.csv.delimiter != "whitespace"
+
+
+def _scan_group(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceConfig,
+    section: str,
+    columns: dict[str, str | None],
+    group: list[str],
+    name: str,
+) -> duckdb.DuckDBPyRelation:
+    """One file (all files, Parquet) as text columns, NESTED, the file and a record number."""
+    quoteless = _is_delimited(source) and _find_broken_quotes(con, source, group[0], name) > 0
+    try:
+        raw = _raw_relation(con, source, group, name, quoteless)
+        types = {c: str(t) for c, t in zip(raw.columns, raw.types, strict=True)}
+    except duckdb.Error as exc:
+        raise explain_read_error(section, source.format, group, exc) from None
+    available = [c for c in types if c not in ("filename", "file_row_number")]
+    _require_columns(section, group[0], columns, available)
+    selected = ", ".join(
+        f"{_text_sql(name, types[name], source, quoteless)} AS {quote_ident(canonical)}"
+        if name is not None
+        else f"CAST(NULL AS VARCHAR) AS {quote_ident(canonical)}"
+        for canonical, name in columns.items()
+    )
+    nested = [
+        f"WHEN {_nested_sql(name, types[name])} THEN {quote_literal(canonical)}"
+        for canonical, name in columns.items()
+        if name is not None and _may_nest(types[name])
+    ]
+    nested_sql = f"CASE {' '.join(nested)} END" if nested else "CAST(NULL AS VARCHAR)"
+    record = "file_row_number + 1" if source.format == "parquet" else "row_number() OVER ()"
+    return raw.query(
+        "raw",
+        f"SELECT {selected}, {nested_sql} AS {NESTED}, filename AS {SOURCE_FILE}, "
+        f"{record} AS _record FROM raw",
+    )
+
+
+def _may_nest(duck_type: str) -> bool:
+    """Whether a column of this type can hold objects or arrays (JSON, STRUCT, MAP, LIST)."""
+    return duck_type == "JSON" or duck_type.endswith("]") or duck_type.startswith(_NESTED_TYPES)
+
+
+_NESTED_TYPES = ("STRUCT", "MAP", "UNION")
+
+
+def _nested_sql(name: str, duck_type: str) -> str:
+    col = quote_ident(name)
+    if duck_type == "JSON":  # mixed scalars and objects: decided value by value
+        return f"json_type({col}) IN ('OBJECT', 'ARRAY')"
+    return f"{col} IS NOT NULL"
+
+
+def _text_sql(name: str, duck_type: str, source: SourceConfig, quoteless: bool) -> str:
+    """A source column as text, NULL for the configured null spellings.
+
+    JSON strings lose their JSON quotes; nested values keep their JSON text (the row is
+    quarantined as nested_value). In a file read without quoting, a field wholly inside
+    quotes is unquoted (doubled quotes inside it become one) as a CSV parser would.
+    """
+    col = quote_ident(name)
+    if duck_type == "JSON":
+        text = f"json_extract_string({col}, '$')"
+    elif _may_nest(duck_type):
+        text = f"CAST(to_json({col}) AS VARCHAR)"
+    else:
+        text = f"CAST({col} AS VARCHAR)"
+    if quoteless:
+        quoted = "'^\\s*\"(.*)\"\\s*$'"
+        text = (
+            f"CASE WHEN regexp_matches({text}, {quoted}) "
+            f"THEN replace(regexp_extract({text}, {quoted}, 1), '\"\"', '\"') ELSE {text} END"
+        )
+    if not source.null_values:
+        return text
+    tokens = ", ".join(quote_literal(v.strip()) for v in source.null_values)
+    return f"CASE WHEN trim({text}) IN ({tokens}) THEN NULL ELSE {text} END"
+
+
+def _find_broken_quotes(
+    con: duckdb.DuckDBPyConnection, source: SourceConfig, path: str, name: str
+) -> int:
+    """Record the lines of `path` with an odd number of quote characters in `{name}_quotes`.
+
+    Records are one per line in the exports we read, so an odd count is an unterminated or
+    stray quote. The file is read as raw lines (latin-1 decodes any bytes, and a quote is
+    the same byte in UTF-8) so a bad byte cannot shift the line numbers. A file that cannot
+    even be read as lines is left to the CSV reader to report.
+    """
+    encoding = "utf-16" if source.csv.encoding == "utf-16" else "latin-1"
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {name}_quotes AS
+            SELECT filename AS file_path, line, csv_line FROM (
+                SELECT filename, row_number() OVER () AS line, text AS csv_line
+                FROM read_csv(?, columns = {{'text': 'VARCHAR'}}, header = false,
+                              delim = chr(1), quote = '', escape = '', encoding = ?,
+                              filename = true)
+            )
+            WHERE line > ? AND (length(csv_line) - length(replace(csv_line, '"', ''))) % 2 = 1
+            """,
+            [[path], encoding, int(source.csv.header)],
+        )
+    except duckdb.Error:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_quotes "
+            "(file_path VARCHAR, line BIGINT, csv_line VARCHAR)"
+        )
+        return 0
+    return int(scalar(con, f"SELECT count(*) FROM {name}_quotes"))
 
 
 def _require_columns(
@@ -217,16 +353,69 @@ def _with_csv_line_numbers(
     n_scans: int,
     header_lines: int,
 ) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation]:
-    """Give parsed CSV records their line numbers and return the lines the parser rejected.
+    """Give parsed CSV records their line numbers and return the lines that are malformed.
 
     A parsed record's line is its record number + 1 (the header) + the rejected lines before
     it; this assumes one record per line, which is what a person looking a row up expects.
+    Malformed lines are those the parser rejected plus those with broken quoting (a parsed
+    record on such a line is taken out of the rows: its fields cannot be trusted).
     """
     # Materialise the scan once: the rejects tables are filled as a side effect of reading.
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_parsed AS SELECT * FROM rows")
     except duckdb.Error as exc:
-        raise _explain_read_error(section, "csv", files, exc) from None
+        raise explain_read_error(section, "csv", files, exc) from None
+    errors = _collect_rejects(con, scan, n_scans)
+    quotes = " UNION ALL ".join(f"SELECT * FROM {scan}_{i}_quotes" for i in range(n_scans))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_quotes AS {quotes}")
+    lined = con.sql(
+        f"""
+        WITH numbered AS (
+            SELECT file_path, line,
+                   row_number() OVER (PARTITION BY file_path ORDER BY line) AS rejects_so_far
+            FROM {errors}
+        ),
+        rejects AS (
+            -- good_before: parsed records before this rejected line (after the header line)
+            SELECT file_path, line - rejects_so_far - {header_lines} AS good_before,
+                   max(rejects_so_far) AS rejects_so_far
+            FROM numbered GROUP BY ALL
+        ),
+        lined AS (
+            SELECT p.* EXCLUDE (_record),
+                   p._record + {header_lines} + coalesce(r.rejects_so_far, 0) AS {SOURCE_ROW}
+            FROM {scan}_parsed p
+            ASOF LEFT JOIN rejects r
+              ON p.{SOURCE_FILE} = r.file_path AND p._record > r.good_before
+        )
+        SELECT l.* FROM lined l
+        ANTI JOIN {scan}_quotes q ON q.file_path = l.{SOURCE_FILE} AND q.line = l.{SOURCE_ROW}
+        """
+    )
+    return lined, _malformed_lines(con, errors, f"{scan}_quotes")
+
+
+def _malformed_lines(
+    con: duckdb.DuckDBPyConnection, errors: str, quotes: str
+) -> duckdb.DuckDBPyRelation:
+    """Rejected lines and lines with broken quoting, one row each (broken quoting wins)."""
+    return con.sql(
+        f"""
+        SELECT file_path AS {SOURCE_FILE}, line AS {SOURCE_ROW}, column_name,
+               error_type, error_message, csv_line
+        FROM {errors} e
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {quotes} q WHERE q.file_path = e.file_path AND q.line = e.line)
+        UNION ALL
+        SELECT file_path, line, NULL, 'UNBALANCED QUOTES',
+               'the line has an odd number of quote characters', csv_line
+        FROM {quotes}
+        """
+    )
+
+
+def _collect_rejects(con: duckdb.DuckDBPyConnection, scan: str, n_scans: int) -> str:
+    """One table of the lines the CSV parser rejected, in every file of the scan; its name."""
     reject_scans = [
         i
         for i in range(n_scans)
@@ -240,46 +429,19 @@ def _with_csv_line_numbers(
             f"CREATE OR REPLACE TEMP TABLE {errors} (file_path VARCHAR, line BIGINT, "
             "column_name VARCHAR, error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR)"
         )
-    else:
-        union = " UNION ALL ".join(
-            f"SELECT s.file_path, e.line, e.column_idx, e.column_name, e.error_type, e.csv_line, "
-            f"e.error_message FROM {scan}_{i}_errors e JOIN {scan}_{i}_scans s USING (scan_id, file_id)"
-            for i in reject_scans
-        )
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {errors} AS
-            SELECT file_path, line, column_name, error_type, csv_line, error_message
-            FROM ({union})
-            -- a line may be reported once per problem; one quarantine row per line
-            QUALIFY row_number() OVER (PARTITION BY file_path, line ORDER BY column_idx) = 1
-            """
-        )
-    lined = con.sql(
+        return errors
+    union = " UNION ALL ".join(
+        f"SELECT s.file_path, e.line, e.column_idx, e.column_name, e.error_type, e.csv_line, "
+        f"e.error_message FROM {scan}_{i}_errors e JOIN {scan}_{i}_scans s USING (scan_id, file_id)"
+        for i in reject_scans
+    )
+    con.execute(
         f"""
-        WITH numbered AS (
-            SELECT file_path, line,
-                   row_number() OVER (PARTITION BY file_path ORDER BY line) AS rejects_so_far
-            FROM {errors}
-        ),
-        rejects AS (
-            -- good_before: parsed records before this rejected line (after the header line)
-            SELECT file_path, line - rejects_so_far - {header_lines} AS good_before,
-                   max(rejects_so_far) AS rejects_so_far
-            FROM numbered GROUP BY ALL
-        )
-        SELECT p.* EXCLUDE (_record),
-               p._record + {header_lines} + coalesce(r.rejects_so_far, 0) AS {SOURCE_ROW}
-        FROM {scan}_parsed p
-        ASOF LEFT JOIN rejects r
-          ON p.{SOURCE_FILE} = r.file_path AND p._record > r.good_before
+        CREATE OR REPLACE TEMP TABLE {errors} AS
+        SELECT file_path, line, column_name, error_type, csv_line, error_message
+        FROM ({union})
+        -- a line may be reported once per problem; one quarantine row per line
+        QUALIFY row_number() OVER (PARTITION BY file_path, line ORDER BY column_idx) = 1
         """
     )
-    malformed = con.sql(
-        f"""
-        SELECT file_path AS {SOURCE_FILE}, line AS {SOURCE_ROW}, column_name,
-               error_type, error_message, csv_line
-        FROM {errors}
-        """
-    )
-    return lined, malformed
+    return errors

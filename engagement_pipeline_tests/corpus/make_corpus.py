@@ -82,6 +82,46 @@ TEXT: dict[str, str | bytes] = {
     "not_parquet.parquet": b"PAR1 this is not really parquet \x00\x01\x02",
     "binary_garbage.csv": bytes(range(256)) * 4,
     "no_readable_timestamp.csv": EV + "e1,c1,web,soon,\ne2,c1,web,later,\n",
+    "unbalanced_quote.csv": EV
+    + GOOD_EV
+    + 'e2,"C2,web,2025-01-01 11:00,\n'
+    + GOOD_EV.replace("e1", "e3"),
+    "null_tokens.csv": EV
+    + GOOD_EV
+    + "e2,NULL,web,2025-01-01 11:00,\ne3,N/A,web,2025-01-01 11:00,\ne4,c1,None,2025-01-01 11:00,\n",
+    "nested_values.json": json.dumps(
+        [
+            {"event_id": "e1", "customer_id": "c1", "touchpoint": "web", "timestamp": "2025-01-01"},
+            {
+                "event_id": "e2",
+                "customer_id": {"id": 1},
+                "touchpoint": "web",
+                "timestamp": "2025-01-01",
+            },
+            {"event_id": "e3", "customer_id": "c1", "touchpoint": "web", "timestamp": [2025, 1, 1]},
+        ]
+    ),
+    "epoch_seconds.json": json.dumps(
+        [
+            {"event_id": "e1", "customer_id": "c1", "touchpoint": "web", "timestamp": 1735725600},
+            {
+                "event_id": "e2",
+                "customer_id": "c1",
+                "touchpoint": "web",
+                "timestamp": 1735812000000,
+            },
+        ]
+    ),
+    "day_first_dates.csv": EV + "e1,c1,web,15/01/2025 10:00,\ne2,c1,web,02/01/2025 10:00,\n",
+    "mixed_date_orders.csv": EV + "e1,c1,web,15/01/2025 10:00,\ne2,c1,web,01/13/2025 10:00,\n",
+    "decimal_commas.csv": PO.replace(",", ";")
+    + "o1;c1;2025-01-01 10:00;12,50\no2;c1;2025-01-01 11:00;3,99\n",
+    "non_positive_quantity.csv": "order_id,customer_id,purchase_date,amount,quantity\n"
+    "o1,c1,2025-01-01 10:00,10.00,1\no2,c1,2025-01-01 11:00,10.00,0\no3,c1,2025-01-01 12:00,10.00,-2\n",
+    "online_retail_repeats.csv": "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+    "489434,85048,LIGHT,12,12/1/2009 07:45,6.95,13085.0,United Kingdom\n"
+    "489434,85048,LIGHT,12,12/1/2009 07:45,6.95,13085.0,United Kingdom\n"
+    "489435,22350,CAT,-12,12/1/2009 07:46,2.55,13085.0,United Kingdom\n",
     "online_retail.csv": "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
     "489434,85048,LIGHT,12,12/1/2009 07:45,6.95,13085,United Kingdom\n"
     "C489449,22087,PAPER,-12,12/1/2009 10:33,2.95,16321,Australia\n"

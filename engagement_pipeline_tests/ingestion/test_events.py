@@ -49,7 +49,7 @@ def test_every_row_is_loaded_or_quarantined_with_one_reason(make_project):
         ev("e5", "c1", "web", "yesterday"),  # unreadable timestamp
         ev("e6", "c1", "web", ""),  # missing timestamp
         ev("e7", "c1", "web", "2025-01-02 10:00", 1.5),  # score out of range
-        ev("e8", "c1", "web", "2025-01-02 10:00", "NaN"),  # score NaN
+        ev("e8", "c1", "web", "2025-01-02 10:00", "nan"),  # NaN (not the null token "NaN")
         ev("e9", "c2", "web", "2025-01-03 10:00"),
         ev("e9", "c2", "web", "2025-01-03 10:00"),  # exact duplicate row
         ev("e9", "c3", "email", "2025-01-03 11:00"),  # same id, other content
