@@ -55,6 +55,12 @@ def test_a_step_failing_on_a_bug_exits_1(make_project, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("not an input problem")
 
-    monkeypatch.setattr("engagement_pipeline.defs.assets.raw.validate_purchases", broken)
+    import dataclasses
+
+    from engagement_pipeline.defs.assets import raw
+
+    monkeypatch.setattr(
+        raw, "PURCHASES_SOURCE", dataclasses.replace(raw.PURCHASES_SOURCE, validate=broken)
+    )
     assert main(["--config", str(path), "run"]) == 1
     assert "not an input problem" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from engagement_pipeline.defs.assets.customer_analytics import build_customer_an
 from engagement_pipeline.defs.assets.raw import build_raw_assets
 from engagement_pipeline.defs.assets.report import build_report_assets
 from engagement_pipeline.defs.jobs import build_job, build_schedule
+from engagement_pipeline.defs.late_data import build_late_data_sensor
 from engagement_pipeline.defs.partitions import backfill_policy, snapshot_partitions
 from engagement_pipeline.defs.resources import ParquetLakeIOManager, PipelineSettings
 
@@ -40,6 +41,7 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
         assets=assets,
         jobs=[job],
         schedules=[build_schedule(job, config.snapshots)],
+        sensors=[build_late_data_sensor(job)],
         resources={
             "settings": PipelineSettings(config_path=str(path.resolve())),
             "io_manager": ParquetLakeIOManager(lake_path=str(config.lake_dir)),

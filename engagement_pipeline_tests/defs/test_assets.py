@@ -10,6 +10,7 @@ import pytest
 from engagement_pipeline.config import load_config
 from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+from engagement_pipeline.defs.runs import RANGE_END_TAG, RANGE_START_TAG
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.conftest import ev, po
@@ -26,6 +27,10 @@ PURCHASES = [
     po("o2", "bob", "2025-01-04 10:00", "30.00"),
     po("o3", "alice", "2025-01-05 10:00", "-10"),  # quarantined: refund
 ]
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
 def run(config_path, first, last=None, run_config=None):
@@ -234,26 +239,53 @@ def test_historical_config_schedule_says_why_it_does_nothing(make_project):
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
-def test_late_data_reload_the_day_then_backfill_after_it(make_project):
+def test_late_data_reload_the_day_then_backfill_after_it(make_project, tmp_path):
     path = make_project(EVENTS, PURCHASES, end="2025-01-05")
-    assert run(path, "2025-01-01", "2025-01-05").success
-    before = read(path, "customer_ltv", "2025-01-05").set_index("customer_id")
-    # an order for 2025-01-02 arrives late, in the same export
-    make_project(
-        EVENTS, PURCHASES + [po("o7", "bob", "2025-01-02 09:00", "70.00")], end="2025-01-05"
-    )
-    defs = build_definitions(path)
-    raw = {dg.AssetKey(k) for k in ("raw_purchases", "quarantined_purchases")}
-    reload = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=raw)
-    assert reload.execute_in_process(partition_key="2025-01-02").success
-    # until the snapshots after it are rebuilt, they still show the old numbers
-    assert (
-        read(path, "customer_ltv", "2025-01-05")
-        .set_index("customer_id")
-        .loc["bob", "total_revenue"]
-        == 30.0
-    )
-    assert run(path, "2025-01-02", "2025-01-05").success
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
+        assert job.execute_in_process(
+            instance=instance, tags=range_tags("2025-01-01", "2025-01-05")
+        ).success
+        before = read(path, "customer_ltv", "2025-01-05").set_index("customer_id")
+        # an order for 2025-01-02 arrives late, in the same export
+        make_project(
+            EVENTS, PURCHASES + [po("o7", "bob", "2025-01-02 09:00", "70.00")], end="2025-01-05"
+        )
+        defs = build_definitions(path)
+        raw = {dg.AssetKey(k) for k in ("raw_purchases", "quarantined_purchases")}
+        reload = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=raw)
+        reloaded = reload.execute_in_process(partition_key="2025-01-02", instance=instance)
+        assert reloaded.success
+        # the re-loaded day says which built snapshots are now out of date
+        (mat,) = [
+            m
+            for m in reloaded.asset_materializations_for_node("purchases_ingestion")
+            if m.asset_key.path[-1] == "raw_purchases"
+        ]
+        assert (
+            mat.metadata["later_snapshots_out_of_date"].value
+            == "2025-01-03 .. 2025-01-05 (3 dates)"
+        )
+        # until the snapshots after it are rebuilt, they still show the old numbers
+        assert (
+            read(path, "customer_ltv", "2025-01-05")
+            .set_index("customer_id")
+            .loc["bob", "total_revenue"]
+            == 30.0
+        )
+        # the late-data sensor asks for the rebuild from that day to the last built date
+        sensor = defs.resolve_sensor_def("late_data_sensor")
+        tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        (request,) = tick.run_requests
+        assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+            "2025-01-02",
+            "2025-01-05",
+        )
+        assert job.execute_in_process(instance=instance, tags=request.tags).success
+        # rebuilt: nothing is late any more
+        again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=tick.cursor))
+        assert not again.run_requests
     after = read(path, "customer_ltv", "2025-01-05").set_index("customer_id")
     assert after.loc["bob", "total_revenue"] == before.loc["bob", "total_revenue"] + 70.0 == 100.0
     assert (

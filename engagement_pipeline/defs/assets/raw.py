@@ -13,6 +13,7 @@ from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
+from engagement_pipeline.defs.late_data import later_snapshots_note
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_days, earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
@@ -282,12 +283,13 @@ def _ingest(
         f"{keys[0]}..{keys[-1]}: {n_loaded} records loaded, {n_rejected} rows quarantined"
     )
     accounting = row_accounting(loaded, quarantined)
+    late = later_snapshots_note(context, source.loaded, keys)
     record_partition_metadata(
         context,
         source.loaded,
         loaded,
         keys,
-        extra=lambda key: accounting.get(key, dict.fromkeys(ACCOUNTING, 0)),
+        extra=lambda key: {**accounting.get(key, dict.fromkeys(ACCOUNTING, 0)), **late},
         preview_order="source_file, source_row",
     )
     record_partition_metadata(
