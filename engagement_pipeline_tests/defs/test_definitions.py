@@ -51,6 +51,8 @@ def describe(defs: dg.Definitions) -> str:
         lines.append(
             f"schedule {schedule.name}: {schedule.cron_schedule} {schedule.execution_timezone}"
         )
+    for sensor in defs.sensors:
+        lines.append(f"sensor {sensor.name}: {sensor.default_status.value}")
     return "\n".join(lines) + "\n"
 
 
