@@ -85,7 +85,49 @@ def _report_failures(result, start: dt.date, end: dt.date) -> int:
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
+def _generate_sample(args: argparse.Namespace, _config_path: Path) -> int:
+    from engagement_pipeline.sample_data import generate
+
+    counts = generate(args.out, args.customers, args.start, args.days, args.seed, args.format)
+    print(f"wrote {counts} to {args.out}")
+    return 0
+
+
+def _analyze(args: argparse.Namespace, config_path: Path) -> int:
+    from engagement_pipeline.api import process_engagement_analysis
+
+    analysis = process_engagement_analysis(config_path, args.date)
+    print(f"Snapshot {analysis.snapshot_date}: {analysis.total_customers:,} customers")
+    for s in analysis.segment_analyses:
+        print(f"  {s.segment.value:<10} {s.customer_count:>8,}  avg LTV ${s.avg_ltv:,.2f}")
+    return 0
+
+
+def _clv_holdout(args: argparse.Namespace, config_path: Path) -> int:
+    from engagement_pipeline.analytics.clv_holdout import evaluate_holdout, holdout_markdown
+    from engagement_pipeline.config import load_config
+
+    if args.holdout_end <= args.calibration_end:
+        raise PipelineError("--holdout-end must be after --calibration-end.")
+    evaluation = evaluate_holdout(load_config(config_path), args.calibration_end, args.holdout_end)
+    text = holdout_markdown(evaluation)
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _catalog(_args: argparse.Namespace, config_path: Path) -> int:
+    from engagement_pipeline.config import load_config
+    from engagement_pipeline.lake import Lake
+
+    lake = Lake(load_config(config_path).lake_dir)
+    views = lake.rebuild_catalog()
+    print(f"{lake.catalog_path}: views {', '.join(views) or '(none: the lake is empty)'}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engagement-pipeline", description=__doc__)
     parser.add_argument(
         "--config",
@@ -100,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_run.add_argument("--from", dest="first", type=_date)
     p_run.add_argument("--to", dest="last", type=_date)
+    p_run.set_defaults(handler=lambda a, path: run(path, a.first, a.last))
 
     p_gen = sub.add_parser("generate-sample", help="write a seeded synthetic data set")
     p_gen.add_argument("--out", type=Path, default=Path("data/sample"))
@@ -108,11 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     p_gen.add_argument("--days", type=int, default=181)
     p_gen.add_argument("--seed", type=int, default=7)
     p_gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p_gen.set_defaults(handler=_generate_sample)
 
     p_an = sub.add_parser("analyze", help="print the analysis of one snapshot date (Python API)")
     p_an.add_argument("--date", type=_date, default=None)
+    p_an.set_defaults(handler=_analyze)
 
-    sub.add_parser("catalog", help="rebuild the DuckDB catalog of views over the lake")
+    p_cat = sub.add_parser("catalog", help="rebuild the DuckDB catalog of views over the lake")
+    p_cat.set_defaults(handler=_catalog)
 
     p_hold = sub.add_parser(
         "clv-holdout", help="calibration/holdout evaluation of predicted purchases"
@@ -120,56 +166,19 @@ def main(argv: list[str] | None = None) -> int:
     p_hold.add_argument("--calibration-end", type=_date, required=True)
     p_hold.add_argument("--holdout-end", type=_date, required=True)
     p_hold.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
+    p_hold.set_defaults(handler=_clv_holdout)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     from engagement_pipeline.config import default_config_path
 
-    config_path = args.config or default_config_path()
     try:
-        if args.command == "run":
-            return run(config_path, args.first, args.last)
-        if args.command == "generate-sample":
-            from engagement_pipeline.sample_data import generate
-
-            counts = generate(
-                args.out, args.customers, args.start, args.days, args.seed, args.format
-            )
-            print(f"wrote {counts} to {args.out}")
-            return 0
-        if args.command == "analyze":
-            from engagement_pipeline.api import process_engagement_analysis
-
-            analysis = process_engagement_analysis(config_path, args.date)
-            print(f"Snapshot {analysis.snapshot_date}: {analysis.total_customers:,} customers")
-            for s in analysis.segment_analyses:
-                print(f"  {s.segment.value:<10} {s.customer_count:>8,}  avg LTV ${s.avg_ltv:,.2f}")
-            return 0
-        if args.command == "clv-holdout":
-            from engagement_pipeline.analytics.clv_holdout import evaluate_holdout, holdout_markdown
-            from engagement_pipeline.config import load_config
-
-            if args.holdout_end <= args.calibration_end:
-                raise PipelineError("--holdout-end must be after --calibration-end.")
-            evaluation = evaluate_holdout(
-                load_config(config_path), args.calibration_end, args.holdout_end
-            )
-            text = holdout_markdown(evaluation)
-            print(text)
-            if args.out:
-                args.out.write_text(text, encoding="utf-8")
-            return 0
-        if args.command == "catalog":
-            from engagement_pipeline.config import load_config
-            from engagement_pipeline.lake import Lake
-
-            lake = Lake(load_config(config_path).lake_dir)
-            views = lake.rebuild_catalog()
-            print(f"{lake.catalog_path}: views {', '.join(views) or '(none: the lake is empty)'}")
-            return 0
+        return args.handler(args, args.config or default_config_path())
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0  # pragma: no cover
 
 
 if __name__ == "__main__":
