@@ -51,6 +51,7 @@ def ours(folder: Path) -> dict:
     import datetime as dt
 
     from engagement_pipeline.analytics import clv
+    from engagement_pipeline.analytics.clv_summary import transaction_summary
     from engagement_pipeline.config import CLVConfig
     from engagement_pipeline.sql import new_connection
 
@@ -61,7 +62,7 @@ def ours(folder: Path) -> dict:
         params=[str(folder / "source" / "purchases.parquet")],
     )
     t = time.perf_counter()
-    summary = clv.transaction_summary(con, purchases, [dt.date.fromisoformat(SNAPSHOT)], 7.0).df()
+    summary = transaction_summary(con, purchases, [dt.date.fromisoformat(SNAPSHOT)], 7.0).df()
     t_summary = time.perf_counter() - t
     summary.to_parquet(folder / "clv_summary.parquet")
     t = time.perf_counter()

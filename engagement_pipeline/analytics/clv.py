@@ -14,15 +14,14 @@ Hardie, "A Note on Deriving the Pareto/NBD Model and Related Expressions" (expec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.config import CLVConfig
 
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
@@ -42,6 +41,7 @@ class FitResult:
     n_customers: float
     message: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    start: str = "default"  # which start the kept fit came from: "default" or "warm"
 
 
 # -- data aggregation --------------------------------------------------------------------
@@ -155,44 +155,78 @@ def _bgnbd_objective(
     return float(value), -grad / n + penalizer * 2 * params**2
 
 
-def _fit(
+def _fit_from(
     objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
     start: np.ndarray,
+    loglik: Callable[[np.ndarray], float],
+) -> tuple[np.ndarray, float, bool, int, str]:
+    """One BFGS run in log space (parameters stay positive): parameters, log-likelihood,
+    converged, iterations and the optimizer's message."""
+    result = optimize.minimize(
+        objective,
+        np.log(start),
+        jac=True,
+        method="BFGS",
+        options={"maxiter": 1000, "gtol": 1e-7},
+    )
+    params = np.exp(np.clip(result.x, -700.0, 700.0))
+    ll = float(loglik(params))
+    finite = bool(np.all(np.isfinite(params)) and np.isfinite(result.fun) and np.isfinite(ll))
+    # BFGS may stop on "precision loss" at the optimum; a tiny gradient there is convergence.
+    gradient_small = bool(np.all(np.isfinite(result.jac)) and np.abs(result.jac).max() < 1e-5)
+    converged = (bool(result.success) or gradient_small) and finite
+    message = str(result.message)
+    # A parameter far out (past e^+-12) is a limit of the model the data prefer, e.g. a -> 0
+    # (no customer drops out): still the maximum, but worth saying.
+    if converged and np.any(np.abs(result.x) >= 12.0):
+        message = "at a limit of the model (a parameter ran past e^+-12)"
+    return params, ll if np.isfinite(ll) else -np.inf, converged, int(result.nit), message
+
+
+def _fit(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    starts: dict[str, np.ndarray],
     model: str,
     names: tuple[str, ...],
     loglik: Callable[[np.ndarray], float],
     n_rows: int,
     n_customers: float,
 ) -> FitResult:
-    # Unbounded BFGS in log space (parameters stay positive); a parameter running past
-    # e^+-12 means the data do not identify the model and is reported as not converged.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        result = optimize.minimize(
-            objective,
-            np.log(start),
-            jac=True,
-            method="BFGS",
-            options={"maxiter": 1000, "gtol": 1e-7},
-        )
-    params = np.exp(result.x)
-    at_bound = bool(np.any(np.abs(result.x) >= 12.0))
-    finite = bool(np.all(np.isfinite(params)) and np.isfinite(result.fun))
-    # BFGS may stop on "precision loss" at the optimum; a tiny gradient there is convergence.
-    gradient_small = bool(np.all(np.isfinite(result.jac)) and np.abs(result.jac).max() < 1e-5)
-    converged = (bool(result.success) or gradient_small) and finite and not at_bound
-    message = str(result.message)
-    if at_bound:
-        message = "a parameter ran to its bound (the data do not identify the model)"
+    """Fit from every start (the default one, and the previous date's parameters when
+    given) and keep the one with the higher log-likelihood, with its own convergence. A
+    warm start that got stuck can never make a date worse than a fresh fit.
+
+    Overflow and the like inside the search are expected (the optimizer probes far
+    parameters and backs off); they are silenced here and judged by the outcome instead.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fits = {label: _fit_from(objective, start, loglik) for label, start in starts.items()}
+    # The higher log-likelihood wins; within rounding of it, a converged fit, then the
+    # warm one (the chain's own).
+    top = max(f[1] for f in fits.values())
+    tied = [k for k, f in fits.items() if f[1] >= top - 1e-9 * abs(top)]
+    label = max(tied, key=lambda k: (fits[k][2], k == "warm"))
+    params, ll, converged, iterations, message = fits[label]
     return FitResult(
         model=model,
         params=dict(zip(names, map(float, params), strict=True)),
-        log_likelihood=float(loglik(params)),
+        log_likelihood=ll,
         converged=converged,
-        iterations=int(result.nit),
+        iterations=iterations,
         n_rows=n_rows,
         n_customers=float(n_customers),
         message=message,
+        start=label,
     )
+
+
+def bgnbd_default_start(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """A start from the data alone: r = 1 and alpha = mean age / (mean repeat purchases + 1),
+    so the prior mean purchase rate r / alpha is the observed one; a = 1, b = 1 (a neutral
+    drop-out probability)."""
+    rate_scale = float(np.average(T, weights=w)) / (float(np.average(x, weights=w)) + 1.0)
+    return np.array([1.0, max(rate_scale, 1e-3), 1.0, 1.0])
 
 
 def fit_bgnbd(
@@ -211,11 +245,9 @@ def fit_bgnbd(
     t_x = data["recency"].to_numpy(float)
     T = data["T"].to_numpy(float)
     w = data["weight"].to_numpy(float)
-    start = (
-        np.array([initial[k] for k in BGNBD_PARAMS])
-        if initial
-        else np.array([0.5, max(T.mean(), 1.0), 1.0, 1.0])
-    )
+    starts = {"default": bgnbd_default_start(x, T, w)}
+    if initial:
+        starts["warm"] = np.array([initial[k] for k in BGNBD_PARAMS])
 
     def loglik(params: np.ndarray) -> float:
         return float((w * bgnbd_log_likelihood(params, x, t_x, T)).sum())
@@ -223,7 +255,7 @@ def fit_bgnbd(
     prepared = _BGNBDData.of(x, t_x, T, w)
     return _fit(
         lambda p: _bgnbd_objective(p, prepared, penalizer),
-        start,
+        starts,
         "bg_nbd",
         BGNBD_PARAMS,
         loglik,
@@ -357,12 +389,12 @@ def fit_gamma_gamma(
     def loglik(params: np.ndarray) -> float:
         return float((w * gamma_gamma_log_likelihood(params, x, m)).sum())
 
-    start = (
-        np.array([initial[k] for k in GAMMA_GAMMA_PARAMS])
-        if initial
-        else np.array([1.0, 1.0, max(m.mean(), 1.0)])
-    )
-    return _fit(objective, start, "gamma_gamma", GAMMA_GAMMA_PARAMS, loglik, len(data), n)
+    # Default: p = q = 1 puts the mean spend at gamma / (q - 1) ... so gamma at the data's
+    # mean repeat spend is the right scale; the optimizer does the rest.
+    starts = {"default": np.array([1.0, 1.0, max(float(np.average(m, weights=w)), 1.0)])}
+    if initial:
+        starts["warm"] = np.array([initial[k] for k in GAMMA_GAMMA_PARAMS])
+    return _fit(objective, starts, "gamma_gamma", GAMMA_GAMMA_PARAMS, loglik, len(data), n)
 
 
 def expected_average_spend(params: dict[str, float], x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -401,43 +433,6 @@ def discounted_clv(
 # -- per-snapshot computation -----------------------------------------------------------
 
 
-def transaction_summary(
-    con: duckdb.DuckDBPyConnection,
-    purchases: duckdb.DuckDBPyRelation,
-    dates: Sequence[dt.date],
-    unit_days: float,
-) -> duckdb.DuckDBPyRelation:
-    """Per customer with a purchase and snapshot date: frequency, recency, T, mean repeat spend.
-
-    Purchases on the same day are one transaction (their amounts summed); frequency counts
-    repeat transactions; recency and T run from the first purchase day to the last one and
-    to the snapshot date, in days / unit_days.
-    """
-    dates_rel = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
-    unit = float(unit_days)
-    return con.sql(
-        f"""
-        WITH daily AS (
-            -- a raw row's partition is its purchase day; the literal bound prunes files
-            SELECT customer_id, snapshot_date AS day, sum(amount) AS amount
-            FROM purchases WHERE snapshot_date <= DATE '{max(dates).isoformat()}'
-            GROUP BY 1, 2
-        )
-        SELECT d.snapshot_date, p.customer_id,
-               count(*) - 1 AS frequency,
-               date_diff('day', min(p.day), max(p.day)) / {unit!r} AS recency,
-               date_diff('day', min(p.day), d.snapshot_date) / {unit!r} AS "T",
-               CASE WHEN count(*) > 1
-                    THEN (sum(p.amount) - arg_min(p.amount, p.day)) / (count(*) - 1)
-                    ELSE 0.0 END AS monetary_value,
-               min(p.day) AS first_purchase_date
-        FROM dates_rel d JOIN daily p ON p.day <= d.snapshot_date
-        GROUP BY d.snapshot_date, p.customer_id
-        ORDER BY d.snapshot_date, p.customer_id
-        """
-    )
-
-
 @dataclass(frozen=True)
 class SnapshotCLV:
     """One snapshot date's predictions and the fits behind them."""
@@ -445,6 +440,8 @@ class SnapshotCLV:
     customers: pd.DataFrame
     fits: list[FitResult]
     status: str  # "fitted" or the reason CLV is empty
+    # numerical problems that matter, in words, for the run log (with the date)
+    notes: list[str] = field(default_factory=list)
 
 
 def expected_column(horizon_days: int) -> str:
@@ -485,7 +482,28 @@ def predict_snapshot(
     )
     failed = [f"{f.model}: {f.message}" for f in (bgnbd, spend) if not f.converged]
     if failed:
-        return SnapshotCLV(out, [bgnbd, spend], "fit did not converge (" + "; ".join(failed) + ")")
+        notes = [f"no predicted CLV: {m} (from every start)" for m in failed]
+        return SnapshotCLV(
+            out, [bgnbd, spend], "fit did not converge (" + "; ".join(failed) + ")", notes
+        )
+    with np.errstate(all="ignore"):
+        _add_predictions(out, summary, config, annual_discount_rate, bgnbd, spend)
+    notes = [f"{f.model} {f.message}" for f in (bgnbd, spend) if f.message.startswith("at a limit")]
+    if not np.isfinite(out["predicted_clv"]).all():
+        notes.append("some predictions are not finite; those customers have no predicted CLV")
+    out.loc[~np.isfinite(out["predicted_clv"]), "predicted_clv"] = np.nan
+    return SnapshotCLV(out, [bgnbd, spend], "fitted", notes)
+
+
+def _add_predictions(
+    out: pd.DataFrame,
+    summary: pd.DataFrame,
+    config: CLVConfig,
+    annual_discount_rate: float,
+    bgnbd: FitResult,
+    spend: FitResult,
+) -> None:
+    """P(alive), expected purchases per horizon, expected spend and discounted CLV."""
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     out["p_alive"] = probability_alive(bgnbd.params, x, t_x, T)
     groups = PairGroups.of(x, T)  # shared by every horizon and CLV step
@@ -506,7 +524,6 @@ def predict_snapshot(
         config.time_unit_days,
         groups=groups,
     )
-    return SnapshotCLV(out, [bgnbd, spend], "fitted")
 
 
 def parameter_rows(snapshot_date: dt.date, result: SnapshotCLV) -> list[dict]:

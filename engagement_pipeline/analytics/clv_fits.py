@@ -58,7 +58,7 @@ def fit_snapshots(
         frames.append(result.customers.assign(model_status=result.status))
         parameters.extend(parameter_rows(day, result))
         if log is not None:
-            for note in getattr(result, "notes", []):
+            for note in result.notes:
                 log(day, note, True)
             log(day, f"{result.status} ({len(summary)} purchasers)", False)
     params = pd.DataFrame(parameters, columns=list(PARAMETER_COLUMNS)).astype(PARAMETER_COLUMNS)

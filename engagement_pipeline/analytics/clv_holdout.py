@@ -8,12 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engagement_pipeline.analytics.clv import (
-    FitResult,
-    expected_transactions,
-    fit_bgnbd,
-    transaction_summary,
-)
+from engagement_pipeline.analytics.clv import FitResult, expected_transactions, fit_bgnbd
+from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.config import Config
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.markdown import markdown_table

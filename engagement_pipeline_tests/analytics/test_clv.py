@@ -1,6 +1,7 @@
 """BG/NBD and Gamma-Gamma against the published CDNOW results, through the project's own code."""
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 from scipy import optimize, special
 
 from engagement_pipeline.analytics import clv
+from engagement_pipeline.analytics.clv_fits import fit_snapshots
+from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.config import CLVConfig, load_config
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.sql import new_connection
@@ -27,7 +30,7 @@ def cdnow_summary() -> pd.DataFrame:
     assert purchases.quarantined.aggregate("count(*)").fetchall() == [(0,)]
     loaded = purchases.loaded
     assert loaded.aggregate("count(*), count(DISTINCT customer_id)").fetchall() == [(6919, 2357)]
-    return clv.transaction_summary(con, loaded, [CALIBRATION_END], 7.0).df()
+    return transaction_summary(con, loaded, [CALIBRATION_END], 7.0).df()
 
 
 def test_calibration_summary(cdnow_summary):
@@ -185,3 +188,45 @@ def test_predictions_by_hand_for_cdnow(cdnow_summary):
     )
     assert 0 < c.loc["0001", "p_alive"] < 1
     assert (c["predicted_clv"] >= 0).all() and c["predicted_clv"].notna().all()
+
+
+@pytest.fixture(scope="module")
+def cdnow_daily() -> tuple[pd.DataFrame, list[dt.date], object]:
+    """The CDNOW summary on every day from 1997-01-01 to the end of calibration."""
+    config = load_config(ROOT / "data" / "cdnow" / "config.yaml")
+    con = new_connection()
+    loaded = validate_purchases(con, config, config.snapshots.start_date, CALIBRATION_END).loaded
+    days = [dt.date(1997, 1, 1) + dt.timedelta(days=i) for i in range(273)]
+    return transaction_summary(con, loaded, days, 7.0).df(), days, config
+
+
+def test_daily_warm_started_fits_are_never_worse_than_a_fresh_fit(cdnow_daily):
+    """The chain the asset runs (each date warm-started from the previous one) keeps, on
+    every date, a log-likelihood within 1e-6 of the better of a fresh fit and the warm
+    one, reports converged wherever a fresh fit converges, and lets no warning out."""
+    summaries, days, config = cdnow_daily
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = fit_snapshots(summaries, days, config)
+        by_day = pd.to_datetime(summaries["snapshot_date"]).dt.date
+        params = fitted.parameters
+        for day in days:
+            summary = summaries[by_day == day]
+            stored = params[params["snapshot_date"] == day].drop_duplicates("model")
+            if stored.empty:
+                continue  # too little data on this date, by rule
+            fresh = {
+                "bg_nbd": clv.fit_bgnbd(summary[["frequency", "recency", "T"]]),
+                "gamma_gamma": clv.fit_gamma_gamma(summary["frequency"], summary["monetary_value"]),
+            }
+            for row in stored.itertuples():
+                best = fresh[row.model]
+                assert row.log_likelihood >= best.log_likelihood - 1e-6 * abs(
+                    best.log_likelihood
+                ), (day, row.model)
+                assert row.converged or not best.converged, (day, row.model)
+    # the end of calibration still matches the published figures
+    last = params[(params["snapshot_date"] == CALIBRATION_END) & (params["model"] == "bg_nbd")]
+    values = dict(zip(last["parameter"], last["value"], strict=True))
+    assert values["r"] == pytest.approx(0.2426, abs=5e-4)
+    assert values["b"] == pytest.approx(2.4259, abs=5e-3)
