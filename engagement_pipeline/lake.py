@@ -129,35 +129,7 @@ class Lake:
                 raise LakeError(
                     f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}"
                 )
-            columns = ", ".join(quote_ident(c) for c in table.columns if c != PARTITION_COLUMN)
-            if len(keys) == 1 or not counts:
-                for key in keys:
-                    self._copy(
-                        con,
-                        f"SELECT {columns} FROM _lake_out WHERE {PARTITION_COLUMN} = DATE "
-                        f"{quote_literal(key)}",
-                        staging / f"{key}.parquet",
-                    )
-            else:
-                # One pass writes every partition of a range; empty ones are added after.
-                con.execute(
-                    f"COPY (SELECT * FROM _lake_out) TO {quote_literal(str(staging / 'range'))} "
-                    f"(FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), "
-                    f"FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE)"
-                )
-                for key in keys:
-                    written = list(
-                        (staging / "range" / f"{PARTITION_COLUMN}={key}").glob("*.parquet")
-                    )
-                    if len(written) == 1:
-                        written[0].rename(staging / f"{key}.parquet")
-                    else:
-                        self._copy(
-                            con,
-                            f"SELECT {columns} FROM _lake_out WHERE {PARTITION_COLUMN} = DATE "
-                            f"{quote_literal(key)}",
-                            staging / f"{key}.parquet",
-                        )
+            self._stage_partitions(con, table.columns, keys, bool(counts), staging)
             for key in keys:
                 target = self.partition_file(asset, key)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +139,42 @@ class Lake:
             shutil.rmtree(staging, ignore_errors=True)
         self.ensure_view(asset)
         return {key: int(counts.get(key, 0)) for key in keys}
+
+    def _stage_partitions(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        columns: list[str],
+        keys: Sequence[str],
+        any_rows: bool,
+        staging: Path,
+    ) -> None:
+        """Write `_lake_out` as one `<key>.parquet` per key into `staging`."""
+        data_columns = ", ".join(quote_ident(c) for c in columns if c != PARTITION_COLUMN)
+
+        def copy_one(key: str) -> None:
+            self._copy(
+                con,
+                f"SELECT {data_columns} FROM _lake_out WHERE {PARTITION_COLUMN} = DATE "
+                f"{quote_literal(key)}",
+                staging / f"{key}.parquet",
+            )
+
+        if len(keys) == 1 or not any_rows:
+            for key in keys:
+                copy_one(key)
+            return
+        # One pass writes every partition of a range; empty ones are added after.
+        con.execute(
+            f"COPY (SELECT * FROM _lake_out) TO {quote_literal(str(staging / 'range'))} "
+            f"(FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), "
+            f"FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE)"
+        )
+        for key in keys:
+            written = list((staging / "range" / f"{PARTITION_COLUMN}={key}").glob("*.parquet"))
+            if len(written) == 1:
+                written[0].rename(staging / f"{key}.parquet")
+            else:
+                copy_one(key)
 
     def _remove_abandoned_staging(self) -> None:
         """Delete staging folders left by writers that died (their process is gone)."""

@@ -74,15 +74,10 @@ def _customer_ids(start: int, stop: int) -> np.ndarray:
     return np.char.add("C", np.char.zfill(np.arange(start, stop).astype(str), 7))
 
 
-def _chunk(
-    seed: int, chunk: int, first_id: int, n: int, start: dt.date, days: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng([seed, chunk])
-    shares = np.array([p.share for p in PERSONAS])
-    persona = rng.choice(len(PERSONAS), size=n, p=shares / shares.sum())
-    ids = _customer_ids(first_id, first_id + n)
-
-    # Each customer is active on [first_day, last_day] (day offsets from `start`).
+def _active_days(
+    rng: np.random.Generator, persona: np.ndarray, n: int, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer is active on [first_day, last_day] (day offsets from the start)."""
     first_day = np.floor(rng.uniform(0, days * 0.5, n)).astype(np.int64)
     last_day = np.full(n, days - 1, dtype=np.int64)
     for i, p in enumerate(PERSONAS):  # a handful of personas, not customers
@@ -96,29 +91,18 @@ def _chunk(
                 first_day[members], np.maximum(last_day[members] - 60, 0)
             )
     first_day = np.clip(first_day, 0, days - 1)
-    last_day = np.maximum(last_day, first_day)
-    active = (last_day - first_day + 1).astype(float)
+    return first_day, np.maximum(last_day, first_day)
 
-    ev_rate = np.array([p.events_per_day for p in PERSONAS])[persona] * rng.lognormal(0, 0.35, n)
-    pu_rate = np.array([p.purchases_per_day for p in PERSONAS])[persona] * rng.lognormal(0, 0.35, n)
-    n_events = rng.poisson(ev_rate * active) + 1  # everyone is seen at least once
-    n_purchases = rng.poisson(pu_rate * active)
 
-    base = np.datetime64(start.isoformat(), "s")
-
-    def when(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        owner = np.repeat(np.arange(n), counts)
-        span = (active[owner] * 86400).astype(np.int64)
-        offset = first_day[owner] * 86400 + (rng.random(owner.size) * span).astype(np.int64)
-        return owner, base + offset.astype("timedelta64[s]")
-
-    owner, ts = when(n_events)
+def _events(
+    rng: np.random.Generator, ids: np.ndarray, persona: np.ndarray, owner: np.ndarray, ts
+) -> pd.DataFrame:
     mixes = np.array([p.mix for p in PERSONAS])
     cum = np.cumsum(mixes[persona[owner]], axis=1)
     tp_idx = (rng.random(owner.size)[:, None] > cum).sum(axis=1).clip(0, len(TOUCHPOINTS) - 1)
     score = np.round(rng.beta(4, 3, owner.size), 3)
     score[rng.random(owner.size) < 0.3] = np.nan  # the score is optional in real exports
-    events = pd.DataFrame(
+    return pd.DataFrame(
         {
             "event_id": np.char.add(
                 np.char.add(ids[owner], "-E"), np.arange(owner.size).astype(str)
@@ -134,9 +118,12 @@ def _chunk(
         }
     )
 
-    owner, ts = when(n_purchases)
+
+def _purchases(
+    rng: np.random.Generator, ids: np.ndarray, persona: np.ndarray, owner: np.ndarray, ts
+) -> pd.DataFrame:
     value = np.array([p.order_value for p in PERSONAS])[persona[owner]]
-    purchases = pd.DataFrame(
+    return pd.DataFrame(
         {
             "order_id": np.char.add(
                 np.char.add(ids[owner], "-O"), np.arange(owner.size).astype(str)
@@ -149,6 +136,35 @@ def _chunk(
             "country": COUNTRIES[rng.integers(0, COUNTRIES.size, owner.size)],
         }
     )
+
+
+def _chunk(
+    seed: int, chunk: int, first_id: int, n: int, start: dt.date, days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One chunk of customers and their events and purchases (its own seeded generator;
+    the order of random draws is part of the shipped sample's identity)."""
+    rng = np.random.default_rng([seed, chunk])
+    shares = np.array([p.share for p in PERSONAS])
+    persona = rng.choice(len(PERSONAS), size=n, p=shares / shares.sum())
+    ids = _customer_ids(first_id, first_id + n)
+    first_day, last_day = _active_days(rng, persona, n, days)
+    active = (last_day - first_day + 1).astype(float)
+
+    ev_rate = np.array([p.events_per_day for p in PERSONAS])[persona] * rng.lognormal(0, 0.35, n)
+    pu_rate = np.array([p.purchases_per_day for p in PERSONAS])[persona] * rng.lognormal(0, 0.35, n)
+    n_events = rng.poisson(ev_rate * active) + 1  # everyone is seen at least once
+    n_purchases = rng.poisson(pu_rate * active)
+
+    base = np.datetime64(start.isoformat(), "s")
+
+    def when(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        owner = np.repeat(np.arange(n), counts)
+        span = (active[owner] * 86400).astype(np.int64)
+        offset = first_day[owner] * 86400 + (rng.random(owner.size) * span).astype(np.int64)
+        return owner, base + offset.astype("timedelta64[s]")
+
+    events = _events(rng, ids, persona, *when(n_events))
+    purchases = _purchases(rng, ids, persona, *when(n_purchases))
     return (
         events.sort_values(["timestamp", "event_id"], kind="stable"),
         purchases.sort_values(["purchase_date", "order_id"], kind="stable"),

@@ -102,6 +102,23 @@ def engagement_deltas(
     )
 
 
+def _window_figures_sql() -> str:
+    """Window figures as running totals at the date (c) minus those at the window's start
+    (s). With no event left in the window the weight is exactly 0 (no rounding residue)."""
+    counts = [
+        f"CAST(coalesce(c.{quote_ident(cumulative_column(col))}, 0) "
+        f"- coalesce(s.{quote_ident(cumulative_column(col))}, 0) AS BIGINT) AS {quote_ident(col)}"
+        for col in WINDOW_COLUMNS
+        if col != "weighted_events"
+    ]
+    weighted = (
+        "CASE WHEN c.total_window_events IS DISTINCT FROM s.total_window_events THEN "
+        "coalesce(c.total_weighted_events, 0) - coalesce(s.total_weighted_events, 0) "
+        "ELSE 0.0 END AS weighted_events"
+    )
+    return ", ".join([*counts, weighted])
+
+
 def compute_engagement_scores(
     con: duckdb.DuckDBPyConnection,
     events: duckdb.DuckDBPyRelation,
@@ -134,16 +151,6 @@ def compute_engagement_scores(
     )
     run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     k = float(config.half_saturation)
-    differences = ", ".join(
-        f"CAST(coalesce(c.{quote_ident(cumulative_column(col))}, 0) "
-        f"- coalesce(s.{quote_ident(cumulative_column(col))}, 0) AS BIGINT) AS {quote_ident(col)}"
-        for col in WINDOW_COLUMNS
-        if col != "weighted_events"
-    )
-    weighted = (
-        "CASE WHEN c.total_window_events IS DISTINCT FROM s.total_window_events THEN "
-        "coalesce(c.total_weighted_events, 0) - coalesce(s.total_weighted_events, 0) ELSE 0.0 END"
-    )
     count_cols = ", ".join(quote_ident(touchpoint_count_column(t)) for t in TouchpointType)
     totals_out = ", ".join(f"coalesce({quote_ident(c)}, 0) AS {quote_ident(c)}" for c in totals)
     # greatest() skips NULLs: a customer with only events or only purchases still has activity
@@ -151,7 +158,7 @@ def compute_engagement_scores(
     return con.sql(
         f"""
         WITH windowed AS (
-            SELECT c.*, {differences}, {weighted} AS weighted_events
+            SELECT c.*, {_window_figures_sql()}
             FROM folded c LEFT JOIN starts s
               ON s.customer_id = c.customer_id AND s.snapshot_date = c.snapshot_date - {window}
             WHERE c.snapshot_date IN (SELECT snapshot_date FROM run_dates)

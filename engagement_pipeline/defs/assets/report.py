@@ -1,5 +1,6 @@
 """The report asset: a Markdown report and a JSON analysis per snapshot date, with its check."""
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,37 @@ def report_outcome(markdown_path: Path, json_path: Path, total_customers: int) -
     )
 
 
+def _write_date(
+    context: dg.AssetExecutionContext, reports_dir: Path, document: dict
+) -> tuple[dict, CheckOutcome]:
+    """Write one date's Markdown and JSON, attach them to its partition, and check them."""
+    md_path, json_path = write_report(reports_dir, document)
+    date, figures = document["snapshot_date"], document["overall_metrics"]
+    context.add_asset_metadata(
+        {
+            "dagster/row_count": 1,
+            "report": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
+            "report_path": dg.MetadataValue.path(str(md_path)),
+            "json_path": dg.MetadataValue.path(str(json_path)),
+            "total_customers": int(document["total_customers"]),
+            "total_revenue": float(figures["total_revenue"] or 0.0),
+            "avg_ltv": float(figures["avg_ltv"] or 0.0),
+        },
+        partition_key=str(date),
+    )
+    context.log.info(f"report for {date} written to {md_path}")
+    row = {
+        "snapshot_date": dt.date.fromisoformat(str(date)),
+        "total_customers": document["total_customers"],
+        "total_revenue": figures["total_revenue"],
+        "avg_ltv": figures["avg_ltv"],
+        "avg_engagement_score": figures["avg_engagement_score"],
+        "markdown_path": str(md_path),
+        "json_path": str(json_path),
+    }
+    return row, report_outcome(md_path, json_path, document["total_customers"])
+
+
 def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name=ENGAGEMENT_REPORT,
@@ -89,40 +121,14 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         rows, outcomes = [], {}
         for _, metrics in overall.iterrows():  # one iteration per snapshot date
             date = pd.Timestamp(metrics["snapshot_date"]).date()
-            key = date.isoformat()
             document = build_report_document(
                 date,
                 metrics,
                 strategies=strategies[strategy_days == date],
-                predicted=predicted.get(key),
+                predicted=predicted.get(date.isoformat()),
             )
-            md_path, json_path = write_report(reports_dir, document)
-            figures = document["overall_metrics"]
-            rows.append(
-                {
-                    "snapshot_date": date,
-                    "total_customers": document["total_customers"],
-                    "total_revenue": figures["total_revenue"],
-                    "avg_ltv": figures["avg_ltv"],
-                    "avg_engagement_score": figures["avg_engagement_score"],
-                    "markdown_path": str(md_path),
-                    "json_path": str(json_path),
-                }
-            )
-            context.add_asset_metadata(
-                {
-                    "dagster/row_count": 1,
-                    "report": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
-                    "report_path": dg.MetadataValue.path(str(md_path)),
-                    "json_path": dg.MetadataValue.path(str(json_path)),
-                    "total_customers": int(document["total_customers"]),
-                    "total_revenue": float(figures["total_revenue"] or 0.0),
-                    "avg_ltv": float(figures["avg_ltv"] or 0.0),
-                },
-                partition_key=key,
-            )
-            outcomes[key] = report_outcome(md_path, json_path, document["total_customers"])
-            context.log.info(f"report for {date} written to {md_path}")
+            row, outcomes[date.isoformat()] = _write_date(context, reports_dir, document)
+            rows.append(row)
         yield dg.Output(pd.DataFrame(rows))
         keys = partition_keys(context)
         yield from partition_check_results(
