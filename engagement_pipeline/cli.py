@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import time
 from pathlib import Path
 
 from engagement_pipeline.errors import PipelineError
@@ -25,7 +26,7 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
     from engagement_pipeline.config import load_config
     from engagement_pipeline.defs.build import build_definitions
     from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
-    from engagement_pipeline.defs.runs import execute_range
+    from engagement_pipeline.defs.runs import execute_range, progress_line, rows_read
 
     config = load_config(config_path)
     defs = build_definitions(config_path)
@@ -58,10 +59,14 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
         # Dagster's console log would print tracebacks; failures are summarised below instead.
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
+    total = (dt.date.fromisoformat(last_key) - dt.date.fromisoformat(first_key)).days + 1
+    began, done, rows = time.perf_counter(), 0, 0
     for start, end, result in runs:
         if not result.success:
             return _report_failures(result, start, end)
-        print(f"  {start} .. {end} done", flush=True)
+        done, rows = done + (end - start).days + 1, rows + rows_read(result)
+        elapsed = time.perf_counter() - began
+        print(f"  {start} .. {end} done: {progress_line(done, total, rows, elapsed)}", flush=True)
     report = config.reports_dir / last_key / "engagement_report.md"
     print(f"Done. Lake: {config.lake_dir}  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})")
     print(f"Report for {last_key}: {report}")

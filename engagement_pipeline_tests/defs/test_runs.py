@@ -34,3 +34,12 @@ def test_range_in_chunks_equals_one_run(make_project):
     chunked = read(path, "customer_segments", "2025-01-05")
     list(execute_range(job, D(2025, 1, 1), D(2025, 1, 5), 366))
     assert read(path, "customer_segments", "2025-01-05").equals(chunked)
+
+
+def test_progress_line_says_dates_rate_and_time_left():
+    from engagement_pipeline.defs.runs import progress_line
+
+    assert progress_line(40, 181, 1_234_567, 60.0) == (
+        "40/181 dates, 1,234,567 rows at 20,576 rows/s, about 3m 32s left"
+    )
+    assert progress_line(181, 181, 10, 2.0).endswith("about 0s left")
