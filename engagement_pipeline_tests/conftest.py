@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 
 from engagement_pipeline.config import deep_merge
+from engagement_pipeline.sql import new_connection
 
 EVENT_FIELDS = ["event_id", "customer_id", "touchpoint", "timestamp", "engagement_score"]
 PURCHASE_FIELDS = ["order_id", "customer_id", "purchase_date", "amount"]
@@ -39,6 +41,12 @@ def base_config(start: str, end: str | None) -> dict[str, Any]:
 
 
 MakeProject = Callable[..., Path]
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    """A fresh DuckDB connection set up like the pipeline's (UTC, memory cap)."""
+    return new_connection()
 
 
 @pytest.fixture

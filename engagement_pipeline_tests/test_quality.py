@@ -1,13 +1,6 @@
 import pandas as pd
-import pytest
 
 from engagement_pipeline import quality
-from engagement_pipeline.sql import new_connection
-
-
-@pytest.fixture
-def con():
-    return new_connection()
 
 
 def events(con, rows):

@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
-
-from engagement_pipeline.sql import new_connection
-
-
-@pytest.fixture
-def con():
-    return new_connection()
 
 
 def events_rel(con, rows: list[tuple]):

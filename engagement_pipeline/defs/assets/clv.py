@@ -11,7 +11,7 @@ import pandas as pd
 from engagement_pipeline.analytics.clv import expected_column
 from engagement_pipeline.analytics.clv_fits import fit_snapshots
 from engagement_pipeline.analytics.clv_summary import transaction_summary
-from engagement_pipeline.defs.assets.snapshots import require_earlier, source_link
+from engagement_pipeline.defs.assets.snapshots import asset_out, require_earlier
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
@@ -96,15 +96,7 @@ def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
     stage = STAGE_BY_NAME[CUSTOMER_CLV]
 
     def out(description: str) -> dg.AssetOut:
-        return dg.AssetOut(
-            description=description,
-            group_name=GROUP,
-            kinds={"scipy", "parquet"},
-            owners=[OWNER],
-            tags={"layer": "snapshot"},
-            code_version="1",
-            metadata=source_link(__file__),
-        )
+        return asset_out(description, GROUP, OWNER, {"scipy", "parquet"}, "snapshot", __file__)
 
     @dg.multi_asset(
         name="clv_model",

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 
 from engagement_pipeline.config import Config
-from engagement_pipeline.defs.assets.snapshots import source_link
+from engagement_pipeline.defs.assets.snapshots import asset_out
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.late_data import later_snapshots_note
@@ -319,15 +319,7 @@ def _ingestion_asset(source: Source, common: dict) -> dg.AssetsDefinition:
     (as inputs) are what its row-count and quarantine-share warnings compare with."""
 
     def out(description: str) -> dg.AssetOut:
-        return dg.AssetOut(
-            description=description,
-            group_name=GROUP,
-            kinds={"duckdb", "parquet"},
-            owners=[OWNER],
-            tags={"layer": "raw"},
-            code_version="1",
-            metadata=source_link(__file__),
-        )
+        return asset_out(description, GROUP, OWNER, {"duckdb", "parquet"}, "raw", __file__)
 
     @dg.multi_asset(
         name=source.step,

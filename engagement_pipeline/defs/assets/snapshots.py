@@ -49,6 +49,22 @@ def source_link(module_file: str) -> dict:
         }
 
 
+def asset_out(
+    description: str, group: str, owner: str, kinds: set[str], layer: str, module_file: str
+) -> dg.AssetOut:
+    """An output of a multi-asset, described like the single assets (owner, tags, version,
+    link to its module)."""
+    return dg.AssetOut(
+        description=description,
+        group_name=group,
+        kinds=kinds,
+        owners=[owner],
+        tags={"layer": layer},
+        code_version="1",
+        metadata=source_link(module_file),
+    )
+
+
 def require_earlier(
     asset: str, earlier: EarlierPartitions, dates: list[dt.date], lookback: Lookback, config: Config
 ) -> duckdb.DuckDBPyRelation | None:

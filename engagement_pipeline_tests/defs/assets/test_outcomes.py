@@ -1,15 +1,8 @@
 import pandas as pd
-import pytest
 
 from engagement_pipeline.defs.assets import customer_analytics as ca
 from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
 from engagement_pipeline.defs.assets.report import report_outcome
-from engagement_pipeline.sql import new_connection
-
-
-@pytest.fixture
-def con():
-    return new_connection()
 
 
 def test_segment_outcomes_per_date(con):

@@ -1,36 +1,5 @@
-import pandas as pd
-import pytest
-
 from engagement_pipeline.defs.assets import raw
-from engagement_pipeline.sql import new_connection
-
-
-@pytest.fixture
-def con():
-    return new_connection()
-
-
-def events(con, rows):
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "snapshot_date",
-            "event_id",
-            "customer_id",
-            "touchpoint",
-            "event_timestamp",
-            "engagement_score",
-        ],
-    )
-    frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
-    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"])
-    return con.from_df(frame)
-
-
-GOOD = [
-    ("2025-01-01", "e1", "c1", "web", "2025-01-01 10:00", 0.5),
-    ("2025-01-02", "e2", "c1", "email", "2025-01-02 10:00", None),
-]
+from engagement_pipeline_tests.test_quality import GOOD, events
 
 
 def test_clean_events_pass_every_contract(con):
