@@ -52,7 +52,7 @@ def build_schedule(
         job=job,
         cron_schedule="0 2 * * *",
         execution_timezone="UTC",
-        description=f"Does nothing for this config: {reason}",
+        description=f"Does nothing for this config. {reason}",
     )
     def daily_engagement_schedule(_context: dg.ScheduleEvaluationContext) -> dg.SkipReason:
         return dg.SkipReason(reason)
