@@ -41,7 +41,9 @@ def setup() -> dict[str, str]:
     if not STAMP.exists() or STAMP.read_text() != wanted:
         print("Installing the project and its dependencies ...", flush=True)
         _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+        # -qq: pip's own progress and the build backend's notes are not the user's business;
+        # errors still print.
+        _run(PYTHON, "-m", "pip", "install", "-qq", "-e", ".[dev]")
         STAMP.write_text(wanted)
     # The UI and the CLI share one persistent Dagster instance inside the project; `dagster
     # dev` reads .env from the working directory, so a plain `dagster dev` finds it too.
