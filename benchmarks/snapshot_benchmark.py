@@ -3,8 +3,11 @@
 Phases, each in a fresh process (so peak RSS is per phase):
   generate   the seeded synthetic data set (Parquet sources), once per scale
   ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days
+  history    every snapshot asset and report for every date but the last, in runs of
+             DAYS_PER_RUN days (a backfill of the year's snapshots, raw already loaded)
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
-  snapshot   only the snapshot assets and the report for the last date (raw already in the lake)
+  snapshot   only the snapshot assets and the report for the last date, built from the
+             previous date's snapshots (raw already in the lake)
   bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
 """
 
@@ -78,6 +81,20 @@ def phase(name: str, folder: Path) -> dict:
                 job, START, dt.date.fromisoformat(LAST), DAYS_PER_RUN, run_config=quiet
             ):
                 assert result.success
+        elif name == "history":
+            from engagement_pipeline.defs.runs import execute_range
+
+            snapshots = {
+                k
+                for k in defs.resolve_asset_graph().get_all_asset_keys()
+                if not k.path[0].startswith(("raw", "quarantined"))
+            }
+            job = defs.resolve_job_def(ENGAGEMENT_JOB).get_subset(asset_selection=snapshots)
+            before_last = dt.date.fromisoformat(LAST) - dt.timedelta(days=1)
+            for _, _, result in execute_range(
+                job, START, before_last, DAYS_PER_RUN, run_config=quiet
+            ):
+                assert result.success
         else:
             job = defs.resolve_job_def(ENGAGEMENT_JOB)
             if name == "snapshot":
@@ -131,7 +148,7 @@ def write_config(folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--phases", default="generate,ingest,daily,snapshot,bare")
+    parser.add_argument("--phases", default="generate,ingest,history,daily,snapshot,bare")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = ROOT / "data" / "benchmark" / str(args.customers)
@@ -174,7 +191,7 @@ def main() -> None:
             json.dumps({"customers": args.customers, "events": n_events, "purchases": n_purchases})
         )
         for r in results:
-            if r["phase"] in ("snapshot", "daily", "bare", "ingest"):
+            if r["phase"] in ("snapshot", "daily", "bare", "ingest", "history"):
                 rate = (n_events + n_purchases) / r["seconds"]
                 print(
                     f"{r['phase']:>9}: {r['seconds']:8.2f} s  {rate:14,.0f} rows/s  peak {r['peak_rss_mib']:8.1f} MiB"
