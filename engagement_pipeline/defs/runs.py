@@ -59,3 +59,10 @@ def progress_line(done: int, total: int, rows: int, seconds: float) -> str:
     minutes, secs = divmod(round(left), 60)
     eta = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
     return f"{done}/{total} dates, {rows:,} rows at {rate:,.0f} rows/s, about {eta} left"
+
+
+def run_progress(keys: list[str], rows: int, seconds: float) -> str:
+    """A step's line in the run log: its dates, rows and pace."""
+    rate = rows / seconds if seconds > 0 else 0.0
+    span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]} ({len(keys)} dates)"
+    return f"{span}: {rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)"

@@ -43,3 +43,12 @@ def test_progress_line_says_dates_rate_and_time_left():
         "40/181 dates, 1,234,567 rows at 20,576 rows/s, about 3m 32s left"
     )
     assert progress_line(181, 181, 10, 2.0).endswith("about 0s left")
+
+
+def test_run_progress_names_the_dates_rows_and_pace():
+    from engagement_pipeline.defs.runs import run_progress
+
+    assert run_progress(["2025-01-01", "2025-01-31"], 62_000, 2.0) == (
+        "2025-01-01..2025-01-31 (2 dates): 62,000 rows in 2.0 s (31,000 rows/s)"
+    )
+    assert run_progress(["2025-01-01"], 0, 0.0).startswith("2025-01-01: 0 rows")

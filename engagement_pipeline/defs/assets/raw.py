@@ -3,6 +3,7 @@ their contracts. Each ingestion step, its check specs and the functions computin
 checks read together here."""
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from engagement_pipeline.defs.late_data import later_snapshots_note
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_days, earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
+from engagement_pipeline.defs.runs import run_progress
 from engagement_pipeline.ingestion.events import EVENT_SCHEMA, validate_events
 from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA, validate_purchases
 from engagement_pipeline.ingestion.validation import REASON_CODES, Validated
@@ -271,7 +273,7 @@ def _ingest(
     earlier: dict[str, duckdb.DuckDBPyRelation | None],
 ) -> Iterator:
     con, config = connection(), settings.load()
-    keys = partition_keys(context)
+    keys, began = partition_keys(context), time.perf_counter()
     result = source.validate(
         con, config, dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
     )
@@ -280,7 +282,8 @@ def _ingest(
     n_loaded = loaded.aggregate("count(*)").fetchall()[0][0]
     n_rejected = quarantined.aggregate("count(*)").fetchall()[0][0]
     context.log.info(
-        f"{keys[0]}..{keys[-1]}: {n_loaded} records loaded, {n_rejected} rows quarantined"
+        f"{run_progress(keys, n_loaded + n_rejected, time.perf_counter() - began)}: "
+        f"{n_loaded:,} records loaded, {n_rejected:,} rows quarantined"
     )
     accounting = row_accounting(loaded, quarantined)
     late = later_snapshots_note(context, source.loaded, keys)

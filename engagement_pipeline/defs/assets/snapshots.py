@@ -7,6 +7,7 @@ range of dates is one pass. See docs/architecture.md, "Incremental snapshots".
 """
 
 import datetime as dt
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
+from engagement_pipeline.defs.runs import run_progress
 from engagement_pipeline.errors import LakeError
 from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes
@@ -128,8 +130,11 @@ def snapshot_asset(
             if lookback is not None
             else None
         )
+        began = time.perf_counter()
         computed = stage.compute(con, upstream, dates, run_config, earlier)
         result = materialize(con, computed, name)
+        rows = result.aggregate("count(*)").fetchall()[0][0]
+        context.log.info(run_progress(keys, rows, time.perf_counter() - began))
         record_partition_metadata(
             context, name, result, keys, stage.figures, preview_order=preview_order
         )
