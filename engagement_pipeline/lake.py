@@ -43,7 +43,7 @@ def connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -183,7 +183,7 @@ class Lake:
             return
         for entry in folder.iterdir():
             pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
                 shutil.rmtree(entry, ignore_errors=True)
 
     @staticmethod

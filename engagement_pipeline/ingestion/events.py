@@ -7,13 +7,14 @@ import datetime as dt
 import duckdb
 
 from engagement_pipeline.config import Config
-from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW, scan_source
+from engagement_pipeline.ingestion.landing import land_source
+from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW
 from engagement_pipeline.ingestion.touchpoints import ALIAS_KEY_SQL, TOUCHPOINT_ALIASES
 from engagement_pipeline.ingestion.validation import (
     Check,
     SourceRules,
     Validated,
-    classify,
+    classify_landed,
     customer_id_sql,
     missing_sql,
 )
@@ -69,7 +70,6 @@ def validate_events(
         "campaign": source.campaign_column,
         "session_id": source.session_id_column,
     }
-    scan = scan_source(con, config, source, SECTION, mapping)
     rules = SourceRules(
         timestamp_column="timestamp",
         timestamp_source_column=source.timestamp_column,
@@ -102,7 +102,8 @@ def validate_events(
             nullif(trim(campaign), '') AS campaign,
             nullif(trim(session_id), '') AS session_id""",
     )
-    validated = classify(con, scan, source, rules, config.snapshots, start, end, SECTION)
+    landed = land_source(con, config, source, SECTION, mapping, rules)
+    validated = classify_landed(con, landed, source, rules, start, end)
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
     canonical = con.sql(
         f"""

@@ -8,18 +8,18 @@ import duckdb
 
 from engagement_pipeline.config import Config, PurchaseDataConfig
 from engagement_pipeline.errors import SourceError
+from engagement_pipeline.ingestion.landing import land_source
 from engagement_pipeline.ingestion.sources import (
     SOURCE_FILE,
     SOURCE_ROW,
     SourceScan,
     explain_read_error,
-    scan_source,
 )
 from engagement_pipeline.ingestion.validation import (
     Check,
     SourceRules,
     Validated,
-    classify,
+    classify_landed,
     customer_id_sql,
     missing_sql,
 )
@@ -118,13 +118,19 @@ def validate_purchases(
         "product": source.product_column,
         "country": source.country_column,
     }
-    scan = scan_source(con, config, source, SECTION, mapping)
     # Online Retail II prices each line as quantity x unit price; checks name that column.
     price = "unit_price" if online_retail else "amount"
-    _refuse_decimal_commas(con, scan, source, price)
-    validated = classify(
-        con, scan, source, _purchase_rules(source, price), config.snapshots, start, end, SECTION
+    rules = _purchase_rules(source, price)
+    landed = land_source(
+        con,
+        config,
+        source,
+        SECTION,
+        mapping,
+        rules,
+        file_check=lambda c, scan: _refuse_decimal_commas(c, scan, source, price),
     )
+    validated = classify_landed(con, landed, source, rules, start, end)
     return Validated(loaded=_orders(validated.loaded), quarantined=validated.quarantined)
 
 

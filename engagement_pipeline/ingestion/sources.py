@@ -176,15 +176,17 @@ def scan_source(
     source: SourceConfig,
     section: str,
     columns: dict[str, str | None],
+    files: list[str] | None = None,
 ) -> SourceScan:
     """Read a source's mapped columns as text, each row tagged with its file and row number.
 
+    `files` reads only those of the source's files (default: every file it names).
     `columns` maps canonical names to source column names (None: not mapped). A mapped
     column missing from the file is one clear error naming the file, the column and the
     columns the file does have. Null spellings (`null_values`) become NULL here, and a
     nested JSON or Parquet value is named in the NESTED column (its text kept as JSON).
     """
-    files = expand_source_paths(config, source, section)
+    files = files if files is not None else expand_source_paths(config, source, section)
     empty = [f for f in files if Path(f).stat().st_size == 0]
     if empty:
         raise SourceError(

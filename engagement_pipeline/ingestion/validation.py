@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from engagement_pipeline.config import SnapshotsConfig, SourceConfig
 from engagement_pipeline.errors import SourceError
@@ -24,7 +26,7 @@ from engagement_pipeline.ingestion.sources import (
     SourceScan,
     explain_read_error,
 )
-from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
+from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal, scalar
 
 QUARANTINE_COLUMNS = (
     "source_file",
@@ -215,51 +217,6 @@ def timestamp_checks(raw_col: str, parsed_col: str, snapshots: SnapshotsConfig) 
 
 
 @dataclass(frozen=True)
-class _Span:
-    """The run's days [start, end] inside the partitions' span, as SQL date literals."""
-
-    start: str
-    end: str
-    first: str
-    last: str | None
-    starts_span: bool  # the run begins on the first partition
-    ends_span: bool  # the run ends on the last partition
-
-    @classmethod
-    def of(cls, snapshots: SnapshotsConfig, start: dt.date, end: dt.date) -> _Span:
-        return cls(
-            start=_date_lit(start),
-            end=_date_lit(end),
-            first=_date_lit(snapshots.start_date),
-            last=_date_lit(snapshots.end_date) if snapshots.end_date else None,
-            starts_span=start == snapshots.start_date,
-            ends_span=end == snapshots.end_date,
-        )
-
-    def clamp(self, day: str) -> str:
-        """Rows dated outside the partitions' span are filed under its first or last day."""
-        bounded = f"least({self.last}, {day})" if self.last else day
-        return f"greatest({self.first}, {bounded})"
-
-    def in_run(self, day: str) -> str:
-        return f"({day} BETWEEN {self.start} AND {self.end})"
-
-    def may_be_in_run(self, day: str) -> str:
-        """Cheap, on the parsed day alone, so other days' rows can be dropped before the
-        checks: undated rows, the run's days, and the ends that clamp into the run."""
-        return (
-            f"({day} IS NULL OR {self.in_run(day)}"
-            + (f" OR {day} < {self.first}" if self.starts_span else "")
-            + (f" OR {day} > {self.last}" if self.last and self.ends_span else "")
-            + ")"
-        )
-
-
-def _date_lit(day: dt.date) -> str:
-    return f"DATE {quote_literal(day.isoformat())}"
-
-
-@dataclass(frozen=True)
 class _UniqueKey:
     """A source id that must not repeat: its parsed column, source column and reason."""
 
@@ -268,70 +225,123 @@ class _UniqueKey:
     reason: str
 
 
-def classify(
+# Undated rows (no readable timestamp) are written to the partition DuckDB gives NULL.
+UNDATED = "__HIVE_DEFAULT_PARTITION__"
+# Columns a landed row carries besides its canonical output columns.
+LANDED_BOOKKEEPING = (
+    SOURCE_ROW,
+    "_first_reason",
+    "_first_column",
+    "_row_hash",
+    "_record",
+    "snapshot_date",
+)
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    """One source file validated row by row, its rows kept by day under `folder`.
+
+    `days` maps each day (or UNDATED) to its Parquet files; `file_day` is where the file's
+    undated and malformed rows are filed: its first day, clamped into the partitions' span.
+    """
+
+    source_file: str
+    folder: Path
+    file_day: dt.date
+    days: dict[str, list[str]]
+
+    @property
+    def malformed(self) -> Path:
+        return self.folder / "malformed.parquet"
+
+    @property
+    def schema(self) -> Path:
+        return self.folder / "schema.parquet"
+
+
+def _date_lit(day: dt.date) -> str:
+    return f"DATE {quote_literal(day.isoformat())}"
+
+
+def _clamp_sql(snapshots: SnapshotsConfig, day: str) -> str:
+    """Rows dated outside the partitions' span are filed under its first or last day."""
+    bounded = f"least({_date_lit(snapshots.end_date)}, {day})" if snapshots.end_date else day
+    return f"CASE WHEN {day} IS NOT NULL THEN greatest({_date_lit(snapshots.start_date)}, {bounded}) END"
+
+
+def land_rows(
     con: duckdb.DuckDBPyConnection,
     scan: SourceScan,
     source: SourceConfig,
     rules: SourceRules,
     snapshots: SnapshotsConfig,
-    start: dt.date,
-    end: dt.date,
     section: str,
-) -> Validated:
-    """Validate scanned rows and keep those whose day lies in [start, end].
+    folder: Path,
+) -> None:
+    """Validate one file's rows, each on its own, and write them under `folder` by day.
 
-    `rules.parsed` adds parsed columns to the scanned text columns; the checks are tried in
-    order and the first that fails is the row's reason; a unique key (source ids) marks
-    every repeat of a key after its first valid occurrence, wherever in the source that is.
-    Rows that repeat another row exactly are duplicate_row.
-
-    Memory follows the rows of [start, end], not the whole source: the source is scanned
-    with streaming aggregates and filters, and only the run's rows are kept in a table,
-    with just `output_columns` (the canonical projection of a parsed row), the bookkeeping
-    columns, and the raw record of rejected rows. `loaded` has those canonical columns
-    plus source_file, source_row and snapshot_date.
+    Everything a row can be judged on by itself is decided here, in one streaming pass:
+    its parsed canonical columns, its first failed check, its day. Repeats are not: they
+    depend on other days and files, and are decided per run (`classify_landed`). Written:
+    rows/snapshot_date=<day>/ (the canonical columns plus LANDED_BOOKKEEPING; undated rows
+    under UNDATED), schema.parquet (no rows) and, for CSV, malformed.parquet.
     """
     raw_columns = [c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED)]
-    key = (
-        _UniqueKey("_id", rules.id_column, rules.duplicate_id_reason) if rules.unique_ids else None
-    )
-    span = _Span.of(snapshots, start, end)
-    table = f"validated_{next(_tables)}"
+    table = f"landing_{next(_tables)}"
     scan.rows.create_view(f"{table}_rows", replace=True)
+    row_hash = "hash(" + ", ".join(quote_ident(c) for c in raw_columns) + ")"
+    record = (
+        "json_object("
+        + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
+        + ")"
+    )
+    landed = f"""
+        SELECT {rules.output_columns}, {SOURCE_ROW}, _first_reason, _first_column,
+               {row_hash} AS _row_hash,
+               CASE WHEN _first_reason IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
+               {_clamp_sql(snapshots, "_day")} AS snapshot_date
+        FROM {table}_checked"""
     try:
         day_first = _day_first_files(con, table, source, rules, section)
         checks = _all_checks(rules, raw_columns, snapshots)
         _create_checked_view(con, table, source, rules, checks, day_first)
-        _create_file_days(con, table, rules.timestamp_column, section)
-        repeats = _repeat_window(rules, source, raw_columns, key)
-        earlier = _earlier_key(table, key, span)
+        con.execute(f"COPY ({landed} LIMIT 0) TO {quote_literal(str(folder / 'schema.parquet'))}")
         con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE {table} AS
-            WITH homed AS ({_homed_sql(table, raw_columns, span)}),
-            in_range AS ({_in_range_sql(span, repeats)}),
-            {earlier.cte}
-            reasoned AS (
-                SELECT i.*,
-                    CASE WHEN _first_reason IS NOT NULL THEN _first_reason
-                         WHEN _repeat > 1 THEN {repeats.reason}
-                         {earlier.rule} END AS _reason
-                FROM in_range i {earlier.join}
-            )
-            {_projection_sql(rules.output_columns, raw_columns, key)}
-            """
+            f"COPY ({landed}) TO {quote_literal(str(folder / 'rows'))} "
+            "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
         )
+        if scan.malformed is not None:
+            scan.malformed.create_view(f"{table}_malformed", replace=True)
+            con.execute(
+                f"COPY (SELECT * EXCLUDE ({SOURCE_FILE}) FROM {table}_malformed) "
+                f"TO {quote_literal(str(folder / 'malformed.parquet'))}"
+            )
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
         raise explain_read_error(section, source.format, scan.files, exc) from None
 
-    quarantined = _quarantined_rows(con, table)
-    if scan.malformed is not None:
-        quarantined = quarantined.union(_malformed_rows(con, scan, table, span))
-    loaded = con.sql(
-        f"SELECT * EXCLUDE (_reason, _key, _record, _column) FROM {table} WHERE _reason IS NULL"
+
+def require_a_dated_row(
+    con: duckdb.DuckDBPyConnection,
+    undated: list[str],
+    rules: SourceRules,
+    section: str,
+    source_file: str,
+) -> None:
+    """A file in which no row has a readable timestamp cannot say its day: that is one
+    clear error (usually a wrong column or format) rather than a file's worth of quarantine."""
+    first = scalar(
+        con,
+        f"SELECT json_extract_string(arg_min(_record, {SOURCE_ROW}), "
+        f"{quote_literal('$.' + rules.timestamp_column)}) FROM read_parquet(?)",
+        [undated],
     )
-    return Validated(loaded=loaded, quarantined=quarantined)
+    raise SourceError(
+        f"{section}: no row of {source_file} has a readable timestamp (first value: "
+        f"{first!r}). Check {section}.timestamp_column, or set "
+        f"{section}.timestamp_format (e.g. '%d/%m/%Y %H:%M')."
+    )
 
 
 def _all_checks(
@@ -440,32 +450,107 @@ def _day_first_files(
     return f"{SOURCE_FILE} IN ({files})"
 
 
-def _create_file_days(
-    con: duckdb.DuckDBPyConnection, table: str, timestamp_column: str, section: str
-) -> None:
-    """`{table}_files`: each file's first day, where its undated rows are filed.
+def classify_landed(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandedFile],
+    source: SourceConfig,
+    rules: SourceRules,
+    start: dt.date,
+    end: dt.date,
+) -> Validated:
+    """The landed rows of [start, end] with repeats decided: loaded and quarantined.
 
-    A file in which no row has a readable timestamp cannot say its day: that is one clear
-    error (usually a wrong column or format) rather than a file's worth of quarantine.
+    Only the run's days are read, plus, for a source with ids, one column of the other
+    days (is an id of the run used validly earlier in file order?). A repeat's one reason:
+    duplicate_row when it equals its group's first row, else the source's reused-id reason.
+    `loaded` has the canonical columns plus source_file, source_row and snapshot_date.
     """
+    table = f"validated_{next(_tables)}"
+    key = (
+        _UniqueKey(rules.id_column, rules.id_column, rules.duplicate_id_reason)
+        if rules.unique_ids
+        else None
+    )
+    run, rest = _landed_paths(con, table, files, start, end)
+    repeats = _repeat_window(rules, source, key)
+    earlier = _earlier_key(table, key, bool(rest))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {table}_files AS
-        SELECT {SOURCE_FILE}, min(_day) AS file_day,
-               arg_min({quote_ident(timestamp_column)}, {SOURCE_ROW}) AS first_value
-        FROM {table}_checked GROUP BY 1
-        """
-    )
-    undated = fetch_all(
-        con,
-        f"SELECT {SOURCE_FILE}, first_value FROM {table}_files WHERE file_day IS NULL LIMIT 1",
-    )
-    if undated:
-        raise SourceError(
-            f"{section}: no row of {undated[0][0]} has a readable timestamp (first value: "
-            f"{undated[0][1]!r}). Check {section}.timestamp_column, or set "
-            f"{section}.timestamp_format (e.g. '%d/%m/%Y %H:%M')."
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        WITH in_range AS ({_in_range_sql(table, files, bool(run), repeats)}),
+        {earlier.cte}
+        reasoned AS (
+            SELECT i.*,
+                CASE WHEN _first_reason IS NOT NULL THEN _first_reason
+                     WHEN _repeat > 1 THEN {repeats.reason}
+                     {earlier.rule} END AS _reason
+            FROM in_range i {earlier.join}
         )
+        SELECT * EXCLUDE (_repeat, _first_hash, _first_file, _row_hash) FROM reasoned
+        """,
+        [run or [str(files[0].schema)], *([rest] if earlier.cte else [])],
+    )
+    outputs = [
+        c
+        for c in con.table(table).columns
+        if c not in (*LANDED_BOOKKEEPING, SOURCE_FILE, "_reason")
+    ]
+    loaded = con.sql(
+        f"SELECT {', '.join(map(quote_ident, outputs))}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date "
+        f"FROM {table} WHERE _reason IS NULL"
+    )
+    quarantined = _quarantined_rows(con, table, outputs, key)
+    malformed = [
+        str(f.malformed) for f in files if f.malformed.exists() and start <= f.file_day <= end
+    ]
+    if malformed:
+        quarantined = quarantined.union(_malformed_rows(con, table, malformed))
+    return Validated(loaded=loaded, quarantined=quarantined)
+
+
+def _landed_paths(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[LandedFile],
+    start: dt.date,
+    end: dt.date,
+) -> tuple[list[str], list[str]]:
+    """The Parquet files of the run's days and of the other days (dated rows only), and a
+    table `{table}_files` naming each Parquet file's source file and file day."""
+    run: list[str] = []
+    rest: list[str] = []
+    names: list[tuple[str, str, dt.date]] = []
+    for landed in files:
+        for day, paths in landed.days.items():
+            when = landed.file_day if day == UNDATED else dt.date.fromisoformat(day)
+            if start <= when <= end:
+                run += paths
+            elif day != UNDATED:
+                rest += paths
+            names += [(p, landed.source_file, landed.file_day) for p in paths]
+        names.append((str(landed.malformed), landed.source_file, landed.file_day))
+        names.append((str(landed.schema), landed.source_file, landed.file_day))
+    paths = pa.table(
+        {
+            "path": [n[0] for n in names],
+            SOURCE_FILE: [n[1] for n in names],
+            "file_day": pa.array([n[2] for n in names], pa.date32()),
+        }
+    )
+    con.register(f"{table}_paths", paths)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_files AS SELECT * FROM {table}_paths")
+    con.unregister(f"{table}_paths")
+    return run, rest
+
+
+def _landed_sql(table: str, param: str) -> str:
+    """Landed rows of the Parquet files `param` names, with their source file and day."""
+    return f"""
+        SELECT r.* EXCLUDE (snapshot_date, filename), f.{SOURCE_FILE},
+               coalesce(r.snapshot_date, f.file_day) AS snapshot_date
+        FROM read_parquet({param}, hive_partitioning = true, union_by_name = true,
+                          hive_types = {{'snapshot_date': DATE}}, filename = true) r
+        JOIN {table}_files f ON f.path = r.filename"""
 
 
 @dataclass(frozen=True)
@@ -476,9 +561,7 @@ class _Repeats:
     reason: str
 
 
-def _repeat_window(
-    rules: SourceRules, source: SourceConfig, raw_columns: list[str], key: _UniqueKey | None
-) -> _Repeats:
+def _repeat_window(rules: SourceRules, source: SourceConfig, key: _UniqueKey | None) -> _Repeats:
     if key is not None:
         # Repeats are found by key; a repeat identical to the first occurrence (same row
         # hash) is an exact duplicate, otherwise a reused id. A hash collision could only
@@ -491,38 +574,36 @@ def _repeat_window(
     if source.keep_duplicate_rows:
         # every row its own first
         return _Repeats(window=f"PARTITION BY {SOURCE_FILE}, {SOURCE_ROW}", reason="NULL")
-    # Without an id, exact repeats share hash, customer and timestamp.
+    # Without an id, exact repeats share the hash of every source field, hence their
+    # customer and day too (compared as well, so a hash collision needs all three).
     return _Repeats(
-        window=f"PARTITION BY _first_reason IS NULL, _row_hash, "
-        f"{quote_ident(raw_columns[1])}, {quote_ident(rules.timestamp_column)}",
+        window="PARTITION BY _first_reason IS NULL, _row_hash, customer_id, snapshot_date",
         reason=f"CASE WHEN {SOURCE_FILE} = _first_file THEN NULL ELSE 'duplicate_row' END"
         if rules.repeats_within_file_kept
         else "'duplicate_row'",
     )
 
 
-def _homed_sql(table: str, raw_columns: list[str], span: _Span) -> str:
-    """Rows that may belong to the run, each filed under its day (undated: its file's day)."""
-    row_hash = "hash(" + ", ".join(quote_ident(c) for c in raw_columns) + ")"
-    return f"""
-        SELECT c.*, {span.clamp("coalesce(c._day, f.file_day)")} AS snapshot_date,
-               {row_hash} AS _row_hash
-        FROM (SELECT * FROM {table}_checked WHERE {span.may_be_in_run("_day")}) c
-        JOIN {table}_files f USING ({SOURCE_FILE})"""
-
-
-def _in_range_sql(span: _Span, repeats: _Repeats) -> str:
+def _in_range_sql(table: str, files: list[LandedFile], any_rows: bool, repeats: _Repeats) -> str:
     """The run's rows, numbered within their repeat group in file order.
 
     Repeats share their timestamp, hence their day: all are in the range together.
     """
+    rows = (
+        _landed_sql(table, "$1")
+        if any_rows
+        else (
+            f"SELECT *, CAST(NULL AS VARCHAR) AS {SOURCE_FILE} FROM read_parquet($1)"
+            if files
+            else "SELECT 1 WHERE false"
+        )
+    )
     return f"""
         SELECT *,
             row_number() OVER (w) AS _repeat,
             first_value(_row_hash) OVER (w) AS _first_hash,
             first_value({SOURCE_FILE}) OVER (w) AS _first_file
-        FROM homed
-        WHERE {span.in_run("snapshot_date")}
+        FROM ({rows})
         WINDOW w AS ({repeats.window} ORDER BY {SOURCE_FILE}, {SOURCE_ROW})"""
 
 
@@ -542,17 +623,16 @@ def _file_position_sql(prefix: str = "") -> str:
     )
 
 
-def _earlier_key(table: str, key: _UniqueKey | None, span: _Span) -> _Earlier:
-    if key is None:
+def _earlier_key(table: str, key: _UniqueKey | None, other_days: bool) -> _Earlier:
+    if key is None or not other_days:
         return _Earlier()
-    # The run's keys are the small side: the rest of the source streams past them.
+    # The run's keys are the small side: the other days' ids stream past them, one column.
     col = quote_ident(key.column)
     cte = f"""
         earlier AS (
             SELECT {col} AS _k, min({_file_position_sql()}) AS _first_position
-            FROM {table}_checked
-            WHERE _first_reason IS NULL AND _day IS NOT NULL
-              AND NOT {span.in_run(span.clamp("_day"))}
+            FROM ({_landed_sql(table, "$2")})
+            WHERE _first_reason IS NULL
               AND {col} IN (SELECT {col} FROM in_range WHERE _first_reason IS NULL)
             GROUP BY 1
         ),"""
@@ -560,34 +640,31 @@ def _earlier_key(table: str, key: _UniqueKey | None, span: _Span) -> _Earlier:
     return _Earlier(cte=cte, rule=rule, join=f"LEFT JOIN earlier e ON e._k = i.{col}")
 
 
-def _projection_sql(output_columns: str, raw_columns: list[str], key: _UniqueKey | None) -> str:
-    """Only what the outputs need: canonical columns, and the raw record of a reject."""
-    record = (
-        "json_object("
-        + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
-        + ")"
+def _quarantined_rows(
+    con: duckdb.DuckDBPyConnection, table: str, outputs: list[str], key: _UniqueKey | None
+) -> duckdb.DuckDBPyRelation:
+    """Rejected rows in the quarantine schema.
+
+    `detail` is the raw value of the failed column (the id, for a reused one); `record` is
+    the raw source record, or for a repeat, which passed every check, the row as it would
+    have been loaded.
+    """
+    loaded_form = (
+        "json_object(" + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in outputs) + ")"
     )
-    key_select = quote_ident(key.column) if key else "NULL"
     key_reason = quote_literal(key.reason) if key else "NULL"
     key_source = quote_literal(key.source_column) if key else "NULL"
-    return f"""
-        SELECT {output_columns}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date, _reason,
-               {key_select} AS _key,
-               CASE WHEN _reason IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
-               CASE WHEN _reason IS NULL OR _reason = 'duplicate_row' THEN NULL
-                    WHEN _reason = {key_reason} THEN {key_source}
-                    ELSE _first_column END AS _column
-        FROM reasoned"""
-
-
-def _quarantined_rows(con: duckdb.DuckDBPyConnection, table: str) -> duckdb.DuckDBPyRelation:
-    """Rejected rows in the quarantine schema; `detail` is the raw value of the failed column."""
+    key_value = quote_ident(key.column) if key else "NULL"
     return con.sql(
         f"""
         SELECT {SOURCE_FILE} AS source_file, CAST({SOURCE_ROW} AS BIGINT) AS source_row,
-               _column AS column_name, _reason AS reason,
-               json_extract_string(_record, '$.' || _column) AS detail,
-               _record AS record,
+               CASE WHEN _first_reason IS NOT NULL THEN _first_column
+                    WHEN _reason = {key_reason} THEN {key_source} END AS column_name,
+               _reason AS reason,
+               CASE WHEN _first_reason IS NOT NULL
+                        THEN json_extract_string(_record, '$.' || _first_column)
+                    WHEN _reason = {key_reason} THEN CAST({key_value} AS VARCHAR) END AS detail,
+               coalesce(_record, CAST({loaded_form} AS VARCHAR)) AS record,
                snapshot_date
         FROM {table}
         WHERE _reason IS NOT NULL
@@ -596,14 +673,12 @@ def _quarantined_rows(con: duckdb.DuckDBPyConnection, table: str) -> duckdb.Duck
 
 
 def _malformed_rows(
-    con: duckdb.DuckDBPyConnection, scan: SourceScan, table: str, span: _Span
+    con: duckdb.DuckDBPyConnection, table: str, paths: list[str]
 ) -> duckdb.DuckDBPyRelation:
-    """CSV lines the parser rejected, filed (like undated rows) under their file's first day."""
-    scan.malformed.create_view(f"{table}_malformed", replace=True)
-    file_day = span.clamp("f.file_day")
+    """CSV lines the parser rejected, filed (like undated rows) under their file's day."""
     return con.sql(
         f"""
-        SELECT m.{SOURCE_FILE} AS source_file, CAST(m.{SOURCE_ROW} AS BIGINT) AS source_row,
+        SELECT f.{SOURCE_FILE} AS source_file, CAST(m.{SOURCE_ROW} AS BIGINT) AS source_row,
                m.column_name,
                CASE WHEN m.error_type IN ('TOO MANY COLUMNS', 'MISSING COLUMNS')
                         THEN 'wrong_column_count'
@@ -613,8 +688,8 @@ def _malformed_rows(
                     ELSE 'malformed_row' END AS reason,
                m.error_message AS detail,
                m.csv_line AS record,
-               {file_day} AS snapshot_date
-        FROM {table}_malformed m JOIN {table}_files f USING ({SOURCE_FILE})
-        WHERE {span.in_run(file_day)}
-        """
+               f.file_day AS snapshot_date
+        FROM read_parquet(?, filename = true) m JOIN {table}_files f ON f.path = m.filename
+        """,
+        params=[paths],
     )

@@ -1,0 +1,174 @@
+"""Landing: each source file is read and validated once, kept by day, reused until it changes.
+
+A run used to read the whole source for its few days; with a year in one export file that
+is a year read per day. Now each source file is landed once into
+<lake>/.landing/<section>/<fingerprint>/ (its rows validated one by one and written by
+day, see `validation.land_rows`), and a run reads only the landed days it needs: its own
+days, and one id column of the others to find reused ids. The fingerprint covers the file
+(path, size, modification and change times), the source and snapshot settings and the
+ingestion code, so a changed file, setting or rule lands again; landings of a file's
+earlier versions, and of files that are gone, are removed.
+
+Landing writes into a private staging folder renamed into place, so parallel runs never
+see half a landing; two runs landing the same file both finish and one rename wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from engagement_pipeline.config import Config, SourceConfig
+from engagement_pipeline.ingestion.sources import (
+    SourceScan,
+    expand_source_paths,
+    scan_source,
+)
+from engagement_pipeline.ingestion.validation import (
+    UNDATED,
+    LandedFile,
+    SourceRules,
+    land_rows,
+    require_a_dated_row,
+)
+from engagement_pipeline.lake import process_alive
+
+LANDING_FOLDER = ".landing"
+MANIFEST = "manifest.json"
+PARTITION_PREFIX = "snapshot_date="
+
+# Checks a whole file must pass before its rows are landed (e.g. decimal commas).
+FileCheck = Callable[[duckdb.DuckDBPyConnection, SourceScan], None]
+
+
+@functools.cache
+def _code_version() -> str:
+    """A digest of the ingestion code and configuration model: a changed rule lands again."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("*.py"), package.parent / "config.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(path: str, settings: str) -> str:
+    stat = os.stat(path)
+    key = json.dumps(
+        [os.path.abspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, settings]
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def land_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: SourceConfig,
+    section: str,
+    columns: dict[str, str | None],
+    rules: SourceRules,
+    file_check: FileCheck | None = None,
+) -> list[LandedFile]:
+    """Every file of the source, landed (now, or by an earlier run when unchanged)."""
+    root = config.lake_dir / LANDING_FOLDER / section
+    settings = json.dumps(
+        [
+            source.model_dump(mode="json"),
+            config.snapshots.model_dump(mode="json"),
+            _code_version(),
+        ],
+        sort_keys=True,
+    )
+    files = expand_source_paths(config, source, section)
+    landed = []
+    for path in files:
+        folder = root / _fingerprint(path, settings)
+        if not (folder / MANIFEST).exists():
+            _land(con, config, source, section, columns, rules, file_check, path, folder)
+        landed.append(_read_landing(con, folder, rules, section, config))
+    _remove_superseded(root, {f.folder.name for f in landed}, set(files))
+    return landed
+
+
+def _land(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: SourceConfig,
+    section: str,
+    columns: dict[str, str | None],
+    rules: SourceRules,
+    file_check: FileCheck | None,
+    path: str,
+    folder: Path,
+) -> None:
+    staging = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        scan = scan_source(con, config, source, section, columns, files=[path])
+        if file_check is not None:
+            file_check(con, scan)
+        land_rows(con, scan, source, rules, config.snapshots, section, staging)
+        (staging / MANIFEST).write_text(json.dumps({"source_file": path}))
+        # another run may have landed the same file first: then its landing is kept
+        with contextlib.suppress(OSError):
+            os.rename(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_landing(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    rules: SourceRules,
+    section: str,
+    config: Config,
+) -> LandedFile:
+    """A landing's days and files; its undated rows' day is its first dated day."""
+    source_file = json.loads((folder / MANIFEST).read_text())["source_file"]
+    days: dict[str, list[str]] = {}
+    rows = folder / "rows"
+    if rows.is_dir():
+        for day in sorted(rows.iterdir()):
+            days[day.name.removeprefix(PARTITION_PREFIX)] = sorted(
+                str(p) for p in day.glob("*.parquet")
+            )
+    dated = [d for d in days if d != UNDATED]
+    if not dated and UNDATED in days:
+        require_a_dated_row(con, days[UNDATED], rules, section, source_file)
+    # A file without a row (only a header, or only malformed lines) files its malformed
+    # lines under the first partition.
+    first = min(dated) if dated else config.snapshots.start_date.isoformat()
+    return LandedFile(
+        source_file=source_file,
+        folder=folder,
+        file_day=dt.date.fromisoformat(first),
+        days=days,
+    )
+
+
+def _remove_superseded(root: Path, current: set[str], files: set[str]) -> None:
+    """Remove landings of earlier versions of the source's files and of vanished files,
+    and staging folders whose writer died."""
+    for entry in root.iterdir():
+        if entry.name in current:
+            continue
+        if entry.name.startswith(".tmp-"):
+            pid = entry.name.split("-")[1]
+            if pid.isdigit() and not process_alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
+            continue
+        try:
+            landed_from = json.loads((entry / MANIFEST).read_text())["source_file"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if landed_from in files or not os.path.exists(landed_from):
+            shutil.rmtree(entry, ignore_errors=True)
