@@ -1,8 +1,9 @@
-"""Time one snapshot end to end through Dagster at a given scale, against a bare DuckDB GROUP BY.
+"""Time ingestion and snapshots through Dagster at a given scale, against bare DuckDB passes.
 
 Phases, each in a fresh process (so peak RSS is per phase):
-  generate   the seeded synthetic data set (Parquet sources), once per scale
-  ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days
+  generate   the seeded synthetic data set (Parquet, or CSV with --format csv), once per scale
+  bare_ingest  DuckDB alone: read the sources, write the same columns as day-partitioned Parquet
+  ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days (landing included)
   history    every snapshot asset and report for every date but the last, in runs of
              DAYS_PER_RUN days (a backfill of the year's snapshots, raw already loaded)
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
@@ -39,18 +40,20 @@ def _peak_mib() -> float:
 
 def phase(name: str, folder: Path) -> dict:
     """Run inside the child process; returns timing and peak memory of this phase."""
-    config_path = folder / "config.yaml"
+    config_path = folder / CONFIG
     t0 = time.perf_counter()
     rows: dict[str, int] = {}
     if name == "generate":
         from engagement_pipeline.sample_data import generate
 
-        rows = generate(folder / "source", CUSTOMERS, START, DAYS, seed=11, fmt="parquet")
+        rows = generate(folder / SOURCE, CUSTOMERS, START, DAYS, seed=11, fmt=FORMAT)
+    elif name == "bare_ingest":
+        rows = bare_ingest(folder)
     elif name == "bare":
         import duckdb
 
         con = duckdb.connect()
-        lake = folder / "lake"
+        lake = folder / LAKE
         ev = con.execute(
             "SELECT count(*) FROM (SELECT customer_id, count(*), max(event_timestamp), "
             "count(*) FILTER (WHERE touchpoint = 'web') "
@@ -115,6 +118,33 @@ def phase(name: str, folder: Path) -> dict:
     }
 
 
+def bare_ingest(folder: Path) -> dict[str, int]:
+    """The floor for ingestion: DuckDB reads each source and writes its columns (and the
+    day) as day-partitioned Parquet, nothing else."""
+    import shutil
+
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    out = folder / f"bare_ingest_{FORMAT}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    rows = {}
+    for name, ts in (("engagement_events", "timestamp"), ("purchases", "purchase_date")):
+        src = folder / SOURCE / f"{name}.{FORMAT}"
+        reader = f"read_csv('{src}')" if FORMAT == "csv" else f"read_parquet('{src}')"
+        con.execute(
+            f"COPY (SELECT *, CAST({ts} AS DATE) AS snapshot_date FROM {reader}) "
+            f"TO '{out / name}' (FORMAT parquet, PARTITION_BY (snapshot_date))"
+        )
+        rows[name] = con.execute(
+            f"SELECT count(*) FROM read_parquet('{out / name}/*/*.parquet')"
+        ).fetchall()[0][0]
+    shutil.rmtree(out)
+    return rows
+
+
 def write_config(folder: Path) -> None:
     config = {
         "snapshots": {
@@ -123,8 +153,8 @@ def write_config(folder: Path) -> None:
             "max_days_per_run": DAYS_PER_RUN,
         },
         "engagement_data": {
-            "file_path": "source/engagement_events.parquet",
-            "format": "parquet",
+            "file_path": f"{SOURCE}/engagement_events.{FORMAT}",
+            "format": FORMAT,
             "event_id_column": "event_id",
             "engagement_score_column": "engagement_score",
             "event_type_column": "event_type",
@@ -133,27 +163,32 @@ def write_config(folder: Path) -> None:
             "session_id_column": "session_id",
         },
         "purchase_data": {
-            "file_path": "source/purchases.parquet",
-            "format": "parquet",
+            "file_path": f"{SOURCE}/purchases.{FORMAT}",
+            "format": FORMAT,
             "quantity_column": "quantity",
             "product_column": "product",
             "country_column": "country",
         },
         "segmentation": {"ltv_threshold_high": 2000, "ltv_threshold_medium": 500},
-        "storage": {"lake_path": "lake", "reports_path": "reports"},
+        "storage": {"lake_path": LAKE, "reports_path": f"reports{SUFFIX}"},
     }
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / CONFIG).write_text(yaml.safe_dump(config))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--phases", default="generate,ingest,history,daily,snapshot,bare")
+    parser.add_argument(
+        "--phases", default="generate,bare_ingest,ingest,history,daily,snapshot,bare"
+    )
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = ROOT / "data" / "benchmark" / str(args.customers)
-    global CUSTOMERS
-    CUSTOMERS = args.customers
+    global CUSTOMERS, FORMAT, SUFFIX, SOURCE, LAKE, CONFIG
+    CUSTOMERS, FORMAT = args.customers, args.format
+    SUFFIX = "" if FORMAT == "parquet" else f"_{FORMAT}"
+    SOURCE, LAKE, CONFIG = f"source{SUFFIX}", f"lake{SUFFIX}", f"config{SUFFIX}.yaml"
     if args.child:
         print("RESULT " + json.dumps(phase(args.child, folder)), flush=True)
         return
@@ -161,10 +196,11 @@ def main() -> None:
     write_config(folder)
     results = []
     for name in args.phases.split(","):
-        if name == "generate" and (folder / "source" / "purchases.parquet").exists():
+        if name == "generate" and (folder / SOURCE / f"purchases.{FORMAT}").exists():
             continue
         out = subprocess.run(
-            [sys.executable, __file__, "--customers", str(args.customers), "--child", name],
+            [sys.executable, __file__, "--customers", str(args.customers), "--format", FORMAT]
+            + ["--child", name],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -179,7 +215,7 @@ def main() -> None:
     import duckdb
 
     con = duckdb.connect()
-    lake = folder / "lake"
+    lake = folder / LAKE
     if (lake / "raw_engagement_events").exists():
         n_events = con.execute(
             f"SELECT count(*) FROM read_parquet('{lake}/raw_engagement_events/*/*.parquet')"
@@ -191,7 +227,7 @@ def main() -> None:
             json.dumps({"customers": args.customers, "events": n_events, "purchases": n_purchases})
         )
         for r in results:
-            if r["phase"] in ("snapshot", "daily", "bare", "ingest", "history"):
+            if r["phase"] in ("snapshot", "daily", "bare", "ingest", "history", "bare_ingest"):
                 rate = (n_events + n_purchases) / r["seconds"]
                 print(
                     f"{r['phase']:>9}: {r['seconds']:8.2f} s  {rate:14,.0f} rows/s  peak {r['peak_rss_mib']:8.1f} MiB"
@@ -204,6 +240,7 @@ def main() -> None:
 
 
 CUSTOMERS = 0
+FORMAT, SUFFIX, SOURCE, LAKE, CONFIG = "parquet", "", "source", "lake", "config.yaml"
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ from engagement_pipeline.ingestion.validation import (
     customer_id_sql,
     missing_sql,
 )
+from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_literal
 
 SECTION = "engagement_data"
@@ -45,7 +46,12 @@ def _touchpoint_sql(col: str) -> str:
         f"WHEN {quote_literal(alias)} THEN {quote_literal(t.value)}"
         for alias, t in sorted(TOUCHPOINT_ALIASES.items())
     )
-    return f"CASE {ALIAS_KEY_SQL.format(col=col)} {cases} END"
+    exact = ", ".join(quote_literal(t.value) for t in TouchpointType)
+    # Canonical spellings skip the alias key's regular expression (most rows of most files).
+    return (
+        f"CASE WHEN list_contains([{exact}], {col}) THEN {col} "
+        f"ELSE CASE {ALIAS_KEY_SQL.format(col=col)} {cases} END END"
+    )
 
 
 def _score_sql(col: str, decimal_separator: str) -> str:

@@ -113,11 +113,13 @@ def _land(
     staging = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        scan = scan_source(con, config, source, section, columns, files=[path])
+        scan = scan_source(
+            con, config, source, section, columns, files=[path], time_column=rules.timestamp_column
+        )
         if file_check is not None:
             file_check(con, scan)
-        land_rows(con, scan, source, rules, config.snapshots, section, staging)
-        (staging / MANIFEST).write_text(json.dumps({"source_file": path}))
+        checks = land_rows(con, scan, source, rules, config.snapshots, section, staging)
+        (staging / MANIFEST).write_text(json.dumps({"source_file": path, "checks": checks}))
         # another run may have landed the same file first: then its landing is kept
         with contextlib.suppress(OSError):
             os.rename(staging, folder)
@@ -133,7 +135,7 @@ def _read_landing(
     config: Config,
 ) -> LandedFile:
     """A landing's days and files; its undated rows' day is its first dated day."""
-    source_file = json.loads((folder / MANIFEST).read_text())["source_file"]
+    manifest = json.loads((folder / MANIFEST).read_text())
     days: dict[str, list[str]] = {}
     rows = folder / "rows"
     if rows.is_dir():
@@ -143,15 +145,16 @@ def _read_landing(
             )
     dated = [d for d in days if d != UNDATED]
     if not dated and UNDATED in days:
-        require_a_dated_row(con, days[UNDATED], rules, section, source_file)
+        require_a_dated_row(con, days[UNDATED], rules, section, manifest["source_file"])
     # A file without a row (only a header, or only malformed lines) files its malformed
     # lines under the first partition.
     first = min(dated) if dated else config.snapshots.start_date.isoformat()
     return LandedFile(
-        source_file=source_file,
+        source_file=manifest["source_file"],
         folder=folder,
         file_day=dt.date.fromisoformat(first),
         days=days,
+        checks=[tuple(c) for c in manifest["checks"]],
     )
 
 

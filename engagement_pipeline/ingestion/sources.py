@@ -20,6 +20,9 @@ SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 # Names the first mapped column holding a nested (object or array) value, else NULL.
 NESTED = "_nested"
+# The time column's value when the file stores it typed (Parquet, JSON): no text round trip.
+TYPED_TIME = "_typed_time"
+_TIME_TYPES = ("TIMESTAMP", "DATE")
 
 _scan_ids = itertools.count()
 
@@ -35,6 +38,7 @@ class SourceScan:
     rows: duckdb.DuckDBPyRelation
     malformed: duckdb.DuckDBPyRelation | None
     files: list[str]
+    time_typed: bool = False  # every file stores the time column as a date or timestamp
 
 
 def expand_source_paths(config: Config, source: SourceConfig, section: str) -> list[str]:
@@ -177,10 +181,13 @@ def scan_source(
     section: str,
     columns: dict[str, str | None],
     files: list[str] | None = None,
+    time_column: str | None = None,
 ) -> SourceScan:
     """Read a source's mapped columns as text, each row tagged with its file and row number.
 
     `files` reads only those of the source's files (default: every file it names).
+    `time_column` (a canonical name) gets its typed value in TYPED_TIME where the file has
+    one (NULL where it is text), so typed timestamps need not be parsed from text.
     `columns` maps canonical names to source column names (None: not mapped). A mapped
     column missing from the file is one clear error naming the file, the column and the
     columns the file does have. Null spellings (`null_values`) become NULL here, and a
@@ -198,10 +205,11 @@ def scan_source(
     # row_number() numbers each file without holding the whole source in a window.
     groups = [files] if source.format == "parquet" else [[f] for f in files]
     parts = [
-        _scan_group(con, source, section, columns, group, f"{scan}_{i}")
+        _scan_group(con, source, section, columns, group, f"{scan}_{i}", time_column)
         for i, group in enumerate(groups)
     ]
-    rows = functools.reduce(lambda a, b: a.union(b), parts)
+    rows = functools.reduce(lambda a, b: a.union(b), (rel for rel, _ in parts))
+    time_typed = all(typed for _, typed in parts)
     malformed = None
     if _is_delimited(source):
         rows, malformed = _with_csv_line_numbers(
@@ -213,7 +221,7 @@ def scan_source(
         rows = rows.query(
             "r", f"SELECT * EXCLUDE (_record), _record + {offset} AS {SOURCE_ROW} FROM r"
         )
-    return SourceScan(rows=rows, malformed=malformed, files=files)
+    return SourceScan(rows=rows, malformed=malformed, files=files, time_typed=time_typed)
 
 
 def _is_delimited(source: SourceConfig) -> bool:
@@ -228,8 +236,10 @@ def _scan_group(
     columns: dict[str, str | None],
     group: list[str],
     name: str,
-) -> duckdb.DuckDBPyRelation:
-    """One file (all files, Parquet) as text columns, NESTED, the file and a record number."""
+    time_column: str | None,
+) -> tuple[duckdb.DuckDBPyRelation, bool]:
+    """One file (all files, Parquet) as text columns, NESTED, TYPED_TIME, the file and a
+    record number; and whether the time column is typed."""
     quoteless = _is_delimited(source) and _find_broken_quotes(con, source, group[0], name) > 0
     try:
         raw = _raw_relation(con, source, group, name, quoteless)
@@ -251,11 +261,16 @@ def _scan_group(
     ]
     nested_sql = f"CASE {' '.join(nested)} END" if nested else "CAST(NULL AS VARCHAR)"
     record = "file_row_number + 1" if source.format == "parquet" else "row_number() OVER ()"
-    return raw.query(
+    time_name = columns.get(time_column) if time_column else None
+    time_typed = time_name is not None and types[time_name].startswith(_TIME_TYPES)
+    typed = f"CAST({quote_ident(time_name)} AS TIMESTAMP)" if time_typed else "NULL"
+    rel = raw.query(
         "raw",
-        f"SELECT {selected}, {nested_sql} AS {NESTED}, filename AS {SOURCE_FILE}, "
+        f"SELECT {selected}, {nested_sql} AS {NESTED}, "
+        f"CAST({typed} AS TIMESTAMP) AS {TYPED_TIME}, filename AS {SOURCE_FILE}, "
         f"{record} AS _record FROM raw",
     )
+    return rel, time_typed
 
 
 def _may_nest(duck_type: str) -> bool:
@@ -293,10 +308,18 @@ def _text_sql(name: str, duck_type: str, source: SourceConfig, quoteless: bool) 
             f"CASE WHEN regexp_matches({text}, {quoted}) "
             f"THEN replace(regexp_extract({text}, {quoted}, 1), '\"\"', '\"') ELSE {text} END"
         )
-    if not source.null_values:
+    # A typed value (a number, a timestamp) never spells a null token: only text is checked.
+    if not source.null_values or duck_type not in ("VARCHAR", "JSON"):
         return text
-    tokens = ", ".join(quote_literal(v.strip()) for v in source.null_values)
-    return f"CASE WHEN trim({text}) IN ({tokens}) THEN NULL ELSE {text} END"
+    tokens = [v.strip() for v in source.null_values]
+    listed = ", ".join(quote_literal(v) for v in tokens)
+    # Only a short text, or one with spaces around it, can trim to a token: the length
+    # test spares trimming and looking up the long values (ids, names) of every row.
+    could_be = (
+        f"(length({text}) <= {max(map(len, tokens))} "
+        f"OR starts_with({text}, ' ') OR ends_with({text}, ' '))"
+    )
+    return f"CASE WHEN {could_be} AND trim({text}) IN ({listed}) THEN NULL ELSE {text} END"
 
 
 def _find_broken_quotes(

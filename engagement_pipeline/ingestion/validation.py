@@ -23,6 +23,7 @@ from engagement_pipeline.ingestion.sources import (
     NESTED,
     SOURCE_FILE,
     SOURCE_ROW,
+    TYPED_TIME,
     SourceScan,
     explain_read_error,
 )
@@ -228,14 +229,7 @@ class _UniqueKey:
 # Undated rows (no readable timestamp) are written to the partition DuckDB gives NULL.
 UNDATED = "__HIVE_DEFAULT_PARTITION__"
 # Columns a landed row carries besides its canonical output columns.
-LANDED_BOOKKEEPING = (
-    SOURCE_ROW,
-    "_first_reason",
-    "_first_column",
-    "_row_hash",
-    "_record",
-    "snapshot_date",
-)
+LANDED_BOOKKEEPING = (SOURCE_ROW, "_check", "_record", "snapshot_date")
 
 
 @dataclass(frozen=True)
@@ -250,6 +244,7 @@ class LandedFile:
     folder: Path
     file_day: dt.date
     days: dict[str, list[str]]
+    checks: list[tuple[str, str]]  # (reason, column) of each check, in order
 
     @property
     def malformed(self) -> Path:
@@ -257,7 +252,8 @@ class LandedFile:
 
     @property
     def schema(self) -> Path:
-        return self.folder / "schema.parquet"
+        """A file of the landed columns and no rows, laid out like a day's file."""
+        return self.folder / "schema" / f"snapshot_date={UNDATED}" / "data.parquet"
 
 
 def _date_lit(day: dt.date) -> str:
@@ -278,35 +274,43 @@ def land_rows(
     snapshots: SnapshotsConfig,
     section: str,
     folder: Path,
-) -> None:
+) -> list[tuple[str, str]]:
     """Validate one file's rows, each on its own, and write them under `folder` by day.
 
     Everything a row can be judged on by itself is decided here, in one streaming pass:
     its parsed canonical columns, its first failed check, its day. Repeats are not: they
     depend on other days and files, and are decided per run (`classify_landed`). Written:
     rows/snapshot_date=<day>/ (the canonical columns plus LANDED_BOOKKEEPING; undated rows
-    under UNDATED), schema.parquet (no rows) and, for CSV, malformed.parquet.
+    under UNDATED), a schema file (no rows) and, for CSV, malformed.parquet. Returns the
+    (reason, column) of each check: a landed row names its first failed check by number.
     """
-    raw_columns = [c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED)]
+    raw_columns = [
+        c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED, TYPED_TIME)
+    ]
     table = f"landing_{next(_tables)}"
     scan.rows.create_view(f"{table}_rows", replace=True)
-    row_hash = "hash(" + ", ".join(quote_ident(c) for c in raw_columns) + ")"
     record = (
         "json_object("
         + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
         + ")"
     )
     landed = f"""
-        SELECT {rules.output_columns}, {SOURCE_ROW}, _first_reason, _first_column,
-               {row_hash} AS _row_hash,
-               CASE WHEN _first_reason IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
+        SELECT {rules.output_columns}, {SOURCE_ROW}, _check,
+               CASE WHEN _check IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
                {_clamp_sql(snapshots, "_day")} AS snapshot_date
         FROM {table}_checked"""
     try:
-        day_first = _day_first_files(con, table, source, rules, section)
+        day_first = (
+            "false" if scan.time_typed else _day_first_files(con, table, source, rules, section)
+        )
         checks = _all_checks(rules, raw_columns, snapshots)
-        _create_checked_view(con, table, source, rules, checks, day_first)
-        con.execute(f"COPY ({landed} LIMIT 0) TO {quote_literal(str(folder / 'schema.parquet'))}")
+        _create_checked_view(con, table, source, rules, checks, day_first, scan.time_typed)
+        schema = LandedFile("", folder, dt.date.min, {}, []).schema
+        schema.parent.mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({landed}) LIMIT 0) "
+            f"TO {quote_literal(str(schema))}"
+        )
         con.execute(
             f"COPY ({landed}) TO {quote_literal(str(folder / 'rows'))} "
             "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
@@ -320,6 +324,7 @@ def land_rows(
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
         raise explain_read_error(section, source.format, scan.files, exc) from None
+    return [(c.reason, c.column) for c in checks]
 
 
 def require_a_dated_row(
@@ -362,10 +367,15 @@ def _all_checks(
     ]
 
 
-def _first_failure_sql(checks: list[Check], field: str) -> str:
-    """CASE giving the reason (or column) of the first check a row fails, NULL if none."""
-    whens = " ".join(f"WHEN {c.failed} THEN {quote_literal(getattr(c, field))}" for c in checks)
-    return f"CASE {whens} END"
+def _first_failure_sql(checks: list[Check]) -> str:
+    """CASE giving the number (from 1) of the first check a row fails, NULL if none."""
+    whens = " ".join(f"WHEN {c.failed} THEN {i}" for i, c in enumerate(checks, start=1))
+    return f"CAST(CASE {whens} END AS UTINYINT)"
+
+
+def _check_list_sql(checks: list[tuple[str, str]], field: int) -> str:
+    """The reasons (field 0) or columns (field 1) of the checks, as a SQL list."""
+    return "[" + ", ".join(quote_literal(c[field]) for c in checks) + "]"
 
 
 def _create_checked_view(
@@ -375,15 +385,18 @@ def _create_checked_view(
     rules: SourceRules,
     checks: list[Check],
     day_first: str,
+    time_typed: bool,
 ) -> None:
     """`{table}_checked`: every scanned row parsed, with its first failed check and its day.
 
-    A view, not a table: it is read twice in streaming passes (file days, then the run's
-    rows), so the whole source is never held in memory.
+    A view, not a table: it streams into the landing, so the file is never held in memory.
     """
     parsed_select = ", ".join(
         [
-            f"{timestamp_sql(rules.timestamp_column, source, day_first)} AS ts_parsed",
+            # a typed time is taken as it is (NULL when the text is empty too); text is parsed
+            f"{TYPED_TIME} AS ts_parsed"
+            if time_typed
+            else f"{timestamp_sql(rules.timestamp_column, source, day_first)} AS ts_parsed",
             f"{row_id_sql(rules.id_column)} AS _id",
             *rules.parsed,
         ]
@@ -391,9 +404,7 @@ def _create_checked_view(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW {table}_checked AS
-        SELECT *, {_first_failure_sql(checks, "reason")} AS _first_reason,
-               {_first_failure_sql(checks, "column")} AS _first_column,
-               CAST(ts_parsed AS DATE) AS _day
+        SELECT *, {_first_failure_sql(checks)} AS _check, CAST(ts_parsed AS DATE) AS _day
         FROM (SELECT *, {parsed_select} FROM {table}_rows)
         """
     )
@@ -472,12 +483,14 @@ def classify_landed(
         else None
     )
     run, rest = _landed_paths(con, table, files, start, end)
+    schema = con.sql("SELECT * FROM read_parquet(?)", params=[[str(files[0].schema)]])
+    outputs = [c for c in schema.columns if c not in LANDED_BOOKKEEPING]
     repeats = _repeat_window(rules, source, key)
-    earlier = _earlier_key(table, key, bool(rest))
+    earlier = _earlier_key(_landed_sql(table, "$2", files, outputs), key, bool(rest))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH in_range AS ({_in_range_sql(table, files, bool(run), repeats)}),
+        WITH in_range AS ({_in_range_sql(_landed_sql(table, "$1", files, outputs), repeats)}),
         {earlier.cte}
         reasoned AS (
             SELECT i.*,
@@ -488,13 +501,9 @@ def classify_landed(
         )
         SELECT * EXCLUDE (_repeat, _first_hash, _first_file, _row_hash) FROM reasoned
         """,
+        # no rows in the run: the landing's file without rows gives the columns
         [run or [str(files[0].schema)], *([rest] if earlier.cte else [])],
     )
-    outputs = [
-        c
-        for c in con.table(table).columns
-        if c not in (*LANDED_BOOKKEEPING, SOURCE_FILE, "_reason")
-    ]
     loaded = con.sql(
         f"SELECT {', '.join(map(quote_ident, outputs))}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date "
         f"FROM {table} WHERE _reason IS NULL"
@@ -543,11 +552,17 @@ def _landed_paths(
     return run, rest
 
 
-def _landed_sql(table: str, param: str) -> str:
-    """Landed rows of the Parquet files `param` names, with their source file and day."""
+def _landed_sql(table: str, param: str, files: list[LandedFile], outputs: list[str]) -> str:
+    """Landed rows of the Parquet files `param` names, with their source file, day, first
+    failed check's reason and column, and a hash of their loaded form (for repeats)."""
+    checks = files[0].checks  # one configuration, so one list of checks for every file
+    row_hash = "hash(" + ", ".join(f"r.{quote_ident(c)}" for c in outputs) + ")"
     return f"""
         SELECT r.* EXCLUDE (snapshot_date, filename), f.{SOURCE_FILE},
-               coalesce(r.snapshot_date, f.file_day) AS snapshot_date
+               coalesce(r.snapshot_date, f.file_day) AS snapshot_date,
+               {_check_list_sql(checks, 0)}[r._check] AS _first_reason,
+               {_check_list_sql(checks, 1)}[r._check] AS _first_column,
+               {row_hash} AS _row_hash
         FROM read_parquet({param}, hive_partitioning = true, union_by_name = true,
                           hive_types = {{'snapshot_date': DATE}}, filename = true) r
         JOIN {table}_files f ON f.path = r.filename"""
@@ -584,20 +599,11 @@ def _repeat_window(rules: SourceRules, source: SourceConfig, key: _UniqueKey | N
     )
 
 
-def _in_range_sql(table: str, files: list[LandedFile], any_rows: bool, repeats: _Repeats) -> str:
+def _in_range_sql(rows: str, repeats: _Repeats) -> str:
     """The run's rows, numbered within their repeat group in file order.
 
     Repeats share their timestamp, hence their day: all are in the range together.
     """
-    rows = (
-        _landed_sql(table, "$1")
-        if any_rows
-        else (
-            f"SELECT *, CAST(NULL AS VARCHAR) AS {SOURCE_FILE} FROM read_parquet($1)"
-            if files
-            else "SELECT 1 WHERE false"
-        )
-    )
     return f"""
         SELECT *,
             row_number() OVER (w) AS _repeat,
@@ -623,7 +629,7 @@ def _file_position_sql(prefix: str = "") -> str:
     )
 
 
-def _earlier_key(table: str, key: _UniqueKey | None, other_days: bool) -> _Earlier:
+def _earlier_key(other_rows: str, key: _UniqueKey | None, other_days: bool) -> _Earlier:
     if key is None or not other_days:
         return _Earlier()
     # The run's keys are the small side: the other days' ids stream past them, one column.
@@ -631,7 +637,7 @@ def _earlier_key(table: str, key: _UniqueKey | None, other_days: bool) -> _Earli
     cte = f"""
         earlier AS (
             SELECT {col} AS _k, min({_file_position_sql()}) AS _first_position
-            FROM ({_landed_sql(table, "$2")})
+            FROM ({other_rows})
             WHERE _first_reason IS NULL
               AND {col} IN (SELECT {col} FROM in_range WHERE _first_reason IS NULL)
             GROUP BY 1
