@@ -3,6 +3,7 @@
 Phases, each in a fresh process (so peak RSS is per phase):
   generate   the seeded synthetic data set (Parquet, or CSV with --format csv), once per scale
   bare_ingest  DuckDB alone: read the sources, write the same columns as day-partitioned Parquet
+  ingest_engine  the ingestion assets' work (landing, validation, lake writes) without Dagster
   ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days (landing included)
   history    every snapshot asset and report for every date but the last, in runs of
              DAYS_PER_RUN days (a backfill of the year's snapshots, raw already loaded)
@@ -49,6 +50,8 @@ def phase(name: str, folder: Path) -> dict:
         rows = generate(folder / SOURCE, CUSTOMERS, START, DAYS, seed=11, fmt=FORMAT)
     elif name == "bare_ingest":
         rows = bare_ingest(folder)
+    elif name == "ingest_engine":
+        rows = ingest_without_dagster(config_path)
     elif name == "bare":
         import duckdb
 
@@ -65,11 +68,17 @@ def phase(name: str, folder: Path) -> dict:
         ).fetchall()
         rows = {"event_customers": ev[0][0], "purchase_customers": pu[0][0]}
     else:
+        import tempfile
+
+        import dagster as dg
+
         from engagement_pipeline.defs.build import build_definitions
         from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 
         defs = build_definitions(config_path)
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        # One instance for the phase's runs, with SQLite storage on disk as `dagster dev` has.
+        instance = dg.DagsterInstance.local_temp(tempfile.mkdtemp(prefix="bench-dagster-"))
         if name == "ingest":
             from engagement_pipeline.defs.runs import execute_range
 
@@ -81,7 +90,12 @@ def phase(name: str, folder: Path) -> dict:
             job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=raw)
             # Runs of max_days_per_run dates, as a UI backfill with the same policy would do.
             for _, _, result in execute_range(
-                job, START, dt.date.fromisoformat(LAST), DAYS_PER_RUN, run_config=quiet
+                job,
+                START,
+                dt.date.fromisoformat(LAST),
+                DAYS_PER_RUN,
+                instance=instance,
+                run_config=quiet,
             ):
                 assert result.success
         elif name == "history":
@@ -94,10 +108,11 @@ def phase(name: str, folder: Path) -> dict:
             }
             job = defs.resolve_job_def(ENGAGEMENT_JOB).get_subset(asset_selection=snapshots)
             before_last = dt.date.fromisoformat(LAST) - dt.timedelta(days=1)
-            for _, _, result in execute_range(
-                job, START, before_last, DAYS_PER_RUN, run_config=quiet
+            for start, end, result in execute_range(
+                job, START, before_last, DAYS_PER_RUN, instance=instance, run_config=quiet
             ):
                 assert result.success
+                print(f"{start}..{end} done at {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         else:
             job = defs.resolve_job_def(ENGAGEMENT_JOB)
             if name == "snapshot":
@@ -107,7 +122,7 @@ def phase(name: str, folder: Path) -> dict:
                     if not ("raw" in k.path[0] or "quarantined" in k.path[0])
                 }
                 job = job.get_subset(asset_selection=keys)
-            result = job.execute_in_process(partition_key=LAST, run_config=quiet)
+            result = job.execute_in_process(partition_key=LAST, run_config=quiet, instance=instance)
             assert result.success
     elapsed = time.perf_counter() - t0
     return {
@@ -142,6 +157,35 @@ def bare_ingest(folder: Path) -> dict[str, int]:
             f"SELECT count(*) FROM read_parquet('{out / name}/*/*.parquet')"
         ).fetchall()[0][0]
     shutil.rmtree(out)
+    return rows
+
+
+def ingest_without_dagster(config_path: Path) -> dict[str, int]:
+    """The ingestion assets' own work without Dagster's bookkeeping: land the sources,
+    validate each run's days and write them to a lake of their own, in the same runs."""
+    import shutil
+
+    from engagement_pipeline.config import load_config
+    from engagement_pipeline.defs.runs import date_chunks
+    from engagement_pipeline.ingestion.events import validate_events
+    from engagement_pipeline.ingestion.purchases import validate_purchases
+    from engagement_pipeline.lake import Lake, connection, materialize
+
+    config = load_config(config_path)
+    lake = Lake(config.lake_dir.parent / f"{config.lake_dir.name}_engine")
+    shutil.rmtree(lake.root, ignore_errors=True)
+    config = config.model_copy(
+        update={"storage": config.storage.model_copy(update={"lake_path": str(lake.root)})}
+    )
+    con, rows = connection(), {"loaded": 0, "quarantined": 0}
+    for start, end in date_chunks(START, dt.date.fromisoformat(LAST), DAYS_PER_RUN):
+        keys = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+        for name, validate in (("events", validate_events), ("purchases", validate_purchases)):
+            result = validate(con, config, start, end)
+            for kind, rel in (("loaded", result.loaded), ("quarantined", result.quarantined)):
+                table = materialize(con, rel, f"{kind}_{name}")
+                rows[kind] += sum(lake.write(con, f"{kind}_{name}", table, keys).values())
+    shutil.rmtree(lake.root)
     return rows
 
 
@@ -227,7 +271,7 @@ def main() -> None:
             json.dumps({"customers": args.customers, "events": n_events, "purchases": n_purchases})
         )
         for r in results:
-            if r["phase"] in ("snapshot", "daily", "bare", "ingest", "history", "bare_ingest"):
+            if r["phase"] != "generate":
                 rate = (n_events + n_purchases) / r["seconds"]
                 print(
                     f"{r['phase']:>9}: {r['seconds']:8.2f} s  {rate:14,.0f} rows/s  peak {r['peak_rss_mib']:8.1f} MiB"

@@ -28,6 +28,10 @@ def new_connection(
     con = duckdb.connect()
     # ICU is linked in but loads lazily, so the zone is set after connecting, not in config.
     con.execute("SET TimeZone = 'UTC'")
+    # The snapshot folds ASOF-join every customer to its state. DuckDB turns an ASOF join
+    # whose left side it *estimates* small into a nested loop, and its estimates over lazy
+    # Parquet reads are often tiny: that turned one week of scores into minutes. Never.
+    con.execute("SET asof_loop_join_threshold = 0")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     # A bounded memory limit makes big backfills spill to disk instead of taking the machine;

@@ -85,6 +85,7 @@ def land_source(
             source.model_dump(mode="json"),
             config.snapshots.model_dump(mode="json"),
             _code_version(),
+            duckdb.__version__,  # id hashes are DuckDB's own
         ],
         sort_keys=True,
     )

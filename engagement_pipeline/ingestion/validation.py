@@ -228,6 +228,12 @@ class _UniqueKey:
 
 # Undated rows (no readable timestamp) are written to the partition DuckDB gives NULL.
 UNDATED = "__HIVE_DEFAULT_PARTITION__"
+# A landing's files besides rows/: CSV lines the parser rejected; each valid row's id
+# hash, day and row (sources with unique ids); the landed columns with no rows, laid out
+# like a day's file (for a run that has no rows).
+MALFORMED_FILE = "malformed.parquet"
+KEYS_FILE = "keys.parquet"
+SCHEMA_FILE = f"schema/snapshot_date={UNDATED}/data.parquet"
 # Columns a landed row carries besides its canonical output columns.
 LANDED_BOOKKEEPING = (SOURCE_ROW, "_check", "_record", "snapshot_date")
 
@@ -248,12 +254,15 @@ class LandedFile:
 
     @property
     def malformed(self) -> Path:
-        return self.folder / "malformed.parquet"
+        return self.folder / MALFORMED_FILE
+
+    @property
+    def keys(self) -> Path:
+        return self.folder / KEYS_FILE
 
     @property
     def schema(self) -> Path:
-        """A file of the landed columns and no rows, laid out like a day's file."""
-        return self.folder / "schema" / f"snapshot_date={UNDATED}" / "data.parquet"
+        return self.folder / SCHEMA_FILE
 
 
 def _date_lit(day: dt.date) -> str:
@@ -305,7 +314,7 @@ def land_rows(
         )
         checks = _all_checks(rules, raw_columns, snapshots)
         _create_checked_view(con, table, source, rules, checks, day_first, scan.time_typed)
-        schema = LandedFile("", folder, dt.date.min, {}, []).schema
+        schema = folder / SCHEMA_FILE
         schema.parent.mkdir(parents=True)
         con.execute(
             f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({landed}) LIMIT 0) "
@@ -315,16 +324,33 @@ def land_rows(
             f"COPY ({landed}) TO {quote_literal(str(folder / 'rows'))} "
             "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
         )
+        if rules.unique_ids:
+            _write_keys(con, folder, rules.id_column)
         if scan.malformed is not None:
             scan.malformed.create_view(f"{table}_malformed", replace=True)
             con.execute(
                 f"COPY (SELECT * EXCLUDE ({SOURCE_FILE}) FROM {table}_malformed) "
-                f"TO {quote_literal(str(folder / 'malformed.parquet'))}"
+                f"TO {quote_literal(str(folder / MALFORMED_FILE))}"
             )
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
         raise explain_read_error(section, source.format, scan.files, exc) from None
     return [(c.reason, c.column) for c in checks]
+
+
+def _write_keys(con: duckdb.DuckDBPyConnection, folder: Path, id_column: str) -> None:
+    """The landing's key file: each valid row's id hash, day and row, read back from the
+    landed rows (one column), so a run checks its ids against 8 bytes a row, not text."""
+    rows = folder / "rows" / "*" / "*.parquet"
+    if not any(folder.glob("rows/*/*.parquet")):
+        return
+    target = folder / KEYS_FILE
+    con.execute(
+        f"COPY (SELECT hash({quote_ident(id_column)}) AS _key_hash, snapshot_date, {SOURCE_ROW} "
+        f"FROM read_parquet({quote_literal(str(rows))}, hive_partitioning = true, "
+        f"hive_types = {{'snapshot_date': DATE}}) WHERE _check IS NULL) "
+        f"TO {quote_literal(str(target))}"
+    )
 
 
 def require_a_dated_row(
@@ -471,8 +497,8 @@ def classify_landed(
 ) -> Validated:
     """The landed rows of [start, end] with repeats decided: loaded and quarantined.
 
-    Only the run's days are read, plus, for a source with ids, one column of the other
-    days (is an id of the run used validly earlier in file order?). A repeat's one reason:
+    Only the run's days are read, plus, for a source with ids, the other days' id hashes
+    (is an id of the run used validly earlier in file order?). A repeat's one reason:
     duplicate_row when it equals its group's first row, else the source's reused-id reason.
     `loaded` has the canonical columns plus source_file, source_row and snapshot_date.
     """
@@ -486,24 +512,24 @@ def classify_landed(
     schema = con.sql("SELECT * FROM read_parquet(?)", params=[[str(files[0].schema)]])
     outputs = [c for c in schema.columns if c not in LANDED_BOOKKEEPING]
     repeats = _repeat_window(rules, source, key)
-    earlier = _earlier_key(_landed_sql(table, "$2", files, outputs), key, bool(rest))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_run AS "
+        f"{_in_range_sql(_landed_sql(table, '$1', files, outputs), repeats)}",
+        # no rows in the run: the landing's file without rows gives the columns
+        [run or [str(files[0].schema)]],
+    )
+    earlier = _earlier_key(con, table, files, outputs, key, start, end, rest)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        WITH in_range AS ({_in_range_sql(_landed_sql(table, "$1", files, outputs), repeats)}),
-        {earlier.cte}
-        reasoned AS (
-            SELECT i.*,
-                CASE WHEN _first_reason IS NOT NULL THEN _first_reason
-                     WHEN _repeat > 1 THEN {repeats.reason}
-                     {earlier.rule} END AS _reason
-            FROM in_range i {earlier.join}
-        )
-        SELECT * EXCLUDE (_repeat, _first_hash, _first_file, _row_hash) FROM reasoned
-        """,
-        # no rows in the run: the landing's file without rows gives the columns
-        [run or [str(files[0].schema)], *([rest] if earlier.cte else [])],
+        SELECT i.* EXCLUDE (_repeat, _first_hash, _first_file, _row_hash),
+            CASE WHEN _first_reason IS NOT NULL THEN _first_reason
+                 WHEN _repeat > 1 THEN {repeats.reason}
+                 {earlier.rule} END AS _reason
+        FROM {table}_run i {earlier.join}
+        """
     )
+    con.execute(f"DROP TABLE {table}_run")
     loaded = con.sql(
         f"SELECT {', '.join(map(quote_ident, outputs))}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date "
         f"FROM {table} WHERE _reason IS NULL"
@@ -537,8 +563,10 @@ def _landed_paths(
             elif day != UNDATED:
                 rest += paths
             names += [(p, landed.source_file, landed.file_day) for p in paths]
-        names.append((str(landed.malformed), landed.source_file, landed.file_day))
-        names.append((str(landed.schema), landed.source_file, landed.file_day))
+        names += [
+            (str(p), landed.source_file, landed.file_day)
+            for p in (landed.malformed, landed.keys, landed.schema)
+        ]
     paths = pa.table(
         {
             "path": [n[0] for n in names],
@@ -617,7 +645,6 @@ def _in_range_sql(rows: str, repeats: _Repeats) -> str:
 class _Earlier:
     """SQL pieces marking a key already used validly, earlier, on a day outside the run."""
 
-    cte: str = ""
     rule: str = ""
     join: str = ""
 
@@ -629,21 +656,57 @@ def _file_position_sql(prefix: str = "") -> str:
     )
 
 
-def _earlier_key(other_rows: str, key: _UniqueKey | None, other_days: bool) -> _Earlier:
-    if key is None or not other_days:
+def _earlier_key(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    files: list[LandedFile],
+    outputs: list[str],
+    key: _UniqueKey | None,
+    start: dt.date,
+    end: dt.date,
+    other_days: list[str],
+) -> _Earlier:
+    """Where an id of the run was used validly on another day: `{table}_earlier`.
+
+    The other days' ids are read as hashes from each landing's key file (8 bytes a row,
+    against the run's ids); the few rows whose hash matches are then read in full from
+    their days, so a hash collision never makes a reused id.
+    """
+    keys = [str(f.keys) for f in files if f.keys.exists()]
+    if key is None or not other_days or not keys:
         return _Earlier()
-    # The run's keys are the small side: the other days' ids stream past them, one column.
     col = quote_ident(key.column)
-    cte = f"""
-        earlier AS (
-            SELECT {col} AS _k, min({_file_position_sql()}) AS _first_position
-            FROM ({other_rows})
-            WHERE _first_reason IS NULL
-              AND {col} IN (SELECT {col} FROM in_range WHERE _first_reason IS NULL)
-            GROUP BY 1
-        ),"""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {table}_candidates AS
+        SELECT DISTINCT f.{SOURCE_FILE}, k.{SOURCE_ROW}, k.snapshot_date
+        FROM read_parquet(?, filename = true) k JOIN {table}_files f ON f.path = k.filename
+        WHERE NOT (k.snapshot_date BETWEEN {_date_lit(start)} AND {_date_lit(end)})
+          AND k._key_hash IN (SELECT hash({col}) FROM {table}_run WHERE _first_reason IS NULL)
+        """,
+        [keys],
+    )
+    days = {
+        d.isoformat()
+        for (d,) in fetch_all(con, f"SELECT DISTINCT snapshot_date FROM {table}_candidates")
+    }
+    day_files = [p for f in files for d, paths in f.days.items() if d in days for p in paths]
+    if not day_files:
+        return _Earlier()
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {table}_earlier AS
+        SELECT {col} AS _k, min({_file_position_sql()}) AS _first_position
+        FROM ({_landed_sql(table, "?", files, outputs)})
+        SEMI JOIN {table}_candidates USING ({SOURCE_FILE}, {SOURCE_ROW})
+        WHERE _first_reason IS NULL
+          AND {col} IN (SELECT {col} FROM {table}_run WHERE _first_reason IS NULL)
+        GROUP BY 1
+        """,
+        [day_files],
+    )
     rule = f"WHEN e._first_position < {_file_position_sql('i.')} THEN {quote_literal(key.reason)}"
-    return _Earlier(cte=cte, rule=rule, join=f"LEFT JOIN earlier e ON e._k = i.{col}")
+    return _Earlier(rule=rule, join=f"LEFT JOIN {table}_earlier e ON e._k = i.{col}")
 
 
 def _quarantined_rows(
