@@ -62,6 +62,12 @@ def as_relation(con: duckdb.DuckDBPyConnection, obj: object) -> duckdb.DuckDBPyR
     raise TypeError(f"expected a DuckDB relation or pandas DataFrame, got {type(obj).__name__}")
 
 
+def _is_dated_table(relation: duckdb.DuckDBPyRelation) -> bool:
+    """A temp table whose partition column is already a DATE."""
+    types = dict(zip(relation.columns, map(str, relation.types), strict=True))
+    return relation.type == "TABLE_RELATION" and types.get(PARTITION_COLUMN) == "DATE"
+
+
 def materialize(
     con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, name: str
 ) -> duckdb.DuckDBPyRelation:
@@ -112,16 +118,20 @@ class Lake:
         self._remove_abandoned_staging()
         staging = self.root / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True, exist_ok=True)
+        out = "_lake_out"
         try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _lake_out AS SELECT * REPLACE "
-                f"(CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}) FROM relation"
-            )
-            table = con.table("_lake_out")
+            if _is_dated_table(relation):
+                out = relation.alias  # computed once already (`materialize`): no copy
+            else:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * REPLACE "
+                    f"(CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}) FROM relation"
+                )
+            table = con.table(out)
             counts = dict(
                 fetch_all(
                     con,
-                    f"SELECT CAST({PARTITION_COLUMN} AS VARCHAR), count(*) FROM _lake_out GROUP BY 1",
+                    f"SELECT CAST({PARTITION_COLUMN} AS VARCHAR), count(*) FROM {out} GROUP BY 1",
                 )
             )
             stray = sorted(set(counts) - set(keys))
@@ -129,7 +139,7 @@ class Lake:
                 raise LakeError(
                     f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}"
                 )
-            self._stage_partitions(con, table.columns, keys, bool(counts), staging)
+            self._stage_partitions(con, out, table.columns, keys, bool(counts), staging)
             for key in keys:
                 target = self.partition_file(asset, key)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,18 +153,19 @@ class Lake:
     def _stage_partitions(
         self,
         con: duckdb.DuckDBPyConnection,
+        table: str,
         columns: list[str],
         keys: Sequence[str],
         any_rows: bool,
         staging: Path,
     ) -> None:
-        """Write `_lake_out` as one `<key>.parquet` per key into `staging`."""
+        """Write `table` as one `<key>.parquet` per key into `staging`."""
         data_columns = ", ".join(quote_ident(c) for c in columns if c != PARTITION_COLUMN)
 
         def copy_one(key: str) -> None:
             self._copy(
                 con,
-                f"SELECT {data_columns} FROM _lake_out WHERE {PARTITION_COLUMN} = DATE "
+                f"SELECT {data_columns} FROM {quote_ident(table)} WHERE {PARTITION_COLUMN} = DATE "
                 f"{quote_literal(key)}",
                 staging / f"{key}.parquet",
             )
@@ -165,7 +176,7 @@ class Lake:
             return
         # One pass writes every partition of a range; empty ones are added after.
         con.execute(
-            f"COPY (SELECT * FROM _lake_out) TO {quote_literal(str(staging / 'range'))} "
+            f"COPY (SELECT * FROM {quote_ident(table)}) TO {quote_literal(str(staging / 'range'))} "
             f"(FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), "
             f"FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE)"
         )

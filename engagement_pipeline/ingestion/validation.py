@@ -519,17 +519,17 @@ def classify_landed(
         [run or [str(files[0].schema)]],
     )
     earlier = _earlier_key(con, table, files, outputs, key, start, end, rest)
+    # A view: the loaded and the quarantined rows are each read from it once.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT i.* EXCLUDE (_repeat, _first_hash, _first_file, _row_hash),
+        CREATE OR REPLACE TEMP VIEW {table} AS
+        SELECT i.* EXCLUDE (_repeat, _first_hash, _first_file, _row_hash, _valid),
             CASE WHEN _first_reason IS NOT NULL THEN _first_reason
                  WHEN _repeat > 1 THEN {repeats.reason}
                  {earlier.rule} END AS _reason
         FROM {table}_run i {earlier.join}
         """
     )
-    con.execute(f"DROP TABLE {table}_run")
     loaded = con.sql(
         f"SELECT {', '.join(map(quote_ident, outputs))}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date "
         f"FROM {table} WHERE _reason IS NULL"
@@ -590,6 +590,7 @@ def _landed_sql(table: str, param: str, files: list[LandedFile], outputs: list[s
                coalesce(r.snapshot_date, f.file_day) AS snapshot_date,
                {_check_list_sql(checks, 0)}[r._check] AS _first_reason,
                {_check_list_sql(checks, 1)}[r._check] AS _first_column,
+               r._check IS NULL AS _valid,
                {row_hash} AS _row_hash
         FROM read_parquet({param}, hive_partitioning = true, union_by_name = true,
                           hive_types = {{'snapshot_date': DATE}}, filename = true) r
@@ -598,9 +599,9 @@ def _landed_sql(table: str, param: str, files: list[LandedFile], outputs: list[s
 
 @dataclass(frozen=True)
 class _Repeats:
-    """Which rows count as repeats of one another (`window`) and the reason of a repeat."""
+    """Which rows count as repeats of one another (same `group` values) and a repeat's reason."""
 
-    window: str
+    group: tuple[str, ...]
     reason: str
 
 
@@ -610,17 +611,16 @@ def _repeat_window(rules: SourceRules, source: SourceConfig, key: _UniqueKey | N
         # hash) is an exact duplicate, otherwise a reused id. A hash collision could only
         # swap those two labels, never quarantine a row that is not a repeat.
         return _Repeats(
-            window=f"PARTITION BY _first_reason IS NULL, {quote_ident(key.column)}",
+            group=("_valid", quote_ident(key.column)),
             reason=f"CASE WHEN _row_hash = _first_hash THEN 'duplicate_row' "
             f"ELSE {quote_literal(key.reason)} END",
         )
     if source.keep_duplicate_rows:
-        # every row its own first
-        return _Repeats(window=f"PARTITION BY {SOURCE_FILE}, {SOURCE_ROW}", reason="NULL")
+        return _Repeats(group=(), reason="NULL")  # every row its own first
     # Without an id, exact repeats share the hash of every source field, hence their
     # customer and day too (compared as well, so a hash collision needs all three).
     return _Repeats(
-        window="PARTITION BY _first_reason IS NULL, _row_hash, customer_id, snapshot_date",
+        group=("_valid", "_row_hash", "customer_id", "snapshot_date"),
         reason=f"CASE WHEN {SOURCE_FILE} = _first_file THEN NULL ELSE 'duplicate_row' END"
         if rules.repeats_within_file_kept
         else "'duplicate_row'",
@@ -630,15 +630,25 @@ def _repeat_window(rules: SourceRules, source: SourceConfig, key: _UniqueKey | N
 def _in_range_sql(rows: str, repeats: _Repeats) -> str:
     """The run's rows, numbered within their repeat group in file order.
 
-    Repeats share their timestamp, hence their day: all are in the range together.
+    Repeats share their timestamp, hence their day: all are in the range together. Most
+    rows repeat nothing: only the groups seen twice (a hash aggregate finds them) are
+    sorted and numbered; every other row is its group's first.
     """
+    first = f"1 AS _repeat, _row_hash AS _first_hash, {SOURCE_FILE} AS _first_file"
+    if not repeats.group:
+        return f"SELECT *, {first} FROM ({rows})"
+    group = ", ".join(repeats.group)
     return f"""
+        WITH run AS ({rows}),
+        repeated AS (SELECT {group} FROM run GROUP BY ALL HAVING count(*) > 1)
+        SELECT *, {first} FROM run ANTI JOIN repeated USING ({group})
+        UNION ALL BY NAME
         SELECT *,
             row_number() OVER (w) AS _repeat,
             first_value(_row_hash) OVER (w) AS _first_hash,
             first_value({SOURCE_FILE}) OVER (w) AS _first_file
-        FROM ({rows})
-        WINDOW w AS ({repeats.window} ORDER BY {SOURCE_FILE}, {SOURCE_ROW})"""
+        FROM run SEMI JOIN repeated USING ({group})
+        WINDOW w AS (PARTITION BY {group} ORDER BY {SOURCE_FILE}, {SOURCE_ROW})"""
 
 
 @dataclass(frozen=True)
