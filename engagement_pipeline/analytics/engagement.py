@@ -147,7 +147,7 @@ def compute_engagement_scores(
     )
     totals = [cumulative_column(c) for c in WINDOW_COLUMNS]
     starts = window_start_rows(  # noqa: F841 - referenced by name in the SQL below
-        con, earlier, folded, totals, first
+        con, earlier, folded, totals, first, starts_on
     )
     run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     k = float(config.half_saturation)

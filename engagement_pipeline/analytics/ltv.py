@@ -108,7 +108,7 @@ def compute_customer_ltv(
         day_before(earlier, first),
     )
     starts = window_start_rows(  # noqa: F841 - referenced by name in the SQL below
-        con, earlier, folded, ["purchase_count", "total_revenue"], first
+        con, earlier, folded, ["purchase_count", "total_revenue"], first, starts_on
     )
     run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     years = config.lookback_months / 12.0

@@ -130,16 +130,21 @@ def window_start_rows(
     folded: duckdb.DuckDBPyRelation,
     columns: Sequence[str],
     first: dt.date,
+    starts_on: Sequence[dt.date],
 ) -> duckdb.DuckDBPyRelation:
-    """Cumulative columns at every date a window can start from: the asset's own earlier
-    rows (before the run) and the rows the run computes. A window's figures are the
-    cumulative figures at its end minus those on the day before it starts."""
+    """Cumulative columns on the days the run's windows start from (`starts_on`): the
+    asset's own earlier rows (before the run) and the rows the run computes. A window's
+    figures are the cumulative figures at its end minus those on the day before it starts.
+
+    Only those days of the earlier rows are read (a filter on the partition column skips
+    the other files): a 12-month window reads one earlier day per date, not a year."""
     cols = ", ".join(["snapshot_date", "customer_id", *map(quote_ident, columns)])
     run = folded.project(cols)
-    if earlier is None:
+    before_run = sorted({d for d in starts_on if d < first})
+    if earlier is None or not before_run:
         return run
-    before = earlier.filter(f"snapshot_date < DATE '{first.isoformat()}'").project(cols)
-    return before.union(run)
+    days = ", ".join(f"DATE '{d.isoformat()}'" for d in before_run)
+    return earlier.filter(f"snapshot_date IN ({days})").project(cols).union(run)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
