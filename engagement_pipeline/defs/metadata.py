@@ -50,19 +50,22 @@ def partition_previews(
 ) -> dict[str, dg.MetadataValue]:
     """The first rows of each date, as Markdown tables."""
     rel.create_view("_preview_input", replace=True)
-    # min_by(row, key, n) keeps each date's first n rows with a small heap: a range of a
-    # million customers a day is never sorted just to show ten of them.
-    frame = rel.query(
-        "_preview_input",
-        f"""
-        SELECT * FROM (
+    if " desc" in f" {order_by.lower()}" or " asc" in f" {order_by.lower()}":
+        # min_by takes a plain key; an ordering with directions is numbered instead
+        first_rows = (
+            "SELECT * FROM _preview_input QUALIFY row_number() OVER "
+            f"(PARTITION BY snapshot_date ORDER BY {order_by}) <= {PREVIEW_ROWS}"
+        )
+    else:
+        # min_by(row, key, n) keeps each date's first n rows with a small heap: a range of
+        # a million customers a day is never sorted just to show ten of them.
+        first_rows = f"""
             SELECT unnest(first_rows) FROM (
                 SELECT unnest(min_by(p, ({order_by}), {PREVIEW_ROWS})) AS first_rows
                 FROM _preview_input p GROUP BY p.snapshot_date
-            )
-        )
-        ORDER BY snapshot_date, {order_by}
-        """,
+            )"""
+    frame = rel.query(
+        "_preview_input", f"SELECT * FROM ({first_rows}) ORDER BY snapshot_date, {order_by}"
     ).df()
     days = frame["snapshot_date"].map(date_key) if len(frame) else pd.Series(dtype=str)
     return {
