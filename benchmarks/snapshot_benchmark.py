@@ -5,8 +5,8 @@ Phases, each in a fresh process (so peak RSS is per phase):
   bare_ingest  DuckDB alone: read the sources, write the same columns as day-partitioned Parquet
   ingest_engine  the ingestion assets' work (landing, validation, lake writes) without Dagster
   ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days (landing included)
-  history    every snapshot asset and report for every date but the last, in runs of
-             DAYS_PER_RUN days (a backfill of the year's snapshots, raw already loaded)
+  history    every snapshot asset and the report for every date but the last, in runs of
+             snapshot_days_per_run() dates (a backfill of the year's snapshots, raw loaded)
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
   snapshot   only the snapshot assets and the report for the last date, built from the
              previous date's snapshots (raw already in the lake)
@@ -34,7 +34,13 @@ START = dt.date(2025, 1, 1)
 DAYS = 365
 LAST = (START + dt.timedelta(days=DAYS - 1)).isoformat()
 DAY30 = (START + dt.timedelta(days=29)).isoformat()  # against LAST: does cost follow history?
-DAYS_PER_RUN = 31
+DAYS_PER_RUN = 31  # ingestion runs
+
+
+def snapshot_days_per_run() -> int:
+    """Dates per snapshot run: a run holds customers x dates rows per asset, and DuckDB's
+    3 GB cap holds about seven million (31 dates at 100,000 customers, 7 at 1,000,000)."""
+    return min(31, max(1, 7_000_000 // CUSTOMERS))
 
 
 def _peak_mib() -> float:
@@ -111,7 +117,12 @@ def phase(name: str, folder: Path) -> dict:
             job = defs.resolve_job_def(ENGAGEMENT_JOB).get_subset(asset_selection=snapshots)
             before_last = dt.date.fromisoformat(LAST) - dt.timedelta(days=1)
             for start, end, result in execute_range(
-                job, START, before_last, DAYS_PER_RUN, instance=instance, run_config=quiet
+                job,
+                START,
+                before_last,
+                snapshot_days_per_run(),
+                instance=instance,
+                run_config=quiet,
             ):
                 assert result.success
                 print(f"{start}..{end} done at {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -197,7 +208,7 @@ def write_config(folder: Path) -> None:
         "snapshots": {
             "start_date": START.isoformat(),
             "end_date": LAST,
-            "max_days_per_run": DAYS_PER_RUN,
+            "max_days_per_run": snapshot_days_per_run(),
         },
         "engagement_data": {
             "file_path": f"{SOURCE}/engagement_events.{FORMAT}",
