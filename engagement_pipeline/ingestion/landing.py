@@ -24,6 +24,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -69,57 +70,63 @@ def _fingerprint(path: str, settings: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+@dataclass(frozen=True)
+class SourceReader:
+    """What landing needs to read one source: its settings, section, column mapping,
+    row rules and an optional whole-file check."""
+
+    source: SourceConfig
+    section: str
+    columns: dict[str, str | None]
+    rules: SourceRules
+    file_check: FileCheck | None = None
+
+
 def land_source(
-    con: duckdb.DuckDBPyConnection,
-    config: Config,
-    source: SourceConfig,
-    section: str,
-    columns: dict[str, str | None],
-    rules: SourceRules,
-    file_check: FileCheck | None = None,
+    con: duckdb.DuckDBPyConnection, config: Config, reader: SourceReader
 ) -> list[LandedFile]:
     """Every file of the source, landed (now, or by an earlier run when unchanged)."""
-    root = config.lake_dir / LANDING_FOLDER / section
+    root = config.lake_dir / LANDING_FOLDER / reader.section
     settings = json.dumps(
         [
-            source.model_dump(mode="json"),
+            reader.source.model_dump(mode="json"),
             config.snapshots.model_dump(mode="json"),
             _code_version(),
             duckdb.__version__,  # id hashes are DuckDB's own
         ],
         sort_keys=True,
     )
-    files = expand_source_paths(config, source, section)
+    files = expand_source_paths(config, reader.source, reader.section)
     landed = []
     for path in files:
         folder = root / _fingerprint(path, settings)
         if not (folder / MANIFEST).exists():
-            _land(con, config, source, section, columns, rules, file_check, path, folder)
-        landed.append(_read_landing(con, folder, rules, section, config))
+            _land(con, config, reader, path, folder)
+        landed.append(_read_landing(con, folder, reader.rules, reader.section, config))
     _remove_superseded(root, {f.folder.name for f in landed}, set(files))
     return landed
 
 
 def _land(
-    con: duckdb.DuckDBPyConnection,
-    config: Config,
-    source: SourceConfig,
-    section: str,
-    columns: dict[str, str | None],
-    rules: SourceRules,
-    file_check: FileCheck | None,
-    path: str,
-    folder: Path,
+    con: duckdb.DuckDBPyConnection, config: Config, reader: SourceReader, path: str, folder: Path
 ) -> None:
     staging = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
         scan = scan_source(
-            con, config, source, section, columns, files=[path], time_column=rules.timestamp_column
+            con,
+            config,
+            reader.source,
+            reader.section,
+            reader.columns,
+            files=[path],
+            time_column=reader.rules.timestamp_column,
         )
-        if file_check is not None:
-            file_check(con, scan)
-        checks = land_rows(con, scan, source, rules, config.snapshots, section, staging)
+        if reader.file_check is not None:
+            reader.file_check(con, scan)
+        checks = land_rows(
+            con, scan, reader.source, reader.rules, config.snapshots, reader.section, staging
+        )
         (staging / MANIFEST).write_text(json.dumps({"source_file": path, "checks": checks}))
         # another run may have landed the same file first: then its landing is kept
         with contextlib.suppress(OSError):

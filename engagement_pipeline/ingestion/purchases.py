@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import duckdb
 
 from engagement_pipeline.config import Config, PurchaseDataConfig
 from engagement_pipeline.errors import SourceError
-from engagement_pipeline.ingestion.landing import land_source
+from engagement_pipeline.ingestion.landing import SourceReader, land_source
 from engagement_pipeline.ingestion.sources import (
     SOURCE_FILE,
     SOURCE_ROW,
@@ -121,15 +122,8 @@ def validate_purchases(
     # Online Retail II prices each line as quantity x unit price; checks name that column.
     price = "unit_price" if online_retail else "amount"
     rules = _purchase_rules(source, price)
-    landed = land_source(
-        con,
-        config,
-        source,
-        SECTION,
-        mapping,
-        rules,
-        file_check=lambda c, scan: _refuse_decimal_commas(c, scan, source, price),
-    )
+    whole_file = functools.partial(_refuse_decimal_commas, source=source, price=price)
+    landed = land_source(con, config, SourceReader(source, SECTION, mapping, rules, whole_file))
     validated = classify_landed(con, landed, source, rules, start, end)
     return Validated(loaded=_orders(validated.loaded), quarantined=validated.quarantined)
 
