@@ -23,7 +23,7 @@ LIBRARY_WORDING = re.compile(
 )
 
 
-def run_case(case: dict):
+def run_case(case: dict, lake: Path):
     start, end = case.get("start", "2025-01-01"), case.get("end", "2025-01-03")
     section = "engagement_data" if case["source"] == "events" else "purchase_data"
     other = "purchase_data" if section == "engagement_data" else "engagement_data"
@@ -37,6 +37,8 @@ def run_case(case: dict):
             "snapshots": {"start_date": start, "end_date": end},
             section: {"file_path": case["file"], **mapped, **case.get("config", {})},
             other: {"file_path": "unused.csv"},
+            # the sources are landed in the lake: a temporary one, never the source tree
+            "storage": {"lake_path": str(lake)},
         },
         HERE / "files" / "config.yaml",
     )
@@ -52,17 +54,17 @@ def test_corpus_is_large_enough():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_corpus_case(case):
+def test_corpus_case(case, tmp_path):
     expect = case["expect"]
     if "error" in expect:
         with pytest.raises(PipelineError) as info:
-            run_case(case)
+            run_case(case, tmp_path)
         message = str(info.value)
         assert re.search(expect["error"], message), message
         assert "\n" not in message.strip()
         assert not LIBRARY_WORDING.search(message), message
         return
-    loaded, quarantined = run_case(case)
+    loaded, quarantined = run_case(case, tmp_path)
     assert len(loaded) == expect["loaded"]
     got = quarantined["reason"].value_counts().to_dict()
     assert got == expect["quarantined"], quarantined[["source_row", "reason", "detail"]]
