@@ -7,14 +7,13 @@ import datetime as dt
 import duckdb
 
 from engagement_pipeline.config import Config
-from engagement_pipeline.ingestion.landing import SourceReader, land_source
+from engagement_pipeline.ingestion.landing import SourceReader, validate_source
 from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW
 from engagement_pipeline.ingestion.touchpoints import ALIAS_KEY_SQL, TOUCHPOINT_ALIASES
 from engagement_pipeline.ingestion.validation import (
     Check,
     SourceRules,
     Validated,
-    classify_landed,
     customer_id_sql,
     missing_sql,
 )
@@ -108,8 +107,9 @@ def validate_events(
             nullif(trim(campaign), '') AS campaign,
             nullif(trim(session_id), '') AS session_id""",
     )
-    landed = land_source(con, config, SourceReader(source, SECTION, mapping, rules))
-    validated = classify_landed(con, landed, source, rules, start, end)
+    validated = validate_source(
+        con, config, SourceReader(source, SECTION, mapping, rules), start, end
+    )
     loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
     canonical = con.sql(
         f"""

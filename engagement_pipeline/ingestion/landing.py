@@ -39,6 +39,8 @@ from engagement_pipeline.ingestion.validation import (
     UNDATED,
     LandedFile,
     SourceRules,
+    Validated,
+    classify_landed,
     land_rows,
     require_a_dated_row,
 )
@@ -105,6 +107,19 @@ def land_source(
         landed.append(_read_landing(con, folder, reader.rules, reader.section, config))
     _remove_superseded(root, {f.folder.name for f in landed}, set(files))
     return landed
+
+
+def validate_source(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    reader: SourceReader,
+    start: dt.date,
+    end: dt.date,
+) -> Validated:
+    """The source's rows of [start, end], validated: its files landed, then the run's days
+    classified (see `validation.classify_landed`)."""
+    landed = land_source(con, config, reader)
+    return classify_landed(con, landed, reader.source, reader.rules, start, end)
 
 
 def _land(

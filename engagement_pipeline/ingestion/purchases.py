@@ -9,7 +9,7 @@ import duckdb
 
 from engagement_pipeline.config import Config, PurchaseDataConfig
 from engagement_pipeline.errors import SourceError
-from engagement_pipeline.ingestion.landing import SourceReader, land_source
+from engagement_pipeline.ingestion.landing import SourceReader, validate_source
 from engagement_pipeline.ingestion.sources import (
     SOURCE_FILE,
     SOURCE_ROW,
@@ -20,7 +20,6 @@ from engagement_pipeline.ingestion.validation import (
     Check,
     SourceRules,
     Validated,
-    classify_landed,
     customer_id_sql,
     missing_sql,
 )
@@ -123,8 +122,8 @@ def validate_purchases(
     price = "unit_price" if online_retail else "amount"
     rules = _purchase_rules(source, price)
     whole_file = functools.partial(_refuse_decimal_commas, source=source, price=price)
-    landed = land_source(con, config, SourceReader(source, SECTION, mapping, rules, whole_file))
-    validated = classify_landed(con, landed, source, rules, start, end)
+    reader = SourceReader(source, SECTION, mapping, rules, whole_file)
+    validated = validate_source(con, config, reader, start, end)
     return Validated(loaded=_orders(validated.loaded), quarantined=validated.quarantined)
 
 
