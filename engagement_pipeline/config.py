@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -266,6 +266,332 @@ class StrategyConfig(_Section):
     max_recommendations_per_segment: int = Field(default=3, ge=0, le=10)
 
 
+# -- customer intelligence (docs/decision_logic.md, "Customer intelligence") --------------
+
+RFM_SCORES = (1, 2, 3, 4, 5)
+ScoreRange = tuple[int, int]
+
+
+class RFMSegmentRule(_Section):
+    """One rule of the segment table: the inclusive score ranges it covers (all of 1..5
+    when left out). A segment may take several rules (e.g. two rectangles of the grid)."""
+
+    segment: str = Field(min_length=1)
+    recency: ScoreRange = (1, 5)
+    frequency: ScoreRange = (1, 5)
+    monetary: ScoreRange = (1, 5)
+
+    @field_validator("recency", "frequency", "monetary")
+    @classmethod
+    def _score_range(cls, value: ScoreRange) -> ScoreRange:
+        low, high = value
+        if not (1 <= low <= high <= 5):
+            raise ValueError("a score range is [low, high] with 1 <= low <= high <= 5")
+        return value
+
+    def ranges(self) -> tuple[ScoreRange, ScoreRange, ScoreRange]:
+        return self.recency, self.frequency, self.monetary
+
+    def covers(self, r: int, f: int, m: int) -> bool:
+        return all(lo <= s <= hi for s, (lo, hi) in zip((r, f, m), self.ranges(), strict=True))
+
+
+def _default_rfm_segments() -> list[RFMSegmentRule]:
+    # The usual R x F grid, with monetary splitting the lapsed frequent buyers; see
+    # docs/decision_logic.md for the picture.
+    rows = [
+        ("Champions", (5, 5), (4, 5), (1, 5)),
+        ("Loyal Customers", (3, 4), (4, 5), (1, 5)),
+        ("Potential Loyalist", (4, 5), (2, 3), (1, 5)),
+        ("New Customers", (5, 5), (1, 1), (1, 5)),
+        ("Promising", (4, 4), (1, 1), (1, 5)),
+        ("Need Attention", (3, 3), (3, 3), (1, 5)),
+        ("About To Sleep", (3, 3), (1, 2), (1, 5)),
+        ("Can't Lose Them", (1, 2), (4, 5), (4, 5)),
+        ("At Risk", (1, 2), (4, 5), (1, 3)),
+        ("At Risk", (1, 2), (3, 3), (1, 5)),
+        ("Hibernating", (2, 2), (1, 2), (1, 5)),
+        ("Lost", (1, 1), (1, 2), (1, 5)),
+    ]
+    return [RFMSegmentRule(segment=n, recency=r, frequency=f, monetary=m) for n, r, f, m in rows]
+
+
+class RFMConfig(_Section):
+    """RFM scores by quintile and the segment rule table: every score combination must fall
+    in exactly one segment."""
+
+    segments: list[RFMSegmentRule] = Field(default_factory=_default_rfm_segments)
+
+    @model_validator(mode="after")
+    def _one_segment_per_code(self) -> RFMConfig:
+        if not self.segments:
+            raise ValueError("at least one segment rule is needed")
+        gaps, overlaps = [], {}
+        # 125 score combinations, checked once when the config is read.
+        for r in RFM_SCORES:
+            for f in RFM_SCORES:
+                for m in RFM_SCORES:
+                    hits = [
+                        (i, s.segment) for i, s in enumerate(self.segments) if s.covers(r, f, m)
+                    ]
+                    if not hits:
+                        gaps.append(f"{r}{f}{m}")
+                    elif len({name for _, name in hits}) > 1:
+                        rules = " and ".join(f"rule {i + 1} ('{name}')" for i, name in hits)
+                        overlaps.setdefault(rules, []).append(f"{r}{f}{m}")
+        problems = []
+        if gaps:
+            problems.append(
+                f"no rule covers the RFM codes {_codes(gaps)} (recency, frequency, monetary "
+                "scores): widen a rule's ranges or add a rule"
+            )
+        for rules, codes in overlaps.items():
+            problems.append(f"{rules} both cover the RFM codes {_codes(codes)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def segment_names(self) -> list[str]:
+        """The segments in the order of their first rule."""
+        return list(dict.fromkeys(s.segment for s in self.segments))
+
+
+def _codes(codes: list[str], shown: int = 8) -> str:
+    more = f" and {len(codes) - shown} more" if len(codes) > shown else ""
+    return ", ".join(codes[:shown]) + more
+
+
+LifecycleStage = Literal["new", "active", "cooling", "lapsed", "churned"]
+ValueSegment = Literal["high", "medium", "low"]
+RiskLevel = Literal["low", "medium", "high", "critical"]
+LIFECYCLE_STAGES: tuple[str, ...] = get_args(LifecycleStage)
+VALUE_SEGMENTS: tuple[str, ...] = get_args(ValueSegment)
+RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)  # in rising order
+
+
+class LifecycleConfig(_Section):
+    """Lifecycle stage from days since the last activity and tenure; value segment from
+    the percentile of revenue to date."""
+
+    new_max_tenure_days: int = Field(
+        default=30, ge=0, description="Customers first seen at most this many days ago are new."
+    )
+    active_max_recency_days: int = Field(default=30, ge=0)
+    cooling_max_recency_days: int = Field(default=60, ge=0)
+    lapsed_max_recency_days: int = Field(
+        default=120, ge=0, description="Longer without any activity: churned."
+    )
+    high_value_percentile: float = Field(
+        default=0.8, gt=0.0, le=1.0, description="At or above this percentile of revenue: high."
+    )
+    medium_value_percentile: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleConfig:
+        days = (
+            self.active_max_recency_days,
+            self.cooling_max_recency_days,
+            self.lapsed_max_recency_days,
+        )
+        if list(days) != sorted(days):
+            raise ValueError(
+                "active_max_recency_days <= cooling_max_recency_days <= lapsed_max_recency_days "
+                f"is required, got {days[0]}, {days[1]}, {days[2]}"
+            )
+        if self.medium_value_percentile > self.high_value_percentile:
+            raise ValueError("medium_value_percentile must not exceed high_value_percentile")
+        return self
+
+
+class TrendsConfig(_Section):
+    """Each customer's last window of behaviour against the window before it."""
+
+    window_days: int = Field(default=30, ge=1, le=730)
+    dead_band: float = Field(
+        default=0.1,
+        ge=0.0,
+        description="Changes within +/- this share of the previous window are 'stable'.",
+    )
+
+
+RISK_SIGNALS = ("recency", "engagement", "spend", "support", "churn_probability")
+
+
+class RiskLevels(_Section):
+    """Lowest risk score (0-100) of each level above low."""
+
+    medium: float = Field(default=20.0, ge=0.0, le=100.0)
+    high: float = Field(default=40.0, ge=0.0, le=100.0)
+    critical: float = Field(default=60.0, ge=0.0, le=100.0)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> RiskLevels:
+        if not (self.medium <= self.high <= self.critical):
+            raise ValueError("levels must ascend: medium <= high <= critical")
+        return self
+
+
+class RiskConfig(_Section):
+    """Risk signals in [0, 1], their weights (summing to 1) and the level thresholds."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "recency": 0.35,
+            "engagement": 0.2,
+            "spend": 0.15,
+            "support": 0.1,
+            "churn_probability": 0.2,
+        }
+    )
+    overdue_ratio_at_max: float = Field(
+        default=3.0,
+        gt=1.0,
+        description="Days since the last purchase at this multiple of the usual gap give a "
+        "recency signal of 1 (at 1x the usual gap it is 0).",
+    )
+    default_gap_days: float = Field(
+        default=30.0, gt=0.0, description="The usual gap of customers with one purchase day."
+    )
+    support_rise_at_max: float = Field(
+        default=3.0,
+        gt=0.0,
+        description="This many more support contacts than in the previous window: signal 1.",
+    )
+    levels: RiskLevels = RiskLevels()
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_sum_to_one(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(RISK_SIGNALS))
+        if unknown:
+            raise ValueError(
+                f"unknown signals {', '.join(unknown)}; the signals are {', '.join(RISK_SIGNALS)}"
+            )
+        missing = [s for s in RISK_SIGNALS if s not in value]
+        if missing:
+            raise ValueError(f"missing weights for {', '.join(missing)} (use 0 to turn one off)")
+        if any(w < 0 for w in value.values()):
+            raise ValueError("weights must be >= 0")
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"weights must sum to 1, they sum to {total:g}")
+        return {s: value[s] for s in RISK_SIGNALS}
+
+
+BenefitBasis = Literal["value_at_risk", "upside", "none"]
+
+
+class ActionCondition(_Section):
+    """When a rule applies: every listed field must hold one of its listed values."""
+
+    rfm_segments: list[str] | None = None
+    lifecycle_stages: list[LifecycleStage] | None = None
+    value_segments: list[ValueSegment] | None = None
+    risk_levels: list[RiskLevel] | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in self.model_dump().values())
+
+
+class ActionRule(_Section):
+    """One next-best action: when it applies, what it costs and what it should return."""
+
+    name: str = Field(min_length=1)
+    when: ActionCondition = ActionCondition()
+    cost: float = Field(default=0.0, ge=0.0, description="Estimated cost per customer ($).")
+    benefit: BenefitBasis = Field(
+        default="none",
+        description="value_at_risk: the predicted value kept if it works; upside: the "
+        "predicted value times actions.upside_rate; none: no return expected.",
+    )
+    success_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+def _default_action_rules() -> list[ActionRule]:
+    return [
+        ActionRule(
+            name="VIP care",
+            when=ActionCondition(value_segments=["high"], risk_levels=["high", "critical"]),
+            cost=50.0,
+            benefit="value_at_risk",
+            success_rate=0.4,
+        ),
+        ActionRule(
+            name="Win-back offer",
+            when=ActionCondition(risk_levels=["high", "critical"]),
+            cost=15.0,
+            benefit="value_at_risk",
+            success_rate=0.25,
+        ),
+        ActionRule(
+            name="Upsell bundle",
+            when=ActionCondition(
+                value_segments=["high", "medium"],
+                risk_levels=["low"],
+                lifecycle_stages=["active"],
+            ),
+            cost=5.0,
+            benefit="upside",
+            success_rate=0.15,
+        ),
+        ActionRule(
+            name="Nurture",
+            when=ActionCondition(lifecycle_stages=["new", "active", "cooling"]),
+            cost=1.0,
+            benefit="upside",
+            success_rate=0.05,
+        ),
+        ActionRule(name="No action"),
+    ]
+
+
+class ActionsConfig(_Section):
+    """The next-best-action rules, in order: the first rule whose conditions hold decides."""
+
+    upside_rate: float = Field(
+        default=0.2,
+        ge=0.0,
+        description="The share of predicted value a successful upside action adds.",
+    )
+    rules: list[ActionRule] = Field(default_factory=_default_action_rules)
+
+    @model_validator(mode="after")
+    def _every_customer_gets_one(self) -> ActionsConfig:
+        if not self.rules:
+            raise ValueError("at least one rule is needed")
+        names = [r.name for r in self.rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(repeated)}")
+        last = self.rules[-1]
+        if not last.when.is_empty():
+            raise ValueError(
+                f"the last rule ('{last.name}') has conditions, so a customer matching no rule "
+                "would get no action; end the list with a rule without 'when' (e.g. 'No action')"
+            )
+        unreachable = [r.name for r in self.rules[:-1] if r.when.is_empty()]
+        if unreachable:
+            raise ValueError(
+                f"rule '{unreachable[0]}' has no conditions, so the rules after it never "
+                "apply; only the last rule may leave out 'when'"
+            )
+        return self
+
+
+class AlertsConfig(_Section):
+    """Which customers raise an alert when their risk level rises."""
+
+    value_segments: list[ValueSegment] = Field(default_factory=lambda: ["high"])
+    risk_levels: list[RiskLevel] = Field(
+        default_factory=lambda: ["high", "critical"],
+        description="An alert when the level rises into one of these since the previous day.",
+    )
+    notifications_path: str = Field(
+        default="reports/alerts.jsonl",
+        description="Where the shipped notifier appends alerts (one JSON object per line).",
+    )
+
+
 class StorageConfig(_Section):
     """Where the Parquet lake and the reports are written, relative to the config file."""
 
@@ -284,11 +610,29 @@ class Config(_Section):
     segmentation: SegmentationConfig = SegmentationConfig()
     clv: CLVConfig = CLVConfig()
     strategy: StrategyConfig = StrategyConfig()
+    rfm: RFMConfig = RFMConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    trends: TrendsConfig = TrendsConfig()
+    risk: RiskConfig = RiskConfig()
+    actions: ActionsConfig = ActionsConfig()
+    alerts: AlertsConfig = AlertsConfig()
     storage: StorageConfig = StorageConfig()
     base_dir: Path = Field(
         default=Path("."),
         description="Directory relative paths are resolved against (the config file's folder).",
     )
+
+    @model_validator(mode="after")
+    def _action_segments_known(self) -> Config:
+        known = set(self.rfm.segment_names())
+        for i, rule in enumerate(self.actions.rules):
+            unknown = [n for n in rule.when.rfm_segments or [] if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"actions.rules[{i}] ('{rule.name}'): rfm_segments {', '.join(unknown)} "
+                    f"are not segments of rfm.segments ({', '.join(sorted(known))})"
+                )
+        return self
 
     def resolve(self, path: str | Path) -> Path:
         """Return `path` as an absolute path, relative ones taken from the config file's folder."""

@@ -14,10 +14,10 @@ from typing import Any
 import duckdb
 
 from engagement_pipeline.models import SegmentTier, TouchpointType
-from engagement_pipeline.sql import quote_ident, quote_literal
+from engagement_pipeline.sql import quote_ident, values_sql
 
-TOUCHPOINT_SET = "(" + ", ".join(quote_literal(t.value) for t in TouchpointType) + ")"
-SEGMENT_SET = "(" + ", ".join(quote_literal(t.value) for t in SegmentTier) + ")"
+TOUCHPOINT_SET = values_sql(t.value for t in TouchpointType)
+SEGMENT_SET = values_sql(t.value for t in SegmentTier)
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,44 @@ def membership_check(
     return per_date(
         rel, f"{col} IS NULL OR {col} NOT IN {values_sql}", f"with a {column} outside the {label}"
     )
+
+
+def first_failure(*outcomes: DateOutcomes) -> DateOutcomes:
+    """Several checks reported as one: per date, the first that failed, else the last."""
+    dates = sorted({d for o in outcomes for d in o})
+    return {
+        d: next(
+            (o[d] for o in outcomes if d in o and not o[d].passed),
+            outcomes[-1].get(d) or CheckOutcome(True, "no rows on this date"),
+        )
+        for d in dates
+    }
+
+
+def coverage_check(
+    con: duckdb.DuckDBPyConnection,
+    actual: duckdb.DuckDBPyRelation,
+    expected: duckdb.DuckDBPyRelation,
+    noun: str,
+) -> DateOutcomes:
+    """Per date, as many rows in `actual` as `expected` has (both have snapshot_date)."""
+    got_rel, want_rel = actual, expected  # noqa: F841 - referenced by name in the SQL below
+    counts = con.sql(
+        """
+        WITH want AS (SELECT CAST(snapshot_date AS DATE) AS d, count(*) AS n FROM want_rel GROUP BY 1),
+             got AS (SELECT CAST(snapshot_date AS DATE) AS d, count(*) AS n FROM got_rel GROUP BY 1)
+        SELECT CAST(d AS VARCHAR), coalesce(want.n, 0), coalesce(got.n, 0)
+        FROM want FULL JOIN got USING (d)
+        """
+    ).fetchall()
+    return {
+        d: CheckOutcome(
+            want == got,
+            f"all {got} {noun}" if want == got else f"{got} {noun} of {want}",
+            {"customers_expected": int(want), "customers_covered": int(got)},
+        )
+        for d, want, got in counts
+    }
 
 
 def trailing_values(values: dict[str, float], day: str, days: int) -> list[float]:

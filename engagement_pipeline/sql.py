@@ -21,6 +21,11 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def values_sql(values) -> str:
+    """A parenthesised list of string literals, for `column IN (...)`."""
+    return "(" + ", ".join(quote_literal(str(v)) for v in values) + ")"
+
+
 def new_connection(
     threads: int | None = None, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:

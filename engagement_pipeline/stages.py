@@ -15,12 +15,17 @@ import duckdb
 
 from engagement_pipeline.analytics.clv_fits import fit_snapshots
 from engagement_pipeline.analytics.clv_summary import transaction_summary
+from engagement_pipeline.analytics.decisions import compute_actions, compute_alerts
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
+from engagement_pipeline.analytics.lifecycle import compute_lifecycle
 from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
+from engagement_pipeline.analytics.rfm import compute_rfm
+from engagement_pipeline.analytics.risk import compute_risk
 from engagement_pipeline.analytics.segmentation import assign_segments
 from engagement_pipeline.analytics.state import add_months
 from engagement_pipeline.analytics.strategy import segment_strategies
-from engagement_pipeline.config import Config
+from engagement_pipeline.analytics.trends import compute_trends
+from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, Config
 from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.sql import quote_literal
 
@@ -32,6 +37,12 @@ CUSTOMER_CLV = "customer_clv"
 CLV_MODEL_PARAMETERS = "clv_model_parameters"
 CUSTOMER_SEGMENTS = "customer_segments"
 SEGMENT_STRATEGIES = "segment_strategies"
+CUSTOMER_RFM = "customer_rfm"
+CUSTOMER_LIFECYCLE = "customer_lifecycle"
+CUSTOMER_TRENDS = "customer_trends"
+CUSTOMER_RISK = "customer_risk"
+NEXT_BEST_ACTIONS = "next_best_actions"
+CUSTOMER_ALERTS = "customer_alerts"
 
 Relations = Mapping[str, duckdb.DuckDBPyRelation]
 # (connection, inputs by name, snapshot dates, config, the stage's own earlier rows) -> rows
@@ -113,11 +124,55 @@ def _strategies(con, inputs: Relations, _dates, config: Config, _earlier):
     return con.from_df(segment_strategies(con, inputs[CUSTOMER_SEGMENTS], config.strategy))
 
 
-def _segment_figures() -> dict[str, str]:
+def _trends_needed(day: dt.date, config: Config) -> list[dt.date]:
+    window = dt.timedelta(days=int(config.trends.window_days))
+    return [day - dt.timedelta(days=1), day - window, day - 2 * window]
+
+
+def _rfm(con, inputs: Relations, _dates, config: Config, _earlier):
+    return compute_rfm(con, inputs[CUSTOMER_LTV], config.rfm)
+
+
+def _lifecycle(con, inputs: Relations, _dates, config: Config, _earlier):
+    return compute_lifecycle(con, inputs[CUSTOMER_SEGMENTS], config.lifecycle)
+
+
+def _trends(con, inputs: Relations, dates, config: Config, earlier):
+    return compute_trends(
+        con, inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES], dates, config.trends, earlier
+    )
+
+
+def _risk(con, inputs: Relations, dates, config: Config, earlier):
+    return compute_risk(
+        con, inputs[CUSTOMER_TRENDS], inputs[CUSTOMER_CLV], dates, config.risk, earlier
+    )
+
+
+def _actions(con, inputs: Relations, _dates, config: Config, _earlier):
+    return compute_actions(
+        con,
+        inputs[CUSTOMER_RISK],
+        inputs[CUSTOMER_LIFECYCLE],
+        inputs[CUSTOMER_RFM],
+        config.actions,
+        config.trends.window_days,
+    )
+
+
+def _alerts(con, inputs: Relations, _dates, config: Config, _earlier):
+    return compute_alerts(con, inputs[NEXT_BEST_ACTIONS], config.alerts)
+
+
+def count_by(column: str, values: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Per-date figures: customers with each value of `column` (charted on the Plots tab)."""
     return {
-        f"customers/{t.value}": f"count(*) FILTER (WHERE segment = {quote_literal(t.value)})"
-        for t in SegmentTier
+        f"customers/{v}": f"count(*) FILTER (WHERE {column} = {quote_literal(v)})" for v in values
     }
+
+
+def _segment_figures() -> dict[str, str]:
+    return count_by("segment", [t.value for t in SegmentTier])
 
 
 STAGES: tuple[Stage, ...] = (
@@ -168,6 +223,72 @@ STAGES: tuple[Stage, ...] = (
         _strategies,
         None,
         {"customers": "sum(customer_count)"},
+    ),
+    Stage(
+        CUSTOMER_RFM,
+        "One purchasing customer's recency, frequency and monetary value, their 1-5 scores "
+        "by quintile within the date, the RFM code and its named segment.",
+        (CUSTOMER_LTV,),
+        _rfm,
+        None,
+        {"customers": "count(*)", "mean_monetary": "avg(monetary)"},
+    ),
+    Stage(
+        CUSTOMER_LIFECYCLE,
+        "One customer's lifecycle stage (from recency and tenure), value segment (from the "
+        "revenue percentile) and predicted value as of the snapshot date.",
+        (CUSTOMER_SEGMENTS,),
+        _lifecycle,
+        None,
+        {"customers": "count(*)", **count_by("lifecycle_stage", LIFECYCLE_STAGES)},
+    ),
+    Stage(
+        CUSTOMER_TRENDS,
+        "One customer's events, purchases, spend and support contacts in the last trend "
+        "window against the window before it, with the change and its direction.",
+        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
+        _trends,
+        Lookback(lambda c: 2 * int(c.trends.window_days), _trends_needed),
+        {
+            "customers": "count(*)",
+            "customers/spend_falling": "count(*) FILTER (WHERE spend_direction = 'falling')",
+            "customers/events_falling": "count(*) FILTER (WHERE events_direction = 'falling')",
+        },
+    ),
+    Stage(
+        CUSTOMER_RISK,
+        "One customer's risk signals (0-1), weighted 0-100 risk score, level, previous "
+        "day's level and top three contributing signals.",
+        (CUSTOMER_TRENDS, CUSTOMER_CLV),
+        _risk,
+        Lookback(lambda _c: 1, _previous_day),
+        {
+            "customers": "count(*)",
+            "mean_risk_score": "avg(risk_score)",
+            **count_by("risk_level", RISK_LEVELS),
+        },
+    ),
+    Stage(
+        NEXT_BEST_ACTIONS,
+        "One customer's next-best action from the ordered rules, its cost, expected return, "
+        "ROI and the plain-English reason.",
+        (CUSTOMER_RISK, CUSTOMER_LIFECYCLE, CUSTOMER_RFM),
+        _actions,
+        None,
+        {
+            "customers": "count(*)",
+            "total_cost": "sum(cost)",
+            "total_expected_return": "sum(expected_return)",
+        },
+    ),
+    Stage(
+        CUSTOMER_ALERTS,
+        "One alert: a customer of an alerting value segment whose risk level rose into an "
+        "alerting level since the previous date, with the reason and the action.",
+        (NEXT_BEST_ACTIONS,),
+        _alerts,
+        None,
+        {"alerts": "count(*)"},
     ),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}

@@ -11,6 +11,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from engagement_pipeline.analytics.strategy import money
+
 REPORT_MARKDOWN = "engagement_report.md"
 REPORT_JSON = "engagement_analysis.json"
 
@@ -99,8 +101,10 @@ def build_report_document(
     overall: pd.Series,
     strategies: pd.DataFrame,
     predicted: dict[str, Any] | None = None,
+    intelligence: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document of one snapshot date (strategies: that date's five segment rows)."""
+    """The JSON document of one snapshot date (strategies: that date's five segment rows;
+    intelligence: that date's sections from intelligence_sections)."""
     metrics = {k: _clean(v) for k, v in overall.items() if k != "snapshot_date"}
     segments = [
         {
@@ -122,6 +126,10 @@ def build_report_document(
         "segment_analyses": segments,
         "recommendations": {s["segment"]: s["recommendations"] for s in segments},
         "predicted_value": json.loads(json.dumps(predicted, default=_clean)) if predicted else None,
+        **{
+            name: [{k: _clean(v) for k, v in row.items()} for row in rows]
+            for name, rows in (intelligence or {}).items()
+        },
     }
 
 
@@ -172,6 +180,7 @@ def render_markdown(document: dict[str, Any]) -> str:
             lines.append("No customers in this segment on this date.")
         lines.append("")
     lines += _predicted_value_markdown(document.get("predicted_value"))
+    lines += _intelligence_markdown(document)
     lines.append("Definitions and thresholds: docs/decision_logic.md.")
     return "\n".join(lines) + "\n"
 
@@ -219,6 +228,104 @@ def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
             for c in p["high_value_low_p_alive"]
         ]
         lines.append("")
+    return lines
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+ALERTS_SHOWN = 20
+
+
+def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
+    """RFM segments, lifecycle stages, risk, actions and alerts (when the document has them)."""
+    if "rfm_segments" not in doc:
+        return []
+    lines = [
+        "## RFM segments",
+        "",
+        "Purchasing customers by recency, frequency and monetary quintile (scores 1-5).",
+        "",
+        "| Segment | Customers | Share of all | Revenue to date | Avg days since purchase | Avg orders | Avg revenue |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['segment']} | {r['customer_count']:,} | {r['share']:.1%} | "
+        f"{money(r['total_revenue'])} | {_number(r['avg_recency_days'], 0)} | "
+        f"{_number(r['avg_frequency'])} | {money(r['avg_monetary'])} |"
+        for r in doc["rfm_segments"]
+    ]
+    lines += [
+        "",
+        "## Lifecycle stages",
+        "",
+        "| Stage | Customers | Share | Revenue to date | High value | Medium value | Low value |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['stage']} | {r['customer_count']:,} | {r['share']:.1%} | "
+        f"{money(r['total_revenue'])} | {r['high_value'] or 0:,} | {r['medium_value'] or 0:,} | "
+        f"{r['low_value'] or 0:,} |"
+        for r in doc["lifecycle_stages"]
+    ]
+    lines += [
+        "",
+        "## Risk",
+        "",
+        "| Level | Customers | Share | Avg risk score | Predicted value |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['level']} | {r['customer_count']:,} | {r['share']:.1%} | "
+        f"{_number(r['avg_risk_score'])} | {money(r['predicted_value'])} |"
+        for r in doc["risk_levels"]
+    ]
+    actions = doc["actions"]
+    cost = sum(r["total_cost"] or 0.0 for r in actions)
+    gain = sum(r["total_expected_return"] or 0.0 for r in actions)
+    lines += [
+        "",
+        "## Next-best actions",
+        "",
+        f"Together the actions cost **{money(cost)}** and are expected to return "
+        f"**{money(gain)}**.",
+        "",
+        "| Action | Customers | Total cost | Expected return | ROI |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['action']} | {r['customer_count']:,} | {money(r['total_cost'])} | "
+        f"{money(r['total_expected_return'])} | "
+        f"{'–' if r['roi'] is None else format(r['roi'], '.0%')} |"
+        for r in actions
+    ]
+    alerts = doc["alerts"]
+    lines += ["", "## Alerts", ""]
+    if not alerts:
+        lines += [
+            "No alerts on this date: no high-value customer's risk rose into an alert level.",
+            "",
+        ]
+        return lines
+    lines += [
+        f"{len(alerts):,} customers whose risk level rose since the previous day"
+        + (
+            f" (the {ALERTS_SHOWN} riskiest below; all in alerts.csv)"
+            if len(alerts) > ALERTS_SHOWN
+            else ""
+        )
+        + ":",
+        "",
+        "| Customer | Risk | Was | Why, and what to do |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['customer_id']} | {r['risk_score']:.0f} ({r['risk_level']}) | "
+        f"{r['previous_risk_level'] or 'not scored'} | {r['explanation']} |"
+        for r in alerts[:ALERTS_SHOWN]
+    ]
+    lines.append("")
     return lines
 
 

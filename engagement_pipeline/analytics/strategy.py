@@ -60,8 +60,9 @@ STRATEGY_TEMPLATES: dict[SegmentTier, list[str]] = {
 }
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
+def money(value: float | None) -> str:
+    """$1,234.50; a dash for no value."""
+    return "–" if value is None else f"${value:,.2f}"
 
 
 def segment_analysis(
@@ -109,9 +110,9 @@ def recommendations(row: pd.Series, config: StrategyConfig) -> list[str]:
     figures = {
         "count": f"{int(row['customer_count']):,}",
         "share": f"{row['customer_share']:.1%}",
-        "avg_ltv": _money(row["avg_ltv"]),
+        "avg_ltv": money(row["avg_ltv"]),
         "avg_engagement": f"{row['avg_engagement_score']:.2f}",
-        "total_revenue": _money(row["total_revenue"]),
+        "total_revenue": money(row["total_revenue"]),
         "avg_days_inactive": "n/a" if pd.isna(days) else f"{days:.0f}",
     }
     templates = STRATEGY_TEMPLATES[SegmentTier(row["segment"])]

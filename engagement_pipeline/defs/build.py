@@ -8,8 +8,12 @@ from pathlib import Path
 import dagster as dg
 
 from engagement_pipeline.config import default_config_path, load_config
+from engagement_pipeline.defs.alerts import ALERT_NOTIFIER, JsonLinesNotifier, build_alerts_sensor
 from engagement_pipeline.defs.assets.clv import build_clv_assets
 from engagement_pipeline.defs.assets.customer_analytics import build_customer_analytics_assets
+from engagement_pipeline.defs.assets.customer_intelligence import (
+    build_customer_intelligence_assets,
+)
 from engagement_pipeline.defs.assets.raw import build_raw_assets
 from engagement_pipeline.defs.assets.report import build_report_assets
 from engagement_pipeline.defs.jobs import build_job, build_schedule
@@ -34,6 +38,7 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
             *build_raw_assets(common),
             *build_customer_analytics_assets(config, common),
             *build_clv_assets(config, common),
+            *build_customer_intelligence_assets(config, common),
             *build_report_assets(common),
         ]
     job = build_job()
@@ -41,9 +46,12 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
         assets=assets,
         jobs=[job],
         schedules=[build_schedule(job, config.snapshots)],
-        sensors=[build_late_data_sensor(job)],
+        sensors=[build_late_data_sensor(job), build_alerts_sensor()],
         resources={
             "settings": PipelineSettings(config_path=str(path.resolve())),
             "io_manager": ParquetLakeIOManager(lake_path=str(config.lake_dir)),
+            ALERT_NOTIFIER: JsonLinesNotifier(
+                path=str(config.resolve(config.alerts.notifications_path))
+            ),
         },
     )

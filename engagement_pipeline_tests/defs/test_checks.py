@@ -46,6 +46,12 @@ def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
         "clv_model_parameters",
         "quarantined_engagement_events",
         "quarantined_purchases",
+        "customer_rfm",
+        "customer_lifecycle",
+        "customer_trends",
+        "customer_risk",
+        "next_best_actions",
+        "customer_alerts",
     }
     # every check has one evaluation per date of the range run, attached to that date
     days = [f"2025-01-0{d}" for d in range(1, 6)]

@@ -12,14 +12,16 @@ from engagement_pipeline.defs.assets.snapshots import snapshot_asset
 from engagement_pipeline.defs.checks import Contract
 from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.quality import (
+    SEGMENT_SET,
     CheckOutcome,
     DateOutcomes,
+    coverage_check,
+    first_failure,
     membership_check,
     per_date,
     range_check,
     unique_check,
 )
-from engagement_pipeline.sql import quote_literal
 from engagement_pipeline.stages import (
     CUSTOMER_LTV,
     CUSTOMER_SEGMENTS,
@@ -30,7 +32,6 @@ from engagement_pipeline.stages import (
 
 GROUP = "customer_analytics"
 
-SEGMENT_SET = "(" + ", ".join(quote_literal(t.value) for t in SegmentTier) + ")"
 
 ONE_ROW_PER_CUSTOMER = "one_row_per_customer"
 NON_NEGATIVE_VALUES = "non_negative_values"
@@ -95,31 +96,18 @@ def customer_segment_outcomes(
     segments: duckdb.DuckDBPyRelation,
     con: duckdb.DuckDBPyConnection,
     inputs: Mapping[str, duckdb.DuckDBPyRelation],
+    *_: object,
 ) -> dict[str, DateOutcomes]:
     """One known segment per customer, and as many customers as LTV and engagement have."""
     unique = unique_check(segments, ["customer_id"])
     member = membership_check(segments, "segment", SEGMENT_SET, "five segments")
-    one = {d: unique[d] if not unique[d].passed else member[d] for d in unique}
-    ltv, scores = inputs[CUSTOMER_LTV], inputs[ENGAGEMENT_SCORES]  # noqa: F841 - used in SQL
-    counts = con.sql(
-        """
-        WITH expected AS (
-            SELECT snapshot_date, count(*) AS n FROM (
-                SELECT snapshot_date, customer_id FROM ltv
-                UNION SELECT snapshot_date, customer_id FROM scores) GROUP BY 1),
-        actual AS (SELECT snapshot_date, count(*) AS n FROM segments GROUP BY 1)
-        SELECT CAST(CAST(snapshot_date AS DATE) AS VARCHAR), coalesce(e.n, 0), coalesce(a.n, 0)
-        FROM expected e FULL JOIN actual a USING (snapshot_date)
-        """
-    ).fetchall()
-    covers = {
-        d: CheckOutcome(
-            want == got,
-            f"all {got} customers segmented" if want == got else f"{got} segmented of {want}",
-            {"customers_expected": int(want), "customers_segmented": int(got)},
-        )
-        for d, want, got in counts
-    }
+    one = first_failure(unique, member)
+    customers = (
+        inputs[CUSTOMER_LTV]
+        .project("snapshot_date, customer_id")
+        .union(inputs[ENGAGEMENT_SCORES].project("snapshot_date, customer_id"))
+    )
+    covers = coverage_check(con, segments, customers.distinct(), "customers segmented")
     return {ONE_SEGMENT_PER_CUSTOMER: one, COVERS_EVERY_CUSTOMER: covers}
 
 
@@ -127,6 +115,7 @@ def segment_strategy_outcomes(
     strategies: duckdb.DuckDBPyRelation,
     _con: duckdb.DuckDBPyConnection,
     inputs: Mapping[str, duckdb.DuckDBPyRelation],
+    *_: object,
 ) -> dict[str, DateOutcomes]:
     customers = dict(
         inputs[CUSTOMER_SEGMENTS]

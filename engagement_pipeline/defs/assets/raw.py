@@ -24,8 +24,8 @@ from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA, validate_pu
 from engagement_pipeline.ingestion.validation import REASON_CODES, Validated
 from engagement_pipeline.lake import connection, materialize
 from engagement_pipeline.markdown import markdown_table
-from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.quality import (
+    TOUCHPOINT_SET,
     DateOutcomes,
     in_partition_day_check,
     membership_check,
@@ -38,7 +38,7 @@ from engagement_pipeline.quality import (
     schema_check,
     unique_check,
 )
-from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.sql import values_sql
 from engagement_pipeline.stages import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES
 
 GROUP = "raw"
@@ -48,7 +48,6 @@ QUARANTINED_PURCHASES = "quarantined_purchases"
 
 TRAILING_DAYS = 28
 MAX_QUARANTINE_SHARE = 0.05
-TOUCHPOINT_SET = "(" + ", ".join(quote_literal(t.value) for t in TouchpointType) + ")"
 
 SCHEMA = "schema"
 KEYS_NOT_NULL = "keys_not_null"
@@ -161,7 +160,7 @@ def raw_purchase_outcomes(rel: duckdb.DuckDBPyRelation, config: Config) -> dict:
 
 def quarantine_outcomes(rel: duckdb.DuckDBPyRelation) -> dict[str, DateOutcomes]:
     """Every quarantined row says where it came from and why, with a known reason code."""
-    codes = "(" + ", ".join(quote_literal(c) for c in sorted(REASON_CODES)) + ")"
+    codes = values_sql(sorted(REASON_CODES))
     return {
         EXPLAINED_ROWS: per_date(
             rel,

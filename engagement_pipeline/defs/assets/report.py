@@ -2,13 +2,20 @@
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from engagement_pipeline.analytics.intelligence_report import (
+    ALERTS_CSV,
+    SECTIONS,
+    intelligence_sections,
+    write_alerts_csv,
+)
 from engagement_pipeline.analytics.report import (
     build_report_document,
     overall_metrics,
@@ -23,19 +30,35 @@ from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
 from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.quality import CheckOutcome
-from engagement_pipeline.stages import CUSTOMER_SEGMENTS, SEGMENT_STRATEGIES
+from engagement_pipeline.stages import (
+    CUSTOMER_ALERTS,
+    CUSTOMER_LIFECYCLE,
+    CUSTOMER_RFM,
+    CUSTOMER_SEGMENTS,
+    NEXT_BEST_ACTIONS,
+    SEGMENT_STRATEGIES,
+)
 
 GROUP = "reporting"
 OWNER = "team:customer-success"
 ENGAGEMENT_REPORT = "engagement_report"
 REPORT_COMPLETE = "report_complete"
-REPORT_SECTIONS = ("## Overview", "## Segments", "## Recommended strategies")
+REPORT_SECTIONS = (
+    "## Overview",
+    "## Segments",
+    "## Recommended strategies",
+    "## RFM segments",
+    "## Lifecycle stages",
+    "## Risk",
+    "## Next-best actions",
+    "## Alerts",
+)
 
 REPORT_CONTRACTS = [
     Contract(
         ENGAGEMENT_REPORT,
         REPORT_COMPLETE,
-        "The Markdown and JSON reports exist, parse and hold every section.",
+        "The Markdown and JSON reports and alerts.csv exist, parse and hold every section.",
     ),
 ]
 
@@ -50,18 +73,26 @@ def report_outcome(markdown_path: Path, json_path: Path, total_customers: int) -
             doc.get("segment_analyses", [])
         ) != len(SegmentTier):
             problems.append("JSON totals or segments incomplete")
+        problems += [f"JSON lacks {name}" for name in SECTIONS if name not in doc]
     except (OSError, ValueError):
         problems.append("JSON missing or unreadable")
+    if not (markdown_path.parent / ALERTS_CSV).is_file():
+        problems.append(f"{ALERTS_CSV} missing")
     return CheckOutcome(
         not problems, "; ".join(problems) or "complete report", {"problems": len(problems)}
     )
 
 
 def _write_date(
-    context: dg.AssetExecutionContext, reports_dir: Path, document: dict
+    context: dg.AssetExecutionContext,
+    reports_dir: Path,
+    document: dict,
+    write_alerts: Callable[[Path], Path],
 ) -> tuple[dict, CheckOutcome]:
-    """Write one date's Markdown and JSON, attach them to its partition, and check them."""
+    """Write one date's Markdown, JSON and alerts.csv, attach them to its partition, and
+    check them."""
     md_path, json_path = write_report(reports_dir, document)
+    alerts_path = write_alerts(md_path.parent)
     date, figures = document["snapshot_date"], document["overall_metrics"]
     context.add_asset_metadata(
         {
@@ -69,6 +100,8 @@ def _write_date(
             "report": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
             "report_path": dg.MetadataValue.path(str(md_path)),
             "json_path": dg.MetadataValue.path(str(json_path)),
+            "alerts_path": dg.MetadataValue.path(str(alerts_path)),
+            "alerts": len(document.get("alerts", [])),
             "total_customers": int(document["total_customers"]),
             "total_revenue": float(figures["total_revenue"] or 0.0),
             "avg_ltv": float(figures["avg_ltv"] or 0.0),
@@ -93,8 +126,15 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         name=ENGAGEMENT_REPORT,
         group_name=GROUP,
         ins={
-            CUSTOMER_SEGMENTS: dg.AssetIn(CUSTOMER_SEGMENTS),
-            SEGMENT_STRATEGIES: dg.AssetIn(SEGMENT_STRATEGIES),
+            name: dg.AssetIn(name)
+            for name in (
+                CUSTOMER_SEGMENTS,
+                SEGMENT_STRATEGIES,
+                CUSTOMER_RFM,
+                CUSTOMER_LIFECYCLE,
+                NEXT_BEST_ACTIONS,
+                CUSTOMER_ALERTS,
+            )
         },
         kinds={"markdown", "json"},
         owners=[OWNER],
@@ -110,11 +150,25 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         settings: PipelineSettings,
         customer_segments: duckdb.DuckDBPyRelation,
         segment_strategies: duckdb.DuckDBPyRelation,
+        customer_rfm: duckdb.DuckDBPyRelation,
+        customer_lifecycle: duckdb.DuckDBPyRelation,
+        next_best_actions: duckdb.DuckDBPyRelation,
+        customer_alerts: duckdb.DuckDBPyRelation,
     ) -> Iterator:
-        """One snapshot date's report: where its Markdown and JSON were written, with headline figures."""
+        """One snapshot date's report: where its Markdown, JSON and alerts.csv were written,
+        with headline figures."""
         con = connection()
-        reports_dir = settings.load().reports_dir
+        config = settings.load()
+        reports_dir = config.reports_dir
         overall = overall_metrics(con, customer_segments)
+        intelligence = intelligence_sections(
+            con,
+            customer_rfm,
+            customer_lifecycle,
+            next_best_actions,
+            customer_alerts,
+            config,
+        )
         predicted = predicted_value(con, customer_segments)
         strategies = segment_strategies.df()
         strategy_days = pd.to_datetime(strategies["snapshot_date"]).dt.date
@@ -126,8 +180,14 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
                 metrics,
                 strategies=strategies[strategy_days == date],
                 predicted=predicted.get(date.isoformat()),
+                intelligence=intelligence.get(date.isoformat()),
             )
-            row, outcomes[date.isoformat()] = _write_date(context, reports_dir, document)
+            row, outcomes[date.isoformat()] = _write_date(
+                context,
+                reports_dir,
+                document,
+                partial(write_alerts_csv, customer_alerts, day=date),
+            )
             rows.append(row)
         yield dg.Output(pd.DataFrame(rows))
         keys = partition_keys(context)

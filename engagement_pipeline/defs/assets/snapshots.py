@@ -30,9 +30,14 @@ from engagement_pipeline.stages import Lookback, Stage
 OWNER = "team:customer-analytics"
 EARLIER = "earlier"  # the input name of an asset's own earlier rows
 
-# (the computed rows, connection, inputs) -> outcome of each check
+# (the computed rows, connection, inputs, the run's config) -> outcome of each check
 SnapshotOutcomes = Callable[
-    [duckdb.DuckDBPyRelation, duckdb.DuckDBPyConnection, Mapping[str, duckdb.DuckDBPyRelation]],
+    [
+        duckdb.DuckDBPyRelation,
+        duckdb.DuckDBPyConnection,
+        Mapping[str, duckdb.DuckDBPyRelation],
+        Config,
+    ],
     Mapping[str, CheckOutcome | DateOutcomes],
 ]
 
@@ -140,7 +145,7 @@ def snapshot_asset(
         )
         yield dg.Output(result)
         yield from partition_check_results(
-            context, contracts, outcomes(result, con, upstream), keys
+            context, contracts, outcomes(result, con, upstream, run_config), keys
         )
 
     return snapshot

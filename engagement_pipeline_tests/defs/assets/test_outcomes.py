@@ -26,7 +26,7 @@ def test_segment_outcomes_per_date(con):
     assert not one["2025-01-01"].passed and one["2025-01-02"].passed
     assert covers["2025-01-01"].passed  # a, b, c expected; three rows (b twice is the other check)
     assert covers["2025-01-02"].passed
-    assert covers["2025-01-02"].metadata == {"customers_expected": 1, "customers_segmented": 1}
+    assert covers["2025-01-02"].metadata == {"customers_expected": 1, "customers_covered": 1}
 
 
 def test_report_outcome(tmp_path):

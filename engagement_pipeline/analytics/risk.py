@@ -1,0 +1,159 @@
+"""The risk engine: signals in [0, 1], a weighted 0-100 score, a level and the top signals.
+
+Each signal says how strongly one kind of evidence points to the customer slipping away
+(see docs/decision_logic.md, "Risk"):
+
+- recency: days since the last purchase against the customer's usual gap between
+  purchase days (0 at the usual gap or sooner, 1 at risk.overdue_ratio_at_max times it),
+- engagement, spend: the fall of the last trend window against the one before (a 40%
+  fall is 0.4; rises are 0),
+- support: more support contacts than in the previous window (1 at
+  risk.support_rise_at_max more),
+- churn_probability: 1 - P(alive) from customer_clv, where the model fitted.
+
+A signal that cannot be measured (no purchase yet, no fitted model) is left out and the
+score is the weighted mean of the others: 100 * sum(w * s) / sum(w over measured signals).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+
+from engagement_pipeline.analytics.dates import snapshot_dates
+from engagement_pipeline.analytics.state import day_before
+from engagement_pipeline.config import RISK_LEVELS, RISK_SIGNALS, RiskConfig
+from engagement_pipeline.sql import quote_literal
+
+TOP_SIGNALS = 3
+
+
+def level_sql(score: str, config: RiskConfig) -> str:
+    levels = config.levels
+    return (
+        f"CASE WHEN {score} >= {levels.critical!r} THEN 'critical' "
+        f"WHEN {score} >= {levels.high!r} THEN 'high' "
+        f"WHEN {score} >= {levels.medium!r} THEN 'medium' ELSE 'low' END"
+    )
+
+
+def level_rank_sql(level: str) -> str:
+    """0 for low .. 3 for critical (NULL stays NULL)."""
+    whens = " ".join(f"WHEN {quote_literal(v)} THEN {i}" for i, v in enumerate(RISK_LEVELS))
+    return f"CASE {level} {whens} END"
+
+
+def _signals_sql(config: RiskConfig) -> str:
+    at_max = float(config.overdue_ratio_at_max)
+    return f"""
+        CASE WHEN days_since_last_purchase IS NOT NULL THEN
+             least(1.0, greatest(0.0, (days_since_last_purchase / usual_gap_days - 1.0)
+                                      / {at_max - 1.0!r})) END AS recency_signal,
+        CASE WHEN events_change < 0 THEN least(1.0, -events_change) ELSE 0.0 END
+            AS engagement_signal,
+        CASE WHEN spend_change < 0 THEN least(1.0, -spend_change) ELSE 0.0 END AS spend_signal,
+        least(1.0, greatest(0.0, (recent_support_contacts - previous_support_contacts)
+                                 / {float(config.support_rise_at_max)!r})) AS support_signal,
+        CASE WHEN p_alive IS NOT NULL THEN 1.0 - p_alive END AS churn_probability_signal"""
+
+
+def _top_signals_sql() -> str:
+    """The signals with a positive contribution, largest first (ties in the order of
+    RISK_SIGNALS), as struct(key, rank, signal) sorted ascending by -contribution."""
+    items = ", ".join(
+        f"{{'key': -coalesce(contribution_{s}, 0.0), 'rank': {i}, 'signal': {quote_literal(s)}}}"
+        for i, s in enumerate(RISK_SIGNALS)
+    )
+    return f"list_slice(list_sort(list_filter([{items}], lambda x: x.key < 0)), 1, {TOP_SIGNALS})"
+
+
+def compute_risk(
+    con: duckdb.DuckDBPyConnection,
+    trends: duckdb.DuckDBPyRelation,
+    customer_clv: duckdb.DuckDBPyRelation,
+    dates: Sequence[dt.date],
+    config: RiskConfig,
+    earlier: duckdb.DuckDBPyRelation | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """One row per customer of customer_trends and snapshot date: the figures behind each
+    signal, the signals, their contributions, the score, level, the previous date's level
+    and the top three signals.
+
+    The previous level comes from this asset's own row of the day before (`earlier` for
+    the run's first date, the run's own rows after it); NULL for a customer not scored then.
+    """
+    t, clv = trends, customer_clv  # noqa: F841 - referenced by name in the SQL below
+    previous_day = day_before(earlier, min(dates))
+    run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
+    w = config.weights
+    weighted = [f"{w[s]!r} * {s}_signal" for s in RISK_SIGNALS]
+    measured = " + ".join(
+        f"CASE WHEN {s}_signal IS NOT NULL THEN {w[s]!r} ELSE 0.0 END" for s in RISK_SIGNALS
+    )
+    contributions = ", ".join(
+        f"CASE WHEN measured_weight > 0 THEN 100.0 * {term} / measured_weight END "
+        f"AS contribution_{s}"
+        for s, term in zip(RISK_SIGNALS, weighted, strict=True)
+    )
+    score = " + ".join(f"coalesce(contribution_{s}, 0.0)" for s in RISK_SIGNALS)
+    top = ", ".join(
+        f"l.top[{i}].signal AS signal_{i}, -l.top[{i}].key AS contribution_{i}"
+        for i in range(1, TOP_SIGNALS + 1)
+    )
+    earlier_levels = (
+        "SELECT snapshot_date, customer_id, risk_level FROM previous_day UNION ALL "
+        if previous_day is not None
+        else ""
+    )
+    default_gap = float(config.default_gap_days)
+    return con.sql(
+        f"""
+        WITH base AS (
+            SELECT CAST(t.snapshot_date AS DATE) AS snapshot_date, t.customer_id,
+                   CASE WHEN t.last_purchase_date IS NOT NULL
+                        THEN date_diff('day', t.last_purchase_date, CAST(t.snapshot_date AS DATE))
+                   END AS days_since_last_purchase,
+                   t.purchase_days,
+                   CASE WHEN t.purchase_days >= 2
+                        THEN greatest(1.0, date_diff('day', t.first_purchase_date,
+                                                     t.last_purchase_date)
+                                           / (t.purchase_days - 1))
+                        WHEN t.purchase_days = 1 THEN {default_gap!r} END AS usual_gap_days,
+                   t.recent_events, t.previous_events, t.events_change,
+                   t.recent_spend, t.previous_spend, t.spend_change,
+                   t.recent_support_contacts, t.previous_support_contacts,
+                   c.p_alive
+            FROM t LEFT JOIN clv c
+              ON CAST(c.snapshot_date AS DATE) = CAST(t.snapshot_date AS DATE)
+             AND c.customer_id = t.customer_id
+            WHERE CAST(t.snapshot_date AS DATE) IN (SELECT snapshot_date FROM run_dates)
+        ),
+        signals AS (SELECT *, {_signals_sql(config)} FROM base),
+        weighed AS (SELECT *, {measured} AS measured_weight FROM signals),
+        contributed AS (SELECT *, {contributions} FROM weighed),
+        scored AS MATERIALIZED (
+            SELECT *, {score} AS risk_score, {_top_signals_sql()} AS top FROM contributed
+        ),
+        leveled AS MATERIALIZED (
+            SELECT *, {level_sql("risk_score", config)} AS risk_level FROM scored
+        ),
+        levels AS (
+            {earlier_levels}SELECT snapshot_date, customer_id, risk_level FROM leveled
+        )
+        SELECT l.snapshot_date, l.customer_id,
+               l.days_since_last_purchase, l.purchase_days, l.usual_gap_days,
+               l.recent_events, l.previous_events, l.events_change,
+               l.recent_spend, l.previous_spend, l.spend_change,
+               l.recent_support_contacts, l.previous_support_contacts, l.p_alive,
+               {", ".join(f"l.{s}_signal" for s in RISK_SIGNALS)},
+               {", ".join(f"l.contribution_{s}" for s in RISK_SIGNALS)},
+               l.risk_score, l.risk_level, p.risk_level AS previous_risk_level,
+               {top}
+        FROM leveled l LEFT JOIN levels p
+          ON p.customer_id = l.customer_id
+         AND CAST(p.snapshot_date AS DATE) = l.snapshot_date - 1
+        ORDER BY l.snapshot_date, l.customer_id
+        """
+    )
