@@ -10,6 +10,8 @@ Phases, each in a fresh process (so peak RSS is per phase):
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
   snapshot   only the snapshot assets and the report for the last date, built from the
              previous date's snapshots (raw already in the lake)
+  snapshot_core  the same without the customer-intelligence assets and the report (the
+             snapshot as it was before them): `snapshot` against it is what they add
   snapshot_day30  the same for the 30th date (after history): the last date against it
   bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
 """
@@ -100,7 +102,7 @@ def phase(name: str, folder: Path) -> dict:
             for _, _, result in execute_range(
                 job,
                 START,
-                dt.date.fromisoformat(LAST),
+                dt.date.fromisoformat(UNTIL),
                 DAYS_PER_RUN,
                 instance=instance,
                 run_config=quiet,
@@ -115,7 +117,7 @@ def phase(name: str, folder: Path) -> dict:
                 if not k.path[0].startswith(("raw", "quarantined"))
             }
             job = defs.resolve_job_def(ENGAGEMENT_JOB).get_subset(asset_selection=snapshots)
-            before_last = dt.date.fromisoformat(LAST) - dt.timedelta(days=1)
+            before_last = dt.date.fromisoformat(UNTIL) - dt.timedelta(days=1)
             for start, end, result in execute_range(
                 job,
                 START,
@@ -128,12 +130,16 @@ def phase(name: str, folder: Path) -> dict:
                 print(f"{start}..{end} done at {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         else:
             job = defs.resolve_job_def(ENGAGEMENT_JOB)
-            day = DAY30 if name == "snapshot_day30" else LAST
+            day = DAY30 if name == "snapshot_day30" else UNTIL
             if name.startswith("snapshot"):
+                graph = defs.resolve_asset_graph()
+                # the groups the snapshot_core phase leaves out: what this issue added
+                later = {"customer_intelligence", "reporting"} if name == "snapshot_core" else set()
                 keys = {
                     k
-                    for k in defs.resolve_asset_graph().get_all_asset_keys()
+                    for k in graph.get_all_asset_keys()
                     if not ("raw" in k.path[0] or "quarantined" in k.path[0])
+                    and graph.get(k).group_name not in later
                 }
                 job = job.get_subset(asset_selection=keys)
             result = job.execute_in_process(partition_key=day, run_config=quiet, instance=instance)
@@ -241,11 +247,17 @@ def main() -> None:
         default="generate,bare_ingest,ingest_engine,ingest,history,daily,snapshot,snapshot_day30,bare",
     )
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument(
+        "--until",
+        default=LAST,
+        help="The date the snapshot phases build (ingest and history run up to it); "
+        "default the last of the year.",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = ROOT / "data" / "benchmark" / str(args.customers)
-    global CUSTOMERS, FORMAT, SUFFIX, SOURCE, LAKE, CONFIG
-    CUSTOMERS, FORMAT = args.customers, args.format
+    global CUSTOMERS, FORMAT, SUFFIX, SOURCE, LAKE, CONFIG, UNTIL
+    CUSTOMERS, FORMAT, UNTIL = args.customers, args.format, args.until
     SUFFIX = "" if FORMAT == "parquet" else f"_{FORMAT}"
     SOURCE, LAKE, CONFIG = f"source{SUFFIX}", f"lake{SUFFIX}", f"config{SUFFIX}.yaml"
     if args.child:
@@ -259,7 +271,7 @@ def main() -> None:
             continue
         out = subprocess.run(
             [sys.executable, __file__, "--customers", str(args.customers), "--format", FORMAT]
-            + ["--child", name],
+            + ["--until", UNTIL, "--child", name],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -299,6 +311,7 @@ def main() -> None:
 
 
 CUSTOMERS = 0
+UNTIL = LAST
 FORMAT, SUFFIX, SOURCE, LAKE, CONFIG = "parquet", "", "source", "lake", "config.yaml"
 
 if __name__ == "__main__":

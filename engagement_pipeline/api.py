@@ -9,21 +9,30 @@ import duckdb
 import pandas as pd
 
 from engagement_pipeline.analytics.engagement import touchpoint_count_column
+from engagement_pipeline.analytics.intelligence_report import SECTIONS, intelligence_sections
 from engagement_pipeline.analytics.report import build_report_document, overall_metrics
+from engagement_pipeline.analytics.risk import TOP_SIGNALS
 from engagement_pipeline.config import Config, load_config
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.models import (
     CustomerMetrics,
     EngagementAnalysis,
+    RiskContribution,
     SegmentAnalysis,
     SegmentTier,
     TouchpointType,
 )
 from engagement_pipeline.sql import new_connection, scalar
 from engagement_pipeline.stages import (
+    CUSTOMER_ALERTS,
+    CUSTOMER_LIFECYCLE,
+    CUSTOMER_RFM,
+    CUSTOMER_RISK,
     CUSTOMER_SEGMENTS,
+    CUSTOMER_TRENDS,
     ENGAGEMENT_SCORES,
+    NEXT_BEST_ACTIONS,
     RAW_ENGAGEMENT_EVENTS,
     RAW_PURCHASES,
     SEGMENT_STRATEGIES,
@@ -45,6 +54,18 @@ def _latest_data_date(
     )
 
 
+def _optional(value: object) -> object:
+    return None if pd.isna(value) else value
+
+
+def _top_signals(r: dict) -> list[RiskContribution]:
+    return [
+        RiskContribution(signal=r[f"signal_{i}"], contribution=r[f"contribution_{i}"])
+        for i in range(1, TOP_SIGNALS + 1)
+        if not pd.isna(r[f"signal_{i}"])
+    ]
+
+
 def _customer_metrics(frame: pd.DataFrame) -> list[CustomerMetrics]:
     # The API returns one object per customer by contract; the numbers are computed in SQL.
     records = frame.to_dict("records")
@@ -63,6 +84,25 @@ def _customer_metrics(frame: pd.DataFrame) -> list[CustomerMetrics]:
             if pd.isna(r["days_since_last_engagement"])
             else int(r["days_since_last_engagement"]),
             segment=SegmentTier(r["segment"]),
+            rfm_segment=_optional(r["rfm_segment"]),
+            rfm_code=_optional(r["rfm_code"]),
+            r_score=_optional(r["r_score"]),
+            f_score=_optional(r["f_score"]),
+            m_score=_optional(r["m_score"]),
+            lifecycle_stage=r["lifecycle_stage"],
+            value_segment=r["value_segment"],
+            predicted_value=r["predicted_value"],
+            events_direction=r["events_direction"],
+            spend_direction=r["spend_direction"],
+            risk_score=r["risk_score"],
+            risk_level=r["risk_level"],
+            previous_risk_level=_optional(r["previous_risk_level"]),
+            top_risk_signals=_top_signals(r),
+            next_best_action=r["action"],
+            action_cost=r["cost"],
+            expected_return=r["expected_return"],
+            roi=_optional(r["roi"]),
+            explanation=r["explanation"],
         )
         for r in records
     ]
@@ -71,29 +111,60 @@ def _customer_metrics(frame: pd.DataFrame) -> list[CustomerMetrics]:
 def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementAnalysis:
     """The full analysis of one snapshot date for an already-loaded configuration."""
     con = new_connection()
+    first = config.snapshots.start_date
     last = snapshot_date or config.snapshots.end_date or dt.date(9999, 12, 31)
-    events = validate_events(con, config, config.snapshots.start_date, last).loaded
-    purchases = validate_purchases(con, config, config.snapshots.start_date, last).loaded
+    events = validate_events(con, config, first, last).loaded
+    purchases = validate_purchases(con, config, first, last).loaded
     if snapshot_date is None:
         snapshot_date = config.snapshots.end_date or _latest_data_date(con, events, purchases)
         if snapshot_date is None:
             snapshot_date = config.snapshots.start_date
+    # The day before too: the risk level it had is what makes an alert (a rise).
+    day_before = snapshot_date - dt.timedelta(days=1)
+    dates = ([day_before] if day_before >= first else []) + [snapshot_date]
     computed = run_stages(
-        con, {RAW_ENGAGEMENT_EVENTS: events, RAW_PURCHASES: purchases}, [snapshot_date], config
+        con, {RAW_ENGAGEMENT_EVENTS: events, RAW_PURCHASES: purchases}, dates, config
     )
-    segments = computed[CUSTOMER_SEGMENTS]  # noqa: F841 - referenced by name in the SQL below
-    scores = computed[ENGAGEMENT_SCORES]  # noqa: F841 - referenced by name in the SQL below
-    strategies = computed[SEGMENT_STRATEGIES].df()
-    overall = overall_metrics(con, computed[CUSTOMER_SEGMENTS])
+    on_day = {
+        name: rel.filter(f"CAST(snapshot_date AS DATE) = DATE '{snapshot_date.isoformat()}'")
+        for name, rel in computed.items()
+    }
+    # referenced by name in the SQL below
+    segments, scores = on_day[CUSTOMER_SEGMENTS], on_day[ENGAGEMENT_SCORES]  # noqa: F841
+    rfm, lifecycle = on_day[CUSTOMER_RFM], on_day[CUSTOMER_LIFECYCLE]
+    trends = on_day[CUSTOMER_TRENDS]  # noqa: F841
+    risk, actions = on_day[CUSTOMER_RISK], on_day[NEXT_BEST_ACTIONS]  # noqa: F841
+    strategies = on_day[SEGMENT_STRATEGIES].df()
+    overall = overall_metrics(con, segments)
     counts = ", ".join(f"s.{touchpoint_count_column(t)}" for t in TouchpointType)
+    top = ", ".join(f"k.signal_{i}, k.contribution_{i}" for i in range(1, TOP_SIGNALS + 1))
     per_customer = con.sql(
-        f"SELECT g.*, {counts} FROM segments g JOIN scores s USING (snapshot_date, customer_id) "
-        "ORDER BY g.customer_id"
+        f"""
+        SELECT g.*, {counts}, f.rfm_segment, f.rfm_code, f.r_score, f.f_score, f.m_score,
+               l.lifecycle_stage, l.value_segment, l.predicted_value,
+               t.events_direction, t.spend_direction,
+               k.risk_score, k.risk_level, k.previous_risk_level, {top},
+               a.action, a.cost, a.expected_return, a.roi, a.explanation
+        FROM segments g
+        JOIN scores s USING (snapshot_date, customer_id)
+        JOIN lifecycle l USING (snapshot_date, customer_id)
+        JOIN trends t USING (snapshot_date, customer_id)
+        JOIN risk k USING (snapshot_date, customer_id)
+        JOIN actions a USING (snapshot_date, customer_id)
+        LEFT JOIN rfm f USING (snapshot_date, customer_id)
+        ORDER BY g.customer_id
+        """
     ).df()
+    sections = intelligence_sections(
+        con, rfm, lifecycle, actions, on_day[CUSTOMER_ALERTS], config
+    ).get(snapshot_date.isoformat(), {})
     if len(overall):
-        document = build_report_document(snapshot_date, overall.iloc[0], strategies)
+        document = build_report_document(
+            snapshot_date, overall.iloc[0], strategies, intelligence=sections
+        )
         metrics = {k: float(v or 0.0) for k, v in document["overall_metrics"].items()}
     else:
+        document = {name: [] for name in SECTIONS}
         metrics = {"total_customers": 0.0}
     return EngagementAnalysis(
         snapshot_date=snapshot_date,
@@ -111,6 +182,11 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
             for _, row in strategies.iterrows()
         ],
         overall_metrics=metrics,
+        rfm_segments=document["rfm_segments"],
+        lifecycle_stages=document["lifecycle_stages"],
+        risk_levels=document["risk_levels"],
+        actions=document["actions"],
+        alerts=document["alerts"],
         generated_at=dt.datetime.combine(snapshot_date, dt.time(23, 59, 59)),
     )
 

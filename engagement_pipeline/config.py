@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engagement_pipeline.errors import ConfigError, ConfigFileNotFoundError
-from engagement_pipeline.models import TouchpointType
+from engagement_pipeline.models import LifecycleStage, RiskLevel, TouchpointType, ValueSegment
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_PATH_ENV = "CONFIG_PATH"
@@ -322,9 +322,10 @@ class RFMConfig(_Section):
 
     segments: list[RFMSegmentRule] = Field(default_factory=_default_rfm_segments)
 
-    @model_validator(mode="after")
-    def _one_segment_per_code(self) -> RFMConfig:
-        if not self.segments:
+    @field_validator("segments")
+    @classmethod
+    def _one_segment_per_code(cls, segments: list[RFMSegmentRule]) -> list[RFMSegmentRule]:
+        if not segments:
             raise ValueError("at least one segment rule is needed")
         gaps, overlaps = [], {}
         # 125 score combinations, checked once when the config is read.
@@ -332,7 +333,7 @@ class RFMConfig(_Section):
             for f in RFM_SCORES:
                 for m in RFM_SCORES:
                     hits = [
-                        (i, s.segment) for i, s in enumerate(self.segments) if s.covers(r, f, m)
+                        (i, s.segment) for i, s in enumerate(segments) if s.covers(r, f, m)
                     ]
                     if not hits:
                         gaps.append(f"{r}{f}{m}")
@@ -349,7 +350,7 @@ class RFMConfig(_Section):
             problems.append(f"{rules} both cover the RFM codes {_codes(codes)}")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        return segments
 
     def segment_names(self) -> list[str]:
         """The segments in the order of their first rule."""
@@ -361,9 +362,6 @@ def _codes(codes: list[str], shown: int = 8) -> str:
     return ", ".join(codes[:shown]) + more
 
 
-LifecycleStage = Literal["new", "active", "cooling", "lapsed", "churned"]
-ValueSegment = Literal["high", "medium", "low"]
-RiskLevel = Literal["low", "medium", "high", "critical"]
 LIFECYCLE_STAGES: tuple[str, ...] = get_args(LifecycleStage)
 VALUE_SEGMENTS: tuple[str, ...] = get_args(ValueSegment)
 RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)  # in rising order

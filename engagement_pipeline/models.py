@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +29,11 @@ class SegmentTier(str, Enum):
     POTENTIAL = "Potential"
     AT_RISK = "At Risk"
     LOST = "Lost"
+
+
+LifecycleStage = Literal["new", "active", "cooling", "lapsed", "churned"]
+ValueSegment = Literal["high", "medium", "low"]
+RiskLevel = Literal["low", "medium", "high", "critical"]  # rising
 
 
 class EngagementRecord(BaseModel):
@@ -56,6 +62,13 @@ class PurchaseRecord(BaseModel):
     country: str | None = None
 
 
+class RiskContribution(BaseModel):
+    """One risk signal and the points (of the 0-100 score) it contributes."""
+
+    signal: str
+    contribution: float
+
+
 class CustomerMetrics(BaseModel):
     """A customer's value, engagement and segment as of one snapshot date."""
 
@@ -68,6 +81,26 @@ class CustomerMetrics(BaseModel):
     last_engagement_date: dt.datetime | None = None
     days_since_last_engagement: int | None = None
     segment: SegmentTier
+    # customer intelligence (docs/decision_logic.md); RFM only for purchasing customers
+    rfm_segment: str | None = None
+    rfm_code: str | None = None
+    r_score: int | None = None
+    f_score: int | None = None
+    m_score: int | None = None
+    lifecycle_stage: LifecycleStage
+    value_segment: ValueSegment
+    predicted_value: float
+    events_direction: str
+    spend_direction: str
+    risk_score: float = Field(ge=0.0, le=100.0)
+    risk_level: RiskLevel
+    previous_risk_level: RiskLevel | None = None
+    top_risk_signals: list[RiskContribution]
+    next_best_action: str
+    action_cost: float
+    expected_return: float
+    roi: float | None = None
+    explanation: str
 
 
 class SegmentAnalysis(BaseModel):
@@ -81,6 +114,57 @@ class SegmentAnalysis(BaseModel):
     recommendations: list[str]
 
 
+class RFMSegmentSummary(BaseModel):
+    segment: str
+    customer_count: int
+    share: float
+    total_revenue: float | None
+    avg_recency_days: float | None
+    avg_frequency: float | None
+    avg_monetary: float | None
+
+
+class LifecycleStageSummary(BaseModel):
+    stage: LifecycleStage
+    customer_count: int
+    share: float
+    total_revenue: float | None
+    high_value: int | None
+    medium_value: int | None
+    low_value: int | None
+
+
+class RiskLevelSummary(BaseModel):
+    level: RiskLevel
+    customer_count: int
+    share: float
+    avg_risk_score: float | None
+    predicted_value: float | None
+
+
+class ActionSummary(BaseModel):
+    action: str
+    customer_count: int
+    share: float
+    total_cost: float | None
+    total_expected_return: float | None
+    roi: float | None
+
+
+class Alert(BaseModel):
+    """A customer worth watching whose risk level rose since the previous date."""
+
+    customer_id: str
+    risk_score: float
+    risk_level: RiskLevel
+    previous_risk_level: RiskLevel | None
+    value_segment: ValueSegment
+    predicted_value: float
+    action: str
+    expected_return: float
+    explanation: str
+
+
 class EngagementAnalysis(BaseModel):
     """The complete analysis of one snapshot date."""
 
@@ -89,6 +173,11 @@ class EngagementAnalysis(BaseModel):
     customer_metrics: list[CustomerMetrics]
     segment_analyses: list[SegmentAnalysis]
     overall_metrics: dict[str, float]
+    rfm_segments: list[RFMSegmentSummary]
+    lifecycle_stages: list[LifecycleStageSummary]
+    risk_levels: list[RiskLevelSummary]
+    actions: list[ActionSummary]
+    alerts: list[Alert]
     generated_at: dt.datetime = Field(
         description="End of the snapshot date (never the wall clock), so results are reproducible."
     )

@@ -1,5 +1,7 @@
 import datetime as dt
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from engagement_pipeline import (
@@ -9,12 +11,14 @@ from engagement_pipeline import (
     load_config,
     process_engagement_analysis,
 )
-from engagement_pipeline.config import Config
+from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, VALUE_SEGMENTS, Config
 from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_load_config_returns_the_model(make_project):
@@ -55,6 +59,17 @@ def test_process_engagement_analysis_matches_the_assets(make_project):
     for row in seg.to_dict("records"):
         assert by_id[row["customer_id"]].lifetime_value == pytest.approx(row["lifetime_value"])
         assert by_id[row["customer_id"]].segment.value == row["segment"]
+    # and the customer-intelligence fields, including the previous day's risk level
+    lake, con = Lake(load_config(path).lake_dir), new_connection()
+    actions = lake.read(con, "next_best_actions", ["2025-01-05"]).df()
+    for row in actions.to_dict("records"):
+        m = by_id[row["customer_id"]]
+        assert (m.next_best_action, m.explanation) == (row["action"], row["explanation"])
+        assert m.risk_score == pytest.approx(row["risk_score"])
+        previous = row["previous_risk_level"]
+        assert m.previous_risk_level == (None if pd.isna(previous) else previous)
+    alerts = lake.read(con, "customer_alerts", ["2025-01-05"]).df()
+    assert [a.customer_id for a in analysis.alerts] == alerts["customer_id"].tolist()
 
 
 def test_explicit_snapshot_date(make_project):
@@ -70,3 +85,23 @@ def test_missing_config_and_data(make_project, tmp_path):
         process_engagement_analysis(tmp_path / "none.yaml")
     with pytest.raises(FileNotFoundError, match="Engagement data file not found"):
         process_engagement_analysis(make_project(engagement_data={"file_path": "nope.csv"}))
+
+
+def test_the_sample_shows_every_segment_stage_level_and_action():
+    """The shipped sample's last date has customers in every RFM segment, lifecycle stage,
+    risk level and action, so every section of the report has something to show."""
+    analysis = process_engagement_analysis(ROOT / "config.yaml")
+    config = load_config(ROOT / "config.yaml")
+    metrics = analysis.customer_metrics
+    assert {m.rfm_segment for m in metrics} - {None} == set(config.rfm.segment_names())
+    assert {m.lifecycle_stage for m in metrics} == set(LIFECYCLE_STAGES)
+    assert {m.value_segment for m in metrics} == set(VALUE_SEGMENTS)
+    assert {m.risk_level for m in metrics} == set(RISK_LEVELS)
+    assert {m.next_best_action for m in metrics} == {r.name for r in config.actions.rules}
+    # customers with events but no purchase have no RFM scores, but everything else
+    browsers = [m for m in metrics if m.purchase_count == 0]
+    assert browsers and all(m.rfm_segment is None and m.explanation for m in browsers)
+    # the summaries add up to the customers
+    assert sum(s.customer_count for s in analysis.actions) == analysis.total_customers
+    assert sum(s.customer_count for s in analysis.risk_levels) == analysis.total_customers
+    assert sum(s.customer_count for s in analysis.rfm_segments) == len(metrics) - len(browsers)

@@ -22,6 +22,7 @@ from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.state import add_months, month_window_offsets
+from engagement_pipeline.analytics.trends import compute_trends
 from engagement_pipeline.config import Config, load_config
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
@@ -47,7 +48,16 @@ def _clv_summary(con, events, purchases, dates, config, earlier):
     return transaction_summary(con, purchases, dates, config.clv.time_unit_days, earlier)
 
 
-COMPUTATIONS = {"customer_ltv": _ltv, "engagement_scores": _engagement, "clv": _clv_summary}
+def _trends(con, events, purchases, dates, config, earlier):
+    return compute_trends(con, events, purchases, dates, config.trends, earlier)
+
+
+COMPUTATIONS = {
+    "customer_ltv": _ltv,
+    "engagement_scores": _engagement,
+    "clv": _clv_summary,
+    "customer_trends": _trends,
+}
 
 
 class History:
