@@ -332,9 +332,7 @@ class RFMConfig(_Section):
         for r in RFM_SCORES:
             for f in RFM_SCORES:
                 for m in RFM_SCORES:
-                    hits = [
-                        (i, s.segment) for i, s in enumerate(segments) if s.covers(r, f, m)
-                    ]
+                    hits = [(i, s.segment) for i, s in enumerate(segments) if s.covers(r, f, m)]
                     if not hits:
                         gaps.append(f"{r}{f}{m}")
                     elif len({name for _, name in hits}) > 1:

@@ -1,6 +1,6 @@
 """Alert notifications: a sensor (off by default) that hands each new date's alerts to a
 pluggable notifier. The shipped notifier appends them to a JSON Lines file; a deployment
-points the `alert_notifier` resource at email or chat instead (docs/alerts.md)."""
+points the `alert_notifier` resource at email or chat instead (README, "Alerts")."""
 
 from __future__ import annotations
 

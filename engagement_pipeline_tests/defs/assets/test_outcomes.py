@@ -1,8 +1,11 @@
+import json
+
 import pandas as pd
 
+from engagement_pipeline.analytics.intelligence_report import SECTIONS
 from engagement_pipeline.defs.assets import customer_analytics as ca
 from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
-from engagement_pipeline.defs.assets.report import report_outcome
+from engagement_pipeline.defs.assets.report import REPORT_SECTIONS, report_outcome
 
 
 def test_segment_outcomes_per_date(con):
@@ -35,7 +38,16 @@ def test_report_outcome(tmp_path):
     js.write_text('{"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5]}')
     out = report_outcome(md, js, 2)
     assert not out.passed and "Recommended strategies" in out.description
-    md.write_text("## Overview\n## Segments\n## Recommended strategies\n")
+    md.write_text("\n".join(REPORT_SECTIONS))
+    assert report_outcome(md, js, 2).description == (
+        "JSON lacks rfm_segments; JSON lacks lifecycle_stages; JSON lacks risk_levels; "
+        "JSON lacks actions; JSON lacks alerts; alerts.csv missing"
+    )
+    sections = {name: [] for name in SECTIONS}
+    js.write_text(
+        json.dumps({"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5], **sections})
+    )
+    (tmp_path / "alerts.csv").write_text("snapshot_date,customer_id\n")
     assert report_outcome(md, js, 2).passed
     assert not report_outcome(md, js, 3).passed
 
