@@ -140,11 +140,18 @@ def window_start_rows(
     the other files): a 12-month window reads one earlier day per date, not a year."""
     cols = ", ".join(["snapshot_date", "customer_id", *map(quote_ident, columns)])
     run = folded.project(cols)
+    if earlier is None:  # the fold covered every start day itself
+        return run
     before_run = sorted({d for d in starts_on if d < first})
-    if earlier is None or not before_run:
+    if not before_run:
         return run
     days = ", ".join(f"DATE '{d.isoformat()}'" for d in before_run)
-    return earlier.filter(f"snapshot_date IN ({days})").project(cols).union(run)
+    from_earlier = earlier.filter(f"snapshot_date IN ({days})").project(cols)
+    # A daily run's windows all start before it: then the fold is not read a second time
+    # (each reference to a lazy relation computes it again).
+    if all(d < first for d in starts_on):
+        return from_earlier
+    return from_earlier.union(run)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
