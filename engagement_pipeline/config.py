@@ -652,13 +652,14 @@ def default_config_path() -> Path:
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     lines = [f"Invalid configuration in {path}:"]
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        key = ".".join(str(part) for part in item["loc"])
         msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             msg = "required key is missing"
         elif item["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling against docs/configuration in README)"
-        lines.append(f"  - {key}: {msg}")
+        # whole-file rules name their keys in the message itself
+        lines.append(f"  - {key}: {msg}" if key else f"  - {msg}")
     return "\n".join(lines)
 
 

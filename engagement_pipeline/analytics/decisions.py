@@ -12,26 +12,6 @@ from engagement_pipeline.analytics.risk import TOP_SIGNALS, level_rank_sql
 from engagement_pipeline.config import ActionCondition, ActionsConfig, AlertsConfig
 from engagement_pipeline.sql import quote_literal
 
-ACTION_COLUMNS = (
-    "snapshot_date",
-    "customer_id",
-    "rfm_segment",
-    "lifecycle_stage",
-    "value_segment",
-    "predicted_value",
-    "risk_score",
-    "risk_level",
-    "previous_risk_level",
-    "action",
-    "action_rank",
-    "cost",
-    "benefit_basis",
-    "value_at_stake",
-    "success_rate",
-    "expected_return",
-    "roi",
-    "explanation",
-)
 ALERT_COLUMNS = (
     "snapshot_date",
     "customer_id",

@@ -7,20 +7,6 @@ import duckdb
 from engagement_pipeline.analytics.rfm import date_count_sql, rank_position_sql
 from engagement_pipeline.config import LifecycleConfig
 
-LIFECYCLE_COLUMNS = (
-    "snapshot_date",
-    "customer_id",
-    "first_seen_date",
-    "tenure_days",
-    "days_since_last_activity",
-    "lifecycle_stage",
-    "monetary",
-    "value_percentile",
-    "value_segment",
-    "predicted_value",
-    "predicted_value_source",
-)
-
 
 def lifecycle_stage_sql(config: LifecycleConfig) -> str:
     """The first stage whose rule holds (see docs/decision_logic.md)."""

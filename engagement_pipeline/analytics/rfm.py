@@ -7,19 +7,6 @@ import duckdb
 from engagement_pipeline.config import RFMConfig
 from engagement_pipeline.sql import quote_literal
 
-RFM_COLUMNS = (
-    "snapshot_date",
-    "customer_id",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_code",
-    "rfm_segment",
-)
-
 
 def rank_position_sql(order: str, measure: str = "") -> str:
     """How many of the date's customers rank strictly before this one under `order` (from

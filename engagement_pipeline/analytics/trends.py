@@ -40,7 +40,6 @@ TRENDS_STATE = StateSpec(
         "first_seen_date": "min",
     }
 )
-DIRECTIONS = ("rising", "stable", "falling")
 
 
 def trend_deltas(
