@@ -588,6 +588,146 @@ class AlertsConfig(_Section):
     )
 
 
+# -- journeys and channels -------------------------------------------------------------
+
+
+class CohortsConfig(_Section):
+    """Acquisition cohorts: who joins each month and how many are active in each month since."""
+
+    acquisition: Literal["first_purchase", "first_engagement"] = Field(
+        default="first_purchase",
+        description="first_purchase: a customer joins with their first purchase and is active "
+        "in a month with a purchase; first_engagement: joins with their first event or "
+        "purchase and is active in a month with either.",
+    )
+
+
+JOURNEY_DIMENSIONS = ("touchpoint", "channel", "campaign")
+
+
+class JourneysConfig(_Section):
+    """Which journeys a snapshot reports and what a step of a path is."""
+
+    window_days: int = Field(
+        default=30, ge=1, le=366, description="A snapshot reports the journeys of its last n days."
+    )
+    lookback_days: int = Field(
+        default=30, ge=1, le=366, description="Touches up to n days before a conversion count."
+    )
+    dimension: Literal["touchpoint", "channel", "campaign"] = Field(
+        default="channel", description="What a step of a path (and an attributed channel) is."
+    )
+    exclude_touchpoints: list[TouchpointType] = Field(
+        default_factory=lambda: [TouchpointType.PURCHASE],
+        description="Touchpoints that are not steps of a journey (the purchase is its end).",
+    )
+    max_path_length: int = Field(
+        default=10, ge=1, le=100, description="A path keeps its last n touches."
+    )
+    top_paths: int = Field(default=20, ge=1, le=1000)
+
+
+class FunnelStage(_Section):
+    """One funnel stage: reached by a matching event, or by the n-th purchase."""
+
+    # a column name of customer_milestones (<name>_date): letters, digits and underscores
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    touchpoints: list[TouchpointType] = Field(default_factory=list)
+    event_types: list[str] = Field(default_factory=list)
+    min_purchases: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FunnelStage:
+        if self.min_purchases is not None and (self.touchpoints or self.event_types):
+            raise ValueError(
+                f"stage '{self.name}' has both min_purchases and event filters; a stage is "
+                "reached by events (touchpoints, event_types) or by purchases, not both"
+            )
+        return self
+
+
+class FunnelConfig(_Section):
+    """Ordered stages; a customer counts at a stage once they reached it and every stage before."""
+
+    stages: list[FunnelStage] = Field(
+        default_factory=lambda: [
+            FunnelStage(name="awareness"),
+            FunnelStage(
+                name="consideration",
+                touchpoints=[TouchpointType.WEB, TouchpointType.MOBILE],
+            ),
+            FunnelStage(name="purchase", min_purchases=1),
+            FunnelStage(name="repeat_purchase", min_purchases=2),
+        ]
+    )
+
+    @field_validator("stages")
+    @classmethod
+    def _distinct(cls, stages: list[FunnelStage]) -> list[FunnelStage]:
+        if len(stages) < 2:
+            raise ValueError("a funnel needs at least two stages")
+        names = [s.name for s in stages]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"stage names must be unique; repeated: {', '.join(repeated)}")
+        return stages
+
+
+class PositionShares(_Section):
+    """Position-based attribution: the first and last touch's shares, the rest to the middle."""
+
+    first: float = Field(default=0.4, ge=0.0, le=1.0)
+    middle: float = Field(default=0.2, ge=0.0, le=1.0)
+    last: float = Field(default=0.4, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> PositionShares:
+        if abs(self.first + self.middle + self.last - 1.0) > 1e-9:
+            raise ValueError(
+                f"first + middle + last must be 1 (they are {self.first} + {self.middle} + "
+                f"{self.last})"
+            )
+        return self
+
+
+class AttributionConfig(_Section):
+    """The heuristic models' parameters and the exact Shapley limit."""
+
+    half_life_days: float = Field(
+        default=7.0, gt=0.0, description="Time decay: a touch n half-lives before counts 2^-n."
+    )
+    position_based: PositionShares = PositionShares()
+    shapley_max_channels: int = Field(
+        default=12,
+        ge=2,
+        le=20,
+        description="Exact Shapley over at most n channels; rarer channels are merged into 'other'.",
+    )
+
+
+class AnomaliesConfig(_Section):
+    """Daily metrics against the same weekday's median and MAD over the trailing weeks."""
+
+    training_weeks: int = Field(default=8, ge=2, le=52)
+    min_training_points: int = Field(default=4, ge=2)
+    threshold: float = Field(default=3.5, gt=0.0, description="Robust z-score that flags a day.")
+    min_spread_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        description="The spread is at least this share of the median (a flat history "
+        "does not flag noise).",
+    )
+
+    @model_validator(mode="after")
+    def _enough_weeks(self) -> AnomaliesConfig:
+        if self.min_training_points > self.training_weeks:
+            raise ValueError(
+                f"min_training_points ({self.min_training_points}) cannot exceed "
+                f"training_weeks ({self.training_weeks}): there is one point per week"
+            )
+        return self
+
+
 class StorageConfig(_Section):
     """Where the Parquet lake and the reports are written, relative to the config file."""
 
@@ -612,6 +752,11 @@ class Config(_Section):
     risk: RiskConfig = RiskConfig()
     actions: ActionsConfig = ActionsConfig()
     alerts: AlertsConfig = AlertsConfig()
+    cohorts: CohortsConfig = CohortsConfig()
+    journeys: JourneysConfig = JourneysConfig()
+    funnel: FunnelConfig = FunnelConfig()
+    attribution: AttributionConfig = AttributionConfig()
+    anomalies: AnomaliesConfig = AnomaliesConfig()
     storage: StorageConfig = StorageConfig()
     base_dir: Path = Field(
         default=Path("."),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -36,9 +36,15 @@ Combine = str  # "sum" | "min" | "max"
 
 @dataclass(frozen=True)
 class StateSpec:
-    """An asset's per-customer state: each state column and how its deltas combine."""
+    """An asset's per-customer state: each state column and how its deltas combine.
+
+    `reached` adds milestone dates: name -> (a summed state column, n), the first date
+    on which that running total reached n (e.g. the day of the second purchase). A
+    milestone is state too (the previous state carries it); deltas leave it out.
+    """
 
     columns: Mapping[str, Combine]
+    reached: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def fold_state(
@@ -57,8 +63,16 @@ def fold_state(
     """
     first, last = min(dates), max(dates)
     dates_rel = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
-    cols = list(spec.columns)
+    cols = [*spec.columns, *spec.reached]
     select = ", ".join(quote_ident(c) for c in cols)
+    # deltas carry no milestone: it is derived from the running totals below
+    delta_select = ", ".join(
+        [
+            *(quote_ident(c) for c in spec.columns),
+            *(f"NULL::DATE AS {quote_ident(c)}" for c in spec.reached),
+        ]
+    )
+    combine = {**spec.columns, **dict.fromkeys(spec.reached, "min")}
     # Deltas dated before the run are already in the previous state.
     lower = f"effective_date >= DATE '{first.isoformat()}' AND " if previous is not None else ""
     deltas_in = deltas.filter(  # noqa: F841 - referenced by name in the SQL below
@@ -72,22 +86,35 @@ def fold_state(
             f"AS effective_date, {select} FROM previous_in UNION ALL "
         )
     per_day = ", ".join(
-        f"{how}({quote_ident(c)}) AS {quote_ident(c)}" for c, how in spec.columns.items()
+        f"{how}({quote_ident(c)}) AS {quote_ident(c)}" for c, how in combine.items()
     )
     running = ", ".join(
-        f"{how}({quote_ident(c)}) OVER running AS {quote_ident(c)}"
-        for c, how in spec.columns.items()
+        f"{how}({quote_ident(c)}) OVER running AS {quote_ident(c)}" for c, how in combine.items()
     )
+    # A milestone is the earlier of the carried date (reached before the run) and the first
+    # day the running total is at least n; when it was reached before the run, the carried
+    # date is the earlier one (the start row's own day comes after it).
+    milestones = "".join(
+        f", least({quote_ident(m)}, min(CASE WHEN {quote_ident(total)} >= {int(n)} "
+        f"THEN effective_date END) OVER running) AS {quote_ident(m)}"
+        for m, (total, n) in spec.reached.items()
+    )
+    plain = ", ".join(quote_ident(c) for c in spec.columns)
     return con.sql(
         f"""
         WITH rows AS (
-            {start_rows}SELECT customer_id, effective_date, {select} FROM deltas_in
+            {start_rows}SELECT customer_id, effective_date, {delta_select} FROM deltas_in
         ),
         per_day AS (
             SELECT customer_id, effective_date, {per_day} FROM rows GROUP BY ALL
         ),
-        folded AS (
+        totals AS (
             SELECT customer_id, effective_date, {running} FROM per_day
+            WINDOW running AS (PARTITION BY customer_id ORDER BY effective_date
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ),
+        folded AS (
+            SELECT customer_id, effective_date, {plain}{milestones} FROM totals
             WINDOW running AS (PARTITION BY customer_id ORDER BY effective_date
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         ),
