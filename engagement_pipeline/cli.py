@@ -93,7 +93,15 @@ def _report_failures(result, start: dt.date, end: dt.date) -> int:
 def _generate_sample(args: argparse.Namespace, _config_path: Path) -> int:
     from engagement_pipeline.sample_data import generate
 
-    counts = generate(args.out, args.customers, args.start, args.days, args.seed, args.format)
+    counts = generate(
+        args.out,
+        args.customers,
+        args.start,
+        args.days,
+        args.seed,
+        args.format,
+        planted=not args.no_planted_anomalies,
+    )
     print(f"wrote {counts} to {args.out}")
     return 0
 
@@ -156,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--days", type=int, default=181)
     p_gen.add_argument("--seed", type=int, default=7)
     p_gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p_gen.add_argument(
+        "--no-planted-anomalies",
+        action="store_true",
+        help="leave out the weekly rhythm, the email outage day and the revenue spike",
+    )
     p_gen.set_defaults(handler=_generate_sample)
 
     p_an = sub.add_parser("analyze", help="print the analysis of one snapshot date (Python API)")

@@ -709,8 +709,10 @@ class AnomaliesConfig(_Section):
     """Daily metrics against the same weekday's median and MAD over the trailing weeks."""
 
     training_weeks: int = Field(default=8, ge=2, le=52)
-    min_training_points: int = Field(default=4, ge=2)
-    threshold: float = Field(default=3.5, gt=0.0, description="Robust z-score that flags a day.")
+    min_training_points: int = Field(default=6, ge=2)
+    threshold: float = Field(
+        default=5.0, gt=0.0, description="Robust z-score beyond which a day is an anomaly."
+    )
     min_spread_share: float = Field(
         default=0.05,
         ge=0.0,

@@ -139,7 +139,7 @@ def _purchases(
 
 
 def _chunk(
-    seed: int, chunk: int, first_id: int, n: int, start: dt.date, days: int
+    seed: int, chunk: int, first_id: int, n: int, start: dt.date, days: int, planted: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One chunk of customers and their events and purchases (its own seeded generator;
     the order of random draws is part of the shipped sample's identity)."""
@@ -165,10 +165,54 @@ def _chunk(
 
     events = _events(rng, ids, persona, *when(n_events))
     purchases = _purchases(rng, ids, persona, *when(n_purchases))
+    if planted:
+        events, purchases = _plant(
+            np.random.default_rng([seed, chunk, 1]), events, purchases, start, days
+        )
     return (
         events.sort_values(["timestamp", "event_id"], kind="stable"),
         purchases.sort_values(["purchase_date", "order_id"], kind="stable"),
     )
+
+
+# What `planted=True` adds, for the anomaly detection to find (and to leave alone):
+WEEKEND_SHARE = 0.7  # a weekly rhythm: weekend days keep this share of their events
+OUTAGE_DAYS_BEFORE_END = 46  # an email outage: no email events that day
+SPIKE_DAYS_BEFORE_END = 24  # a revenue spike: that day's orders are worth SPIKE_FACTOR times
+SPIKE_FACTOR = 4.0
+
+
+def planted_days(start: dt.date, days: int) -> dict[str, dt.date]:
+    """The days of the planted email outage and revenue spike."""
+    end = start + dt.timedelta(days=days - 1)
+    return {
+        "email_outage": end - dt.timedelta(days=OUTAGE_DAYS_BEFORE_END),
+        "revenue_spike": end - dt.timedelta(days=SPIKE_DAYS_BEFORE_END),
+    }
+
+
+def _plant(
+    rng: np.random.Generator,
+    events: pd.DataFrame,
+    purchases: pd.DataFrame,
+    start: dt.date,
+    days: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A weekly rhythm (fewer events at weekends), an email outage day and a revenue spike."""
+    planted = planted_days(start, days)
+    day = events["timestamp"].to_numpy().astype("datetime64[D]")
+    weekend = pd.DatetimeIndex(day).day_of_week.to_numpy() >= 5
+    outage = (day == np.datetime64(planted["email_outage"])) & (
+        events["touchpoint"] == "email"
+    ).to_numpy()
+    keep = ~outage & ~(weekend & (rng.random(len(events)) > WEEKEND_SHARE))
+    spike = purchases["purchase_date"].to_numpy().astype("datetime64[D]") == np.datetime64(
+        planted["revenue_spike"]
+    )
+    purchases = purchases.assign(
+        amount=np.where(spike, np.round(purchases["amount"] * SPIKE_FACTOR, 2), purchases["amount"])
+    )
+    return events[keep], purchases
 
 
 def generate(
@@ -179,10 +223,13 @@ def generate(
     seed: int = 7,
     fmt: str = "csv",
     chunk_size: int = 50_000,
+    planted: bool = False,
 ) -> dict[str, int]:
     """Write engagement_events.<fmt> and purchases.<fmt> into out_dir; returns row counts.
 
     Rows are sorted by time within each chunk of customers; files are written chunk by chunk.
+    With `planted`, the data has a weekly rhythm, an email outage day and a revenue spike
+    (planted_days) for anomaly detection to find.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,7 +239,9 @@ def generate(
     try:
         for chunk, first in enumerate(range(0, customers, chunk_size)):
             n = min(chunk_size, customers - first)
-            frames = dict(zip(paths, _chunk(seed, chunk, first + 1, n, start, days), strict=True))
+            frames = dict(
+                zip(paths, _chunk(seed, chunk, first + 1, n, start, days, planted), strict=True)
+            )
             for name, frame in frames.items():
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if name not in writers:

@@ -13,12 +13,28 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from engagement_pipeline.analytics.anomalies import (
+    compute_anomalies,
+    compute_daily_metrics,
+    training_days,
+)
+from engagement_pipeline.analytics.attribution import compute_attribution
 from engagement_pipeline.analytics.clv_fits import fit_snapshots
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.analytics.decisions import compute_actions, compute_alerts
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
+from engagement_pipeline.analytics.journeys import (
+    compute_journeys,
+    compute_top_paths,
+    journey_span_days,
+)
 from engagement_pipeline.analytics.lifecycle import compute_lifecycle
 from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
+from engagement_pipeline.analytics.milestones import (
+    compute_cohort_matrix,
+    compute_funnel,
+    compute_milestones,
+)
 from engagement_pipeline.analytics.rfm import compute_rfm
 from engagement_pipeline.analytics.risk import compute_risk
 from engagement_pipeline.analytics.segmentation import assign_segments
@@ -43,6 +59,14 @@ CUSTOMER_TRENDS = "customer_trends"
 CUSTOMER_RISK = "customer_risk"
 NEXT_BEST_ACTIONS = "next_best_actions"
 CUSTOMER_ALERTS = "customer_alerts"
+CUSTOMER_MILESTONES = "customer_milestones"
+COHORT_RETENTION = "cohort_retention"
+FUNNEL_CONVERSION = "funnel_conversion"
+CONVERSION_JOURNEYS = "conversion_journeys"
+JOURNEY_PATHS = "journey_paths"
+CHANNEL_ATTRIBUTION = "channel_attribution"
+DAILY_METRICS = "daily_metrics"
+METRIC_ANOMALIES = "metric_anomalies"
 
 Relations = Mapping[str, duckdb.DuckDBPyRelation]
 # (connection, inputs by name, snapshot dates, config, the stage's own earlier rows) -> rows
@@ -69,6 +93,8 @@ class Stage:
     compute: Compute
     lookback: Lookback | None = None
     figures: Mapping[str, str] = field(default_factory=dict)  # per-date metadata (SQL)
+    # inputs read over a span of days before each date too: input -> days back
+    reads_back: Mapping[str, Callable[[Config], int]] = field(default_factory=dict)
 
 
 def _previous_day(day: dt.date, _config: Config) -> list[dt.date]:
@@ -162,6 +188,61 @@ def _actions(con, inputs: Relations, _dates, config: Config, _earlier):
 
 def _alerts(con, inputs: Relations, _dates, config: Config, _earlier):
     return compute_alerts(con, inputs[NEXT_BEST_ACTIONS], config.alerts)
+
+
+def _milestones(con, inputs: Relations, dates, config: Config, earlier):
+    return compute_milestones(
+        con,
+        inputs[RAW_ENGAGEMENT_EVENTS],
+        inputs[RAW_PURCHASES],
+        dates,
+        config.cohorts,
+        config.funnel,
+        earlier,
+    )
+
+
+def _cohorts(con, inputs: Relations, dates, config: Config, earlier):
+    return compute_cohort_matrix(
+        con,
+        inputs[RAW_ENGAGEMENT_EVENTS],
+        inputs[RAW_PURCHASES],
+        inputs[CUSTOMER_MILESTONES],
+        dates,
+        config.cohorts,
+        config.funnel,
+        earlier,
+    )
+
+
+def _funnel(con, inputs: Relations, _dates, config: Config, _earlier):
+    return compute_funnel(con, inputs[CUSTOMER_MILESTONES], config.funnel)
+
+
+def _journeys(con, inputs: Relations, dates, config: Config, _earlier):
+    return compute_journeys(
+        con, inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES], dates, config.journeys
+    )
+
+
+def _paths(con, inputs: Relations, _dates, config: Config, _earlier):
+    return compute_top_paths(con, inputs[CONVERSION_JOURNEYS], config.journeys)
+
+
+def _attribution(con, inputs: Relations, dates, config: Config, _earlier):
+    return compute_attribution(con, inputs[CONVERSION_JOURNEYS], dates, config.attribution)
+
+
+def _daily_metrics(con, inputs: Relations, dates, _config: Config, _earlier):
+    return compute_daily_metrics(con, inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES], dates)
+
+
+def _anomalies(con, inputs: Relations, dates, config: Config, _earlier):
+    return compute_anomalies(con, inputs[DAILY_METRICS], dates, config.anomalies)
+
+
+def _journey_span(config: Config) -> int:
+    return journey_span_days(config.journeys)
 
 
 def count_by(column: str, values: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -289,6 +370,85 @@ STAGES: tuple[Stage, ...] = (
         _alerts,
         None,
         {"alerts": "count(*)"},
+    ),
+    Stage(
+        CUSTOMER_MILESTONES,
+        "One customer's acquisition date and cohort month, last active day, active months, "
+        "orders and revenue to date, the day each funnel stage was reached, and what the "
+        "date added (a new active month, revenue).",
+        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
+        _milestones,
+        Lookback(lambda _c: 1, _previous_day),
+        {"customers": "count(*)", "acquired": "count(acquisition_date)"},
+    ),
+    Stage(
+        COHORT_RETENTION,
+        "One cell of the cohort matrix: an acquisition month and a month since acquisition "
+        "that can be observed by the date, with the cohort's size, its customers active in "
+        "that month, their share and the cumulative revenue per cohort customer.",
+        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES, CUSTOMER_MILESTONES),
+        _cohorts,
+        Lookback(lambda _c: 1, _previous_day),
+        {"cells": "count(*)", "cohorts": "count(*) FILTER (WHERE months_since = 0)"},
+    ),
+    Stage(
+        FUNNEL_CONVERSION,
+        "One funnel stage on the date: customers who reached it (after every stage before "
+        "it), their share, the conversion from the stage before and the median days it took.",
+        (CUSTOMER_MILESTONES,),
+        _funnel,
+        None,
+        {"stages": "count(*)", "customers_seen": "max(customers_seen)"},
+    ),
+    Stage(
+        CONVERSION_JOURNEYS,
+        "One journey reported on the date: a conversion (order) of the last window_days, or a "
+        "customer with touches and no purchase in the lookback, with its path of touches.",
+        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
+        _journeys,
+        None,
+        {
+            "journeys": "count(*)",
+            "conversions": "count(*) FILTER (WHERE converted)",
+            "revenue": "sum(revenue)",
+        },
+        reads_back={RAW_ENGAGEMENT_EVENTS: _journey_span, RAW_PURCHASES: _journey_span},
+    ),
+    Stage(
+        JOURNEY_PATHS,
+        "One of the date's most frequent journey paths, with its journeys, conversions, "
+        "conversion rate and revenue.",
+        (CONVERSION_JOURNEYS,),
+        _paths,
+        None,
+        {"paths": "count(*)"},
+    ),
+    Stage(
+        CHANNEL_ATTRIBUTION,
+        "One channel's attributed conversions and revenue under one model (first touch, last "
+        "touch, linear, time decay, position based, Markov, Shapley) on the date.",
+        (CONVERSION_JOURNEYS,),
+        _attribution,
+        None,
+        {"rows": "count(*)", "conversions": "sum(conversions) FILTER (WHERE model = 'markov')"},
+    ),
+    Stage(
+        DAILY_METRICS,
+        "One daily metric of the date: events per touchpoint, orders or revenue.",
+        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
+        _daily_metrics,
+        None,
+        {"metrics": "count(*)"},
+    ),
+    Stage(
+        METRIC_ANOMALIES,
+        "One daily metric against the same weekday of the trailing weeks: its expected range, "
+        "robust score and whether it is an anomaly (spike or drop).",
+        (DAILY_METRICS,),
+        _anomalies,
+        None,
+        {"anomalies": "count(*) FILTER (WHERE is_anomaly)"},
+        reads_back={DAILY_METRICS: lambda c: training_days(c.anomalies)},
     ),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}

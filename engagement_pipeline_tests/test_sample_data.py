@@ -21,7 +21,7 @@ def test_generator_is_deterministic_and_chunking_free(tmp_path):
 
 
 def test_shipped_sample_is_the_generators_output(tmp_path):
-    generate(tmp_path, 1000, dt.date(2025, 1, 1), 181, seed=7)
+    generate(tmp_path, 1000, dt.date(2025, 1, 1), 181, seed=7, planted=True)
     assert digest(tmp_path) == digest(ROOT / "data" / "sample")
 
 

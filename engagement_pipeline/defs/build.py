@@ -14,6 +14,7 @@ from engagement_pipeline.defs.assets.customer_analytics import build_customer_an
 from engagement_pipeline.defs.assets.customer_intelligence import (
     build_customer_intelligence_assets,
 )
+from engagement_pipeline.defs.assets.journeys import build_anomaly_checks, build_journey_assets
 from engagement_pipeline.defs.assets.raw import build_raw_assets
 from engagement_pipeline.defs.assets.report import build_report_assets
 from engagement_pipeline.defs.jobs import build_job, build_schedule
@@ -39,11 +40,13 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
             *build_customer_analytics_assets(config, common),
             *build_clv_assets(config, common),
             *build_customer_intelligence_assets(config, common),
+            *build_journey_assets(config, common),
             *build_report_assets(common),
         ]
     job = build_job()
     return dg.Definitions(
         assets=assets,
+        asset_checks=build_anomaly_checks(common),
         jobs=[job],
         schedules=[build_schedule(job, config.snapshots)],
         sensors=[build_late_data_sensor(job), build_alerts_sensor()],

@@ -67,18 +67,46 @@ def _materializations(
     }
 
 
+def check_evaluations(
+    context: dg.OpExecutionContext,
+    contract: Contract,
+    outcome: CheckOutcome | DateOutcomes,
+    keys: Sequence[str],
+    targets: Mapping[str, AssetCheckEvaluationTargetMaterializationData] | None = None,
+) -> Iterator[AssetCheckEvaluation]:
+    """One contract's outcome on each date, as evaluations of that date's partition.
+
+    An outcome is one CheckOutcome (the same for every date, e.g. the schema) or one per
+    date; a date without an outcome had no rows to check and passes."""
+    if targets is None:
+        targets = _materializations(context, contract.asset, keys)
+    for key in keys:
+        found = outcome if isinstance(outcome, CheckOutcome) else outcome.get(key)
+        found = found or CheckOutcome(True, "no rows on this date", {"rows_checked": 0})
+        yield AssetCheckEvaluation(
+            asset_key=dg.AssetKey(contract.asset),
+            check_name=contract.name,
+            passed=found.passed,
+            metadata=found.metadata,
+            target_materialization_data=targets.get(key),
+            severity=dg.AssetCheckSeverity.ERROR
+            if contract.blocking
+            else dg.AssetCheckSeverity.WARN,
+            description=found.description,
+            blocking=contract.blocking,
+            partition=key,
+        )
+
+
 def partition_check_results(
     context: dg.AssetExecutionContext,
     contracts: Iterable[Contract],
     outcomes: Mapping[str, CheckOutcome | DateOutcomes],
     keys: Sequence[str],
 ) -> Iterator[dg.Output | AssetCheckEvaluation]:
-    """Each contract's outcome on each date of the run, as evaluations of that partition.
-
-    An outcome is one CheckOutcome (the same for every date, e.g. the schema) or one per
-    date; a date without an outcome had no rows to check and passes. Yield after the
-    asset's Output, so each evaluation points at the materialization it checked.
-    """
+    """Each contract's outcome on each date of the run, as evaluations of that partition
+    (see check_evaluations). Yield after the asset's Output, so each evaluation points at
+    the materialization it checked."""
     targets: dict[str, dict] = {}
     for c in contracts:
         if c.asset not in targets:
@@ -88,18 +116,4 @@ def partition_check_results(
         yield dg.Output(
             None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key)
         )
-        outcome = outcomes[c.name]
-        for key in keys:
-            found = outcome if isinstance(outcome, CheckOutcome) else outcome.get(key)
-            found = found or CheckOutcome(True, "no rows on this date", {"rows_checked": 0})
-            yield AssetCheckEvaluation(
-                asset_key=check_key.asset_key,
-                check_name=c.name,
-                passed=found.passed,
-                metadata=found.metadata,
-                target_materialization_data=targets[c.asset].get(key),
-                severity=dg.AssetCheckSeverity.ERROR if c.blocking else dg.AssetCheckSeverity.WARN,
-                description=found.description,
-                blocking=c.blocking,
-                partition=key,
-            )
+        yield from check_evaluations(context, c, outcomes[c.name], keys, targets[c.asset])

@@ -1,0 +1,139 @@
+"""Attribution models on small journeys worked out by hand.
+
+Journeys of 2025-06-30 (revenue in brackets):
+  J1  a > b      converted (100), 2 and 1 days before the purchase
+  J2  b          converted (50),  1 day before
+  J3  a          not converted
+  J4  b > a      not converted
+  J5  (no touch) converted (30)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from engagement_pipeline.analytics.attribution import (
+    NO_TOUCH,
+    compute_attribution,
+    markov_removal_effects,
+    shapley_values,
+    transition_counts,
+)
+from engagement_pipeline.config import AttributionConfig
+from engagement_pipeline.sql import new_connection
+
+DAY = dt.date(2025, 6, 30)
+
+
+@pytest.fixture
+def con():
+    return new_connection()
+
+
+def journeys(con, rows):
+    frame = pd.DataFrame(
+        rows, columns=["customer_id", "converted", "revenue", "path", "days_before_end"]
+    )
+    frame.insert(0, "snapshot_date", pd.Timestamp(DAY))
+    return con.from_df(frame).project(
+        "CAST(snapshot_date AS DATE) AS snapshot_date, customer_id, converted, "
+        "CAST(revenue AS DOUBLE) AS revenue, CAST(path AS VARCHAR[]) AS path, "
+        "CAST(days_before_end AS DOUBLE[]) AS days_before_end"
+    )
+
+
+EXAMPLE = [
+    ("J1", True, 100.0, ["a", "b"], [2.0, 1.0]),
+    ("J2", True, 50.0, ["b"], [1.0]),
+    ("J3", False, 0.0, ["a"], [3.0]),
+    ("J4", False, 0.0, ["b", "a"], [4.0, 2.0]),
+    ("J5", True, 30.0, [], []),
+]
+
+
+def table(con, config=AttributionConfig()):
+    frame = compute_attribution(con, journeys(con, EXAMPLE), [DAY], config).df()
+    return {(r.model, r.channel): (r.conversions, r.revenue) for r in frame.itertuples()}
+
+
+def test_heuristic_models_by_hand(con):
+    got = table(con, AttributionConfig(half_life_days=1.0))
+    assert got[("first_touch", "a")] == pytest.approx((1.0, 100.0))
+    assert got[("first_touch", "b")] == pytest.approx((1.0, 50.0))
+    assert got[("last_touch", "b")] == pytest.approx((2.0, 150.0))
+    assert got[("last_touch", "a")] == pytest.approx((0.0, 0.0))  # never a converting last touch
+    assert got[("linear", "a")] == pytest.approx((0.5, 50.0))
+    assert got[("linear", "b")] == pytest.approx((1.5, 100.0))
+    # time decay, half-life 1 day: in J1 a (2 days) weighs 1/4 and b (1 day) 1/2 -> 1/3, 2/3
+    assert got[("time_decay", "a")] == pytest.approx((1 / 3, 100 / 3))
+    assert got[("time_decay", "b")] == pytest.approx((1 + 2 / 3, 50 + 200 / 3))
+    # position based with two touches: first and last share in their ratio 40:40
+    assert got[("position_based", "a")] == pytest.approx((0.5, 50.0))
+    # untouched conversions are their own line in every model
+    for model in ("first_touch", "linear", "markov", "shapley"):
+        assert got[(model, NO_TOUCH)] == pytest.approx((1.0, 30.0))
+
+
+def test_position_based_middle_touches(con):
+    rows = [("J", True, 100.0, ["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0])]
+    frame = compute_attribution(con, journeys(con, rows), [DAY], AttributionConfig()).df()
+    shares = frame[frame["model"] == "position_based"].set_index("channel")["conversions"]
+    assert shares.to_dict() == pytest.approx({"a": 0.4, "b": 0.1, "c": 0.1, "d": 0.4})
+
+
+def test_markov_removal_effects_solved_exactly(con):
+    moves = transition_counts(con, journeys(con, EXAMPLE))
+    # start->a 2, start->b 2; a->b 1, a->null 2 (J3, J4's last), b->conv 2, b->a 1
+    # P(conv | a) = 1/3 * P(conv | b); P(conv | b) = 2/3 + 1/3 * P(conv | a)
+    # => P(b) = 2/3 + P(b)/9 => P(b) = 3/4, P(a) = 1/4; P(start) = (1/4 + 3/4) / 2 = 1/2
+    # without a: P(b) = 2/3, P(start) = 1/3 -> effect 1/3
+    # without b: P(a) = 0, P(start) = 0 -> effect 1
+    effects = markov_removal_effects(moves)
+    assert effects["a"] == pytest.approx(1 / 3, abs=1e-12)
+    assert effects["b"] == pytest.approx(1.0, abs=1e-12)
+    got = table(con)
+    # two touched conversions (150 revenue) split 1/4 : 3/4
+    assert got[("markov", "a")] == pytest.approx((0.5, 37.5))
+    assert got[("markov", "b")] == pytest.approx((1.5, 112.5))
+
+
+def test_markov_is_stable_when_a_channel_is_rare(con):
+    rows = [("J", True, 10.0, ["a"], [1.0])] * 500 + [("R", False, 0.0, ["rare"], [1.0])]
+    frame = compute_attribution(con, journeys(con, rows), [DAY], AttributionConfig()).df()
+    markov = frame[frame["model"] == "markov"].set_index("channel")
+    assert markov.loc["a", "conversions"] == pytest.approx(500.0)
+    assert markov.loc["rare", "conversions"] == pytest.approx(0.0)
+
+
+def test_shapley_by_hand():
+    # coalition worth: conversions of journeys whose channels all belong to it
+    # {a,b}: 10, {a}: 4, {b}: 2 -> v(a) = 4, v(b) = 2, v(ab) = 16
+    # phi(a) = 1/2 * 4 + 1/2 * (16 - 2) = 9; phi(b) = 1/2 * 2 + 1/2 * (16 - 4) = 7
+    sets = pd.DataFrame(
+        {"channels": [["a", "b"], ["a"], ["b"]], "conversions": [10.0, 4.0, 2.0]}
+    )
+    values = shapley_values(sets, "conversions")
+    assert values["a"] == pytest.approx(9.0)
+    assert values["b"] == pytest.approx(7.0)
+    assert values.sum() == pytest.approx(16.0)
+
+
+def test_rare_channels_merge_beyond_the_exact_limit(con):
+    rows = [(f"J{i}", True, 1.0, [f"c{i % 5}"], [1.0]) for i in range(20)]
+    config = AttributionConfig(shapley_max_channels=3)
+    frame = compute_attribution(con, journeys(con, rows), [DAY], config).df()
+    shapley = frame[frame["model"] == "shapley"].set_index("channel")["conversions"]
+    assert len(shapley) == 3 and "(other channels)" in shapley.index
+    assert shapley.sum() == pytest.approx(20.0)
+
+
+def test_every_model_adds_up_to_the_totals(con):
+    frame = compute_attribution(con, journeys(con, EXAMPLE), [DAY], AttributionConfig()).df()
+    sums = frame.groupby("model")[["conversions", "revenue"]].sum()
+    assert len(sums) == 7
+    for model, row in sums.iterrows():
+        assert row["conversions"] == pytest.approx(3.0), model
+        assert row["revenue"] == pytest.approx(180.0), model

@@ -1,0 +1,239 @@
+"""Journeys, milestones, cohorts, the funnel and anomalies, with hand-computed expectations,
+and their incremental results against the full recomputation on the shipped sample."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engagement_pipeline.analytics.anomalies import compute_anomalies, compute_daily_metrics
+from engagement_pipeline.analytics.journeys import compute_journeys, compute_top_paths
+from engagement_pipeline.analytics.milestones import (
+    compute_cohort_matrix,
+    compute_funnel,
+    compute_milestones,
+)
+from engagement_pipeline.config import CohortsConfig, FunnelConfig, JourneysConfig, load_config
+from engagement_pipeline.sample_data import planted_days
+from engagement_pipeline.sql import new_connection
+from engagement_pipeline_tests.analytics.test_incremental import History, assert_same_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+D = dt.date(2025, 3, 31)
+
+
+@pytest.fixture
+def con():
+    return new_connection()
+
+
+def events(con, rows):
+    frame = pd.DataFrame(rows, columns=["customer_id", "touchpoint", "event_timestamp", "channel"])
+    frame["event_id"] = [f"E{i}" for i in range(len(frame))]
+    frame["event_type"] = "interaction"
+    frame["campaign"] = None
+    return con.from_df(frame).project(
+        "event_id, customer_id, touchpoint, CAST(event_timestamp AS TIMESTAMP) AS event_timestamp, "
+        "event_type, channel, CAST(campaign AS VARCHAR) AS campaign, "
+        "CAST(event_timestamp AS DATE) AS snapshot_date"
+    )
+
+
+def purchases(con, rows):
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "purchase_timestamp", "amount"])
+    return con.from_df(frame).project(
+        "customer_id, order_id, CAST(purchase_timestamp AS TIMESTAMP) AS purchase_timestamp, "
+        "CAST(amount AS DOUBLE) AS amount, CAST(purchase_timestamp AS DATE) AS snapshot_date"
+    )
+
+
+def test_a_conversion_path_starts_after_the_previous_purchase(con):
+    ev = events(
+        con,
+        [
+            ("A", "email", "2025-03-01 09:00", "mail"),  # before A's first order: its path
+            ("A", "web", "2025-03-10 09:00", "search"),  # between the orders: second path
+            ("A", "web", "2025-03-20 09:00", "social"),
+            ("A", "purchase", "2025-03-20 09:30", "social"),  # purchase touchpoint: excluded
+            ("B", "web", "2025-03-30 10:00", "search"),  # touches, no purchase: not converted
+            ("C", "web", "2025-01-02 10:00", "search"),  # outside the 30-day lookback
+        ],
+    )
+    pu = purchases(
+        con,
+        [("A", "O1", "2025-03-05 12:00", 40.0), ("A", "O2", "2025-03-21 12:00", 60.0)],
+    )
+    rows = compute_journeys(con, ev, pu, [D], JourneysConfig()).df()
+    by_key = {(r.customer_id, r.order_id if r.converted else None): r for r in rows.itertuples()}
+    assert list(by_key[("A", "O1")].path) == ["mail"]
+    assert list(by_key[("A", "O2")].path) == ["search", "social"]
+    assert by_key[("A", "O2")].revenue == 60.0
+    assert list(by_key[("B", None)].path) == ["search"] and not by_key[("B", None)].converted
+    assert ("C", None) not in by_key  # no touch in the lookback
+    assert len(rows) == 3
+    # days before the end: 2025-03-21 12:00 - 2025-03-10 09:00 = 11 days 3 hours
+    assert by_key[("A", "O2")].days_before_end[0] == pytest.approx(11.125)
+    paths = compute_top_paths(con, con.from_df(rows), JourneysConfig()).df()
+    assert set(paths["path"]) == {"mail", "search > social", "search"}
+    search = paths.set_index("path").loc["search"]
+    assert (search.journeys, search.conversions, search.conversion_rate) == (1, 0, 0.0)
+
+
+def test_paths_keep_their_last_touches(con):
+    ev = events(con, [("A", "web", f"2025-03-{d:02d} 09:00", f"c{d}") for d in range(1, 6)])
+    pu = purchases(con, [("A", "O1", "2025-03-06 12:00", 10.0)])
+    rows = compute_journeys(con, ev, pu, [D], JourneysConfig(max_path_length=2)).df()
+    assert list(rows.loc[0, "path"]) == ["c4", "c5"] and rows.loc[0, "touches"] == 5
+
+
+def test_milestones_cohorts_and_funnel_by_hand(con):
+    ev = events(
+        con,
+        [
+            ("A", "email", "2025-01-03 09:00", "mail"),
+            ("A", "web", "2025-01-04 09:00", "search"),
+            ("B", "web", "2025-02-02 09:00", "search"),
+            ("C", "email", "2025-02-10 09:00", "mail"),
+        ],
+    )
+    pu = purchases(
+        con,
+        [
+            ("A", "O1", "2025-01-05 10:00", 10.0),  # A joins January
+            ("A", "O2", "2025-01-20 10:00", 20.0),  # repeat in month 0
+            ("A", "O3", "2025-03-02 10:00", 30.0),  # active in month 2, not month 1
+            ("B", "O4", "2025-02-03 10:00", 50.0),  # B joins February
+        ],
+    )
+    funnel = FunnelConfig()
+    days = [dt.date(2025, 3, 2)]
+    milestones = compute_milestones(con, ev, pu, days, CohortsConfig(), funnel)
+    ms = milestones.df().set_index("customer_id")
+    assert ms.loc["A", "active_months"] == 2 and ms.loc["A", "purchase_count"] == 3
+    assert str(ms.loc["A", "repeat_purchase_date"])[:10] == "2025-01-20"
+    assert str(ms.loc["B", "consideration_date"])[:10] == "2025-02-02"
+    assert pd.isna(ms.loc["C", "acquisition_date"])  # engaged, never bought
+    matrix = compute_cohort_matrix(con, ev, pu, milestones, days, CohortsConfig(), funnel).df()
+    cells = {
+        (str(r.cohort_month)[:7], r.months_since): (r.active_customers, r.revenue)
+        for r in matrix.itertuples()
+    }
+    assert cells == {
+        ("2025-01", 0): (1, 30.0),
+        ("2025-01", 1): (0, 0.0),  # observable and empty: zero, not missing
+        ("2025-01", 2): (1, 30.0),
+        ("2025-02", 0): (1, 50.0),
+        ("2025-02", 1): (0, 0.0),
+    }
+    jan = matrix[matrix["cohort_month"].astype(str).str.startswith("2025-01")]
+    assert list(jan["cumulative_revenue_per_customer"]) == [30.0, 30.0, 60.0]
+    stages = compute_funnel(con, milestones, funnel).df().set_index("stage")
+    # awareness: A, B, C; consideration (web/mobile): A, B; purchase: A, B; repeat: A
+    assert list(stages["customers_reached"]) == [3, 2, 2, 1]
+    assert stages.loc["repeat_purchase", "conversion_from_previous"] == 0.5
+    # A: awareness 01-03 -> consideration 01-04 (1 day); B: same day (0) -> median 0.5
+    assert stages.loc["consideration", "median_days_from_previous"] == 0.5
+
+
+def test_first_engagement_cohorts_count_events_as_activity(con):
+    ev = events(con, [("C", "email", "2025-02-10 09:00", "mail")])
+    pu = purchases(con, [("C", "O1", "2025-03-01 10:00", 5.0)])
+    cohorts = CohortsConfig(acquisition="first_engagement")
+    days = [dt.date(2025, 3, 1)]
+    ms = compute_milestones(con, ev, pu, days, cohorts, FunnelConfig())
+    matrix = compute_cohort_matrix(con, ev, pu, ms, days, cohorts, FunnelConfig()).df()
+    assert list(matrix["months_since"]) == [0, 1]
+    assert list(matrix["retention_rate"]) == [1.0, 1.0]
+
+
+@pytest.fixture(scope="module")
+def sample() -> History:
+    return History(load_config(ROOT / "config.yaml"))
+
+
+def test_milestones_daily_chain_equals_full_recomputation(sample):
+    config = sample.config
+
+    def milestones(con, ev, pu, dates, _config, earlier):
+        return compute_milestones(con, ev, pu, dates, config.cohorts, config.funnel, earlier)
+
+    chained = sample.incremental(milestones, step=1)
+    assert_same_rows(chained, sample.incremental(milestones, step=len(sample.dates)))
+    checked = [sample.dates[40], sample.dates[-1]]
+    dates = pd.to_datetime(chained["snapshot_date"]).dt.date
+    assert_same_rows(chained[dates.isin(checked)], sample.full(milestones, checked))
+
+
+def test_cohort_matrix_daily_chain_equals_full_recomputation(sample):
+    config, con = sample.config, sample.con
+    first, last = sample.dates[0], sample.dates[-1]
+    milestones = compute_milestones(
+        con,
+        sample.days("events", first, last),
+        sample.days("purchases", first, last),
+        sample.dates,
+        config.cohorts,
+        config.funnel,
+    )
+    milestones.create("_milestones")
+    con.execute("CREATE OR REPLACE TABLE _matrix AS SELECT * FROM (SELECT 1) WHERE false")
+    for i, day in enumerate(sample.dates):  # a daily chain, like the asset's runs
+        cell = compute_cohort_matrix(
+            con,
+            sample.days("events", day, day),
+            sample.days("purchases", day, day),
+            con.table("_milestones").filter(f"snapshot_date = DATE '{day}'"),
+            [day],
+            config.cohorts,
+            config.funnel,
+            con.table("_matrix") if i else None,
+        )
+        cell.create("_day")
+        con.execute(
+            "INSERT INTO _matrix SELECT * FROM _day"
+            if i
+            else "CREATE OR REPLACE TABLE _matrix AS SELECT * FROM _day"
+        )
+        con.execute("DROP TABLE _day")
+    chained = con.table("_matrix").order("snapshot_date, cohort_month, months_since").df()
+    full = compute_cohort_matrix(
+        con,
+        sample.days("events", first, last),
+        sample.days("purchases", first, last),
+        None,
+        sample.dates,
+        config.cohorts,
+        config.funnel,
+    ).df()
+    pd.testing.assert_frame_equal(chained.reset_index(drop=True), full.reset_index(drop=True))
+    last_day = full[pd.to_datetime(full["snapshot_date"]).dt.date == last]
+    assert (last_day[last_day["months_since"] == 0]["retention_rate"] == 1.0).all()
+    assert len(last_day["cohort_month"].unique()) == 6  # January .. June
+
+
+def test_the_planted_anomalies_are_found_and_nothing_else(sample):
+    first, last = sample.dates[0], sample.dates[-1]
+    metrics = compute_daily_metrics(
+        sample.con,
+        sample.days("events", first, last),
+        sample.days("purchases", first, last),
+        sample.dates,
+    )
+    found = compute_anomalies(sample.con, metrics, sample.dates, sample.config.anomalies).df()
+    flagged = found[found["is_anomaly"]]
+    planted = planted_days(first, len(sample.dates))
+    assert sorted(
+        (str(r.snapshot_date)[:10], r.metric, r.direction) for r in flagged.itertuples()
+    ) == [
+        (planted["email_outage"].isoformat(), "events/email", "drop"),
+        (planted["revenue_spike"].isoformat(), "revenue", "spike"),
+    ]
+    # the weekly rhythm (fewer events at weekends) is the baseline's, not an anomaly
+    web = found[(found["metric"] == "events/web") & found["score"].notna()]
+    weekend = pd.to_datetime(web["snapshot_date"]).dt.day_of_week >= 5
+    assert web[weekend].value.mean() < 0.85 * web[~weekend].value.mean()
+    spike = flagged[flagged["metric"] == "revenue"].iloc[0]
+    assert spike.value > spike.expected_high and spike.training_points == 8
