@@ -112,9 +112,7 @@ def test_shapley_by_hand():
     # coalition worth: conversions of journeys whose channels all belong to it
     # {a,b}: 10, {a}: 4, {b}: 2 -> v(a) = 4, v(b) = 2, v(ab) = 16
     # phi(a) = 1/2 * 4 + 1/2 * (16 - 2) = 9; phi(b) = 1/2 * 2 + 1/2 * (16 - 4) = 7
-    sets = pd.DataFrame(
-        {"channels": [["a", "b"], ["a"], ["b"]], "conversions": [10.0, 4.0, 2.0]}
-    )
+    sets = pd.DataFrame({"channels": [["a", "b"], ["a"], ["b"]], "conversions": [10.0, 4.0, 2.0]})
     values = shapley_values(sets, "conversions")
     assert values["a"] == pytest.approx(9.0)
     assert values["b"] == pytest.approx(7.0)
