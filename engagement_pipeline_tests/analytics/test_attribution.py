@@ -54,7 +54,8 @@ EXAMPLE = [
 ]
 
 
-def table(con, config=AttributionConfig()):
+def table(con, config: AttributionConfig | None = None):
+    config = config or AttributionConfig()
     frame = compute_attribution(con, journeys(con, EXAMPLE), [DAY], config).df()
     return {(r.model, r.channel): (r.conversions, r.revenue) for r in frame.itertuples()}
 
