@@ -26,7 +26,6 @@ from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.journeys import (
     compute_journeys,
     compute_top_paths,
-    journey_span_days,
 )
 from engagement_pipeline.analytics.lifecycle import compute_lifecycle
 from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
@@ -93,8 +92,6 @@ class Stage:
     compute: Compute
     lookback: Lookback | None = None
     figures: Mapping[str, str] = field(default_factory=dict)  # per-date metadata (SQL)
-    # inputs read over a span of days before each date too: input -> days back
-    reads_back: Mapping[str, Callable[[Config], int]] = field(default_factory=dict)
 
 
 def _previous_day(day: dt.date, _config: Config) -> list[dt.date]:
@@ -219,9 +216,15 @@ def _funnel(con, inputs: Relations, _dates, config: Config, _earlier):
     return compute_funnel(con, inputs[CUSTOMER_MILESTONES], config.funnel)
 
 
-def _journeys(con, inputs: Relations, dates, config: Config, _earlier):
+def _journeys(con, inputs: Relations, dates, config: Config, earlier):
     return compute_journeys(
-        con, inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES], dates, config.journeys
+        con,
+        inputs[RAW_ENGAGEMENT_EVENTS],
+        inputs[RAW_PURCHASES],
+        inputs[CUSTOMER_LTV],
+        dates,
+        config.journeys,
+        earlier,
     )
 
 
@@ -237,12 +240,12 @@ def _daily_metrics(con, inputs: Relations, dates, _config: Config, _earlier):
     return compute_daily_metrics(con, inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES], dates)
 
 
-def _anomalies(con, inputs: Relations, dates, config: Config, _earlier):
-    return compute_anomalies(con, inputs[DAILY_METRICS], dates, config.anomalies)
+def _anomalies(con, inputs: Relations, dates, config: Config, earlier):
+    return compute_anomalies(con, inputs[DAILY_METRICS], dates, config.anomalies, earlier)
 
 
-def _journey_span(config: Config) -> int:
-    return journey_span_days(config.journeys)
+def _training_days_needed(day: dt.date, config: Config) -> list[dt.date]:
+    return [day - dt.timedelta(days=k) for k in range(1, training_days(config.anomalies) + 1)]
 
 
 def count_by(column: str, values: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -402,17 +405,19 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         CONVERSION_JOURNEYS,
-        "One journey reported on the date: a conversion (order) of the last window_days, or a "
-        "customer with touches and no purchase in the lookback, with its path of touches.",
-        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
+        "One journey on the date: a conversion (order) of the last window_days, a customer "
+        "with touches and no purchase in the lookback (not converted), or touches since a "
+        "purchase in the lookback (in progress), with its path of touches.",
+        (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES, CUSTOMER_LTV),
         _journeys,
-        None,
+        Lookback(lambda _c: 1, _previous_day),
         {
-            "journeys": "count(*)",
+            "journeys": "count(*) FILTER (WHERE status <> 'in_progress')",
             "conversions": "count(*) FILTER (WHERE converted)",
+            "not_converted": "count(*) FILTER (WHERE status = 'not_converted')",
+            "in_progress": "count(*) FILTER (WHERE status = 'in_progress')",
             "revenue": "sum(revenue)",
         },
-        reads_back={RAW_ENGAGEMENT_EVENTS: _journey_span, RAW_PURCHASES: _journey_span},
     ),
     Stage(
         JOURNEY_PATHS,
@@ -446,9 +451,8 @@ STAGES: tuple[Stage, ...] = (
         "robust score and whether it is an anomaly (spike or drop).",
         (DAILY_METRICS,),
         _anomalies,
-        None,
+        Lookback(lambda c: training_days(c.anomalies), _training_days_needed),
         {"anomalies": "count(*) FILTER (WHERE is_anomaly)"},
-        reads_back={DAILY_METRICS: lambda c: training_days(c.anomalies)},
     ),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}

@@ -82,15 +82,25 @@ def compute_anomalies(
     metrics: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: AnomaliesConfig,
+    earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """One row per date and metric: the value, the baseline median and spread from the same
     weekday of the trailing training_weeks, the expected range, the robust score, whether
     it is an anomaly and its direction (spike or drop). A metric with fewer than
     min_training_points earlier weeks is not judged (no baseline yet).
 
-    `metrics` holds daily_metrics for the dates and training_days before the first."""
+    Incremental: `earlier` holds this asset's own rows of the training_days before the
+    first date (each carries its day's value), and `metrics` the run's days. Without it,
+    `metrics` is the whole history."""
     run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
-    history = metrics  # noqa: F841 - referenced by name in the SQL below
+    columns = "snapshot_date, metric, source_asset, value"
+    history = metrics.project(columns)  # noqa: F841 - referenced by name in the SQL below
+    if earlier is not None:
+        history = (
+            earlier.project(columns)
+            .filter(f"snapshot_date < DATE '{min(dates).isoformat()}'")
+            .union(history)
+        )
     weeks, threshold = int(config.training_weeks), float(config.threshold)
     floor = float(config.min_spread_share)
     return con.sql(

@@ -1,14 +1,22 @@
 """Journeys: the ordered touches before each conversion, the journeys that did not convert,
 and the most frequent paths with their conversion rate.
 
-A journey ends with a purchase (a conversion) or, for a customer with touches and no
-purchase in the lookback, with the snapshot date (not converted). Its path is the
-customer's touches in the lookback_days before its end and after their previous purchase
-(touches before that belong to the previous conversion), in time order, each named by the
-configured dimension (touchpoint, channel or campaign), the last max_path_length kept.
-A snapshot reports the conversions of its last window_days days and the customers not
-converted as of its date. The raw rows it reads are those of window + lookback days before
-it: its cost follows that span, not the history.
+A journey ends with a purchase (a conversion) or is still open at the end of the snapshot
+date. Its path is the customer's touches in the lookback_days before its end and after
+their previous purchase (touches before that belong to the previous conversion), in time
+order, each named by the configured dimension (touchpoint, channel or campaign), the last
+max_path_length kept. A snapshot holds the conversions of its last window_days days and
+every open journey of its date, with a status:
+
+- converted: an order of the window;
+- not_converted: a customer with touches and no purchase in the lookback (reported);
+- in_progress: touches since a purchase within the lookback (not reported: the customer
+  converted recently). It is kept because the next date's journeys continue from it.
+
+Incremental: the open journeys of the day before hold every touch a later conversion can
+use (the touches since each customer's last purchase, within the lookback, the last
+max_path_length of them: trimming keeps what later trimming would), so a date reads its
+own day's raw rows and its own previous rows, never the span of days before it.
 """
 
 from __future__ import annotations
@@ -19,30 +27,39 @@ from collections.abc import Sequence
 import duckdb
 
 from engagement_pipeline.analytics.dates import snapshot_dates
+from engagement_pipeline.analytics.state import day_before
 from engagement_pipeline.config import JourneysConfig
 from engagement_pipeline.sql import quote_ident, values_sql
 
 NO_VALUE = "(none)"  # a touch without a value in the dimension (e.g. no campaign)
 PATH_SEPARATOR = " > "
+CONVERTED, NOT_CONVERTED, IN_PROGRESS = "converted", "not_converted", "in_progress"
+# The journeys a date reports (paths, attribution, the report): not those in progress.
+REPORTED = f"status <> '{IN_PROGRESS}'"
 
 
-def journey_span_days(config: JourneysConfig) -> int:
-    """How many days before a snapshot date its journeys reach back (the raw days it reads)."""
-    return int(config.window_days) + int(config.lookback_days)
+def reported_journeys(journeys: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The converted and not-converted journeys (the in-progress ones are state only)."""
+    return journeys.filter(REPORTED)
 
 
 def compute_journeys(
     con: duckdb.DuckDBPyConnection,
     events: duckdb.DuckDBPyRelation,
     purchases: duckdb.DuckDBPyRelation,
+    ltv: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: JourneysConfig,
+    earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """One row per journey and snapshot date: each conversion of the window (by order) and
-    each customer with touches and no purchase in the lookback, with the path, the days
-    from each touch to the journey's end, and the revenue.
+    each customer's open journey on the date, with the status, the path, when each kept
+    touch happened, the days from it to the journey's end, and the revenue.
 
-    `events` and `purchases` hold at least the journey_span_days before each date."""
+    `ltv` (customer_ltv of the dates) gives each customer's last purchase day, which tells
+    a not-converted journey from one in progress. Incremental: `earlier` holds this asset's
+    rows of the day before the first date, and the raw rows only the run's days. Without it
+    they are the whole history."""
     window, lookback, keep = (
         int(config.window_days),
         int(config.lookback_days),
@@ -54,15 +71,32 @@ def compute_journeys(
         if config.exclude_touchpoints
         else "true"
     )
+    first, last = min(dates), max(dates)
     run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     seen = events  # noqa: F841 - referenced by name in the SQL below
     bought = purchases  # noqa: F841 - referenced by name in the SQL below
-    first, last = min(dates), max(dates)
+    customers = ltv  # noqa: F841 - referenced by name in the SQL below
+    previous = day_before(earlier, first)
+    if previous is None:  # the same columns, no rows: everything comes from the raw rows
+        previous = con.sql(  # noqa: F841 - referenced by name in the SQL below
+            """SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS order_id,
+                      NULL::TIMESTAMP AS journey_end, NULL::VARCHAR AS status,
+                      NULL::DOUBLE AS revenue, NULL::VARCHAR[] AS path,
+                      NULL::DOUBLE[] AS days_before_end, NULL::TIMESTAMP[] AS touched_at
+               WHERE false"""
+        )
     return con.sql(
         f"""
-        WITH touches AS (
-            SELECT customer_id, event_timestamp AS ts, event_id,
-                   coalesce(nullif(trim(CAST({dim} AS VARCHAR)), ''), '{NO_VALUE}') AS step
+        WITH carried_touches AS (  -- the open journeys of the day before, touch by touch
+            SELECT customer_id, unnest(touched_at) AS ts, unnest(path) AS step,
+                   unnest(range(1, len(path) + 1)) AS seq, NULL::VARCHAR AS event_id
+            FROM previous WHERE status <> '{CONVERTED}'
+        ),
+        touches AS (
+            SELECT customer_id, ts, step, seq, event_id FROM carried_touches
+            UNION ALL
+            SELECT customer_id, event_timestamp,
+                   coalesce(nullif(trim(CAST({dim} AS VARCHAR)), ''), '{NO_VALUE}'), 0, event_id
             FROM seen WHERE {excluded}
         ),
         orders AS (
@@ -72,63 +106,77 @@ def compute_journeys(
             FROM bought
         ),
         conversions AS (  -- each order of the run's windows, once
-            SELECT customer_id, order_id, ts AS journey_end, amount AS revenue, day,
-                   previous_at
+            SELECT customer_id, order_id, ts AS journey_end, amount AS revenue, previous_at
             FROM orders
             WHERE day > DATE '{first}' - {window} AND day <= DATE '{last}'
         ),
-        lookback_touch AS (  -- (date, customer) with a touch in the date's lookback
-            SELECT DISTINCT d.snapshot_date, t.customer_id
+        open_ends AS (  -- (date, customer) with a touch in the date's lookback
+            SELECT DISTINCT d.snapshot_date, t.customer_id,
+                   CAST(d.snapshot_date + 1 AS TIMESTAMP) AS journey_end
             FROM run_dates d JOIN touches t
               ON t.ts >= d.snapshot_date + 1 - INTERVAL {lookback} DAY
              AND t.ts < d.snapshot_date + 1
         ),
-        lookback_order AS (
-            SELECT DISTINCT d.snapshot_date, o.customer_id
-            FROM run_dates d JOIN orders o
-              ON o.ts >= d.snapshot_date + 1 - INTERVAL {lookback} DAY
-             AND o.ts < d.snapshot_date + 1
-        ),
-        open_journeys AS (  -- not converted: touches and no purchase in the lookback
-            SELECT t.snapshot_date, t.customer_id,
-                   CAST(t.snapshot_date + 1 AS TIMESTAMP) AS journey_end
-            FROM lookback_touch t ANTI JOIN lookback_order o USING (snapshot_date, customer_id)
+        open_journeys AS (  -- cut at the customer's last purchase before the date ends
+            SELECT e.snapshot_date, e.customer_id, e.journey_end, o.ts AS previous_at
+            FROM open_ends e ASOF LEFT JOIN orders o
+              ON o.customer_id = e.customer_id AND e.journey_end > o.ts
         ),
         ends AS (
-            SELECT customer_id, order_id, journey_end, revenue, true AS converted,
-                   previous_at, NULL::DATE AS open_date
+            SELECT customer_id, order_id, journey_end, revenue, previous_at,
+                   NULL::DATE AS open_date
             FROM conversions
             UNION ALL
-            SELECT customer_id, NULL, journey_end, 0.0, false, NULL, snapshot_date
+            SELECT customer_id, NULL, journey_end, 0.0, previous_at, snapshot_date
             FROM open_journeys
         ),
         paths AS (
-            SELECT e.customer_id, e.order_id, e.journey_end, e.converted, e.revenue, e.open_date,
-                   count(t.step) AS touches,
-                   coalesce(list(t.step ORDER BY t.ts, t.event_id)
+            SELECT e.customer_id, e.order_id, e.journey_end, e.revenue, e.open_date,
+                   coalesce(list(t.step ORDER BY t.ts, t.seq, t.event_id)
                        FILTER (WHERE t.step IS NOT NULL), []) AS steps,
-                   coalesce(list(epoch(e.journey_end - t.ts) / 86400.0 ORDER BY t.ts, t.event_id)
-                       FILTER (WHERE t.step IS NOT NULL), []) AS days
+                   coalesce(list(t.ts ORDER BY t.ts, t.seq, t.event_id)
+                       FILTER (WHERE t.step IS NOT NULL), []) AS stamps
             FROM ends e LEFT JOIN touches t
               ON t.customer_id = e.customer_id
              AND t.ts >= e.journey_end - INTERVAL {lookback} DAY AND t.ts < e.journey_end
              AND (e.previous_at IS NULL OR t.ts > e.previous_at)
             GROUP BY ALL
         ),
-        journeys AS (  -- the last max_path_length touches
+        kept AS (  -- the last max_path_length touches; an open journey needs one
             SELECT * REPLACE (
                        list_slice(steps, greatest(len(steps) - {keep} + 1, 1), len(steps)) AS steps,
-                       list_slice(days, greatest(len(days) - {keep} + 1, 1), len(days)) AS days)
+                       list_slice(stamps, greatest(len(stamps) - {keep} + 1, 1), len(stamps))
+                           AS stamps)
             FROM paths
+            WHERE order_id IS NOT NULL OR len(steps) > 0
+        ),
+        journeys AS (
+            SELECT customer_id, order_id, journey_end,
+                   CASE WHEN order_id IS NOT NULL THEN '{CONVERTED}' END AS status,
+                   CAST(revenue AS DOUBLE) AS revenue, steps AS path,
+                   list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0) AS days_before_end,
+                   stamps AS touched_at, open_date
+            FROM kept
+            UNION ALL  -- the window's conversions before the run, as they were
+            SELECT customer_id, order_id, journey_end, status, revenue, path, days_before_end,
+                   touched_at, NULL
+            FROM previous
+            WHERE status = '{CONVERTED}'
+              AND CAST(journey_end AS DATE) > DATE '{first}' - {window}
         )
-        SELECT d.snapshot_date, j.customer_id, j.order_id, j.journey_end, j.converted,
-               CAST(j.revenue AS DOUBLE) AS revenue, CAST(j.touches AS BIGINT) AS touches,
-               j.steps AS path, array_to_string(j.steps, '{PATH_SEPARATOR}') AS path_key,
-               j.days AS days_before_end
+        SELECT d.snapshot_date, j.customer_id, j.order_id, j.journey_end,
+               coalesce(j.status, CASE WHEN c.last_purchase_date > d.snapshot_date - {lookback}
+                                       THEN '{IN_PROGRESS}' ELSE '{NOT_CONVERTED}' END) AS status,
+               j.status IS NOT NULL AS converted, j.revenue, j.path,
+               array_to_string(j.path, '{PATH_SEPARATOR}') AS path_key,
+               j.days_before_end, j.touched_at
         FROM run_dates d JOIN journeys j
-          ON (j.converted AND CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
+          ON (j.status IS NOT NULL AND CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
               AND CAST(j.journey_end AS DATE) <= d.snapshot_date)
-          OR (NOT j.converted AND j.open_date = d.snapshot_date)
+          OR (j.status IS NULL AND j.open_date = d.snapshot_date)
+        LEFT JOIN customers c
+          ON j.status IS NULL AND c.snapshot_date = d.snapshot_date
+         AND c.customer_id = j.customer_id
         ORDER BY d.snapshot_date, j.customer_id, j.journey_end, j.order_id
         """
     )
@@ -139,7 +187,7 @@ def compute_top_paths(
 ) -> duckdb.DuckDBPyRelation:
     """The most frequent paths of each date (top_paths of them, most journeys first; ties by
     the path itself), with journeys, conversions, conversion rate and revenue."""
-    source = journeys  # noqa: F841 - referenced by name in the SQL below
+    source = reported_journeys(journeys)  # noqa: F841 - referenced by name in the SQL below
     return con.sql(
         f"""
         WITH counted AS (

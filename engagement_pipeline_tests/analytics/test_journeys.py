@@ -11,15 +11,22 @@ import pytest
 
 from engagement_pipeline.analytics.anomalies import compute_anomalies, compute_daily_metrics
 from engagement_pipeline.analytics.journeys import compute_journeys, compute_top_paths
+from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.milestones import (
     compute_cohort_matrix,
     compute_funnel,
     compute_milestones,
 )
-from engagement_pipeline.config import CohortsConfig, FunnelConfig, JourneysConfig, load_config
+from engagement_pipeline.config import (
+    CohortsConfig,
+    FunnelConfig,
+    JourneysConfig,
+    LTVConfig,
+    load_config,
+)
 from engagement_pipeline.sample_data import planted_days
 from engagement_pipeline.sql import new_connection
-from engagement_pipeline_tests.analytics.test_incremental import History, assert_same_rows
+from engagement_pipeline_tests.analytics.test_incremental import History
 
 ROOT = Path(__file__).resolve().parents[2]
 D = dt.date(2025, 3, 31)
@@ -50,6 +57,12 @@ def purchases(con, rows):
     )
 
 
+def journeys(con, ev, pu, dates, config: JourneysConfig, earlier=None):
+    """conversion_journeys with customer_ltv computed from the same purchases."""
+    ltv = compute_customer_ltv(con, pu, dates, LTVConfig())
+    return compute_journeys(con, ev, pu, ltv, dates, config, earlier)
+
+
 def test_a_conversion_path_starts_after_the_previous_purchase(con):
     ev = events(
         con,
@@ -60,24 +73,36 @@ def test_a_conversion_path_starts_after_the_previous_purchase(con):
             ("A", "purchase", "2025-03-20 09:30", "social"),  # purchase touchpoint: excluded
             ("B", "web", "2025-03-30 10:00", "search"),  # touches, no purchase: not converted
             ("C", "web", "2025-01-02 10:00", "search"),  # outside the 30-day lookback
+            ("D", "email", "2025-03-25 10:00", "mail"),  # after D's purchase: in progress
         ],
     )
     pu = purchases(
         con,
-        [("A", "O1", "2025-03-05 12:00", 40.0), ("A", "O2", "2025-03-21 12:00", 60.0)],
+        [
+            ("A", "O1", "2025-03-05 12:00", 40.0),
+            ("A", "O2", "2025-03-21 12:00", 60.0),
+            ("D", "O3", "2025-01-20 12:00", 5.0),  # before the window: not reported
+            ("D", "O4", "2025-03-20 12:00", 9.0),
+        ],
     )
-    rows = compute_journeys(con, ev, pu, [D], JourneysConfig()).df()
+    rows = journeys(con, ev, pu, [D], JourneysConfig()).df()
     by_key = {(r.customer_id, r.order_id if r.converted else None): r for r in rows.itertuples()}
     assert list(by_key[("A", "O1")].path) == ["mail"]
     assert list(by_key[("A", "O2")].path) == ["search", "social"]
     assert by_key[("A", "O2")].revenue == 60.0
     assert list(by_key[("B", None)].path) == ["search"] and not by_key[("B", None)].converted
     assert ("C", None) not in by_key  # no touch in the lookback
-    assert len(rows) == 3
+    # D bought in the lookback and touched since: neither converted nor not converted
+    assert by_key[("D", None)].status == "in_progress" and by_key[("B", None)].status == (
+        "not_converted"
+    )
+    assert list(by_key[("D", "O4")].path) == []  # a conversion without touches is kept
+    assert len(rows) == 5
     # days before the end: 2025-03-21 12:00 - 2025-03-10 09:00 = 11 days 3 hours
     assert by_key[("A", "O2")].days_before_end[0] == pytest.approx(11.125)
     paths = compute_top_paths(con, con.from_df(rows), JourneysConfig()).df()
-    assert set(paths["path"]) == {"mail", "search > social", "search"}
+    # D's in-progress journey is not a path; its conversion without touches is
+    assert set(paths["path"]) == {"mail", "search > social", "search", "(no touch)"}
     search = paths.set_index("path").loc["search"]
     assert (search.journeys, search.conversions, search.conversion_rate) == (1, 0, 0.0)
 
@@ -85,8 +110,9 @@ def test_a_conversion_path_starts_after_the_previous_purchase(con):
 def test_paths_keep_their_last_touches(con):
     ev = events(con, [("A", "web", f"2025-03-{d:02d} 09:00", f"c{d}") for d in range(1, 6)])
     pu = purchases(con, [("A", "O1", "2025-03-06 12:00", 10.0)])
-    rows = compute_journeys(con, ev, pu, [D], JourneysConfig(max_path_length=2)).df()
-    assert list(rows.loc[0, "path"]) == ["c4", "c5"] and rows.loc[0, "touches"] == 5
+    rows = journeys(con, ev, pu, [D], JourneysConfig(max_path_length=2)).df()
+    assert list(rows.loc[0, "path"]) == ["c4", "c5"]
+    assert [str(t)[:10] for t in rows.loc[0, "touched_at"]] == ["2025-03-04", "2025-03-05"]
 
 
 def test_milestones_cohorts_and_funnel_by_hand(con):
@@ -152,19 +178,6 @@ def test_first_engagement_cohorts_count_events_as_activity(con):
 @pytest.fixture(scope="module")
 def sample() -> History:
     return History(load_config(ROOT / "config.yaml"))
-
-
-def test_milestones_daily_chain_equals_full_recomputation(sample):
-    config = sample.config
-
-    def milestones(con, ev, pu, dates, _config, earlier):
-        return compute_milestones(con, ev, pu, dates, config.cohorts, config.funnel, earlier)
-
-    chained = sample.incremental(milestones, step=1)
-    assert_same_rows(chained, sample.incremental(milestones, step=len(sample.dates)))
-    checked = [sample.dates[40], sample.dates[-1]]
-    dates = pd.to_datetime(chained["snapshot_date"]).dt.date
-    assert_same_rows(chained[dates.isin(checked)], sample.full(milestones, checked))
 
 
 def test_cohort_matrix_daily_chain_equals_full_recomputation(sample):

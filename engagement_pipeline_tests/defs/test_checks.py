@@ -52,6 +52,14 @@ def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
         "customer_risk",
         "next_best_actions",
         "customer_alerts",
+        "customer_milestones",
+        "cohort_retention",
+        "funnel_conversion",
+        "conversion_journeys",
+        "journey_paths",
+        "channel_attribution",
+        "daily_metrics",
+        "metric_anomalies",
     }
     # every check has one evaluation per date of the range run, attached to that date
     days = [f"2025-01-0{d}" for d in range(1, 6)]

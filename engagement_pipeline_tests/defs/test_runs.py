@@ -21,8 +21,11 @@ def test_backfill_policy_follows_config(make_project):
     defs = build_definitions(
         make_project(EVENTS, PURCHASES, end="2025-01-05", snapshots={"max_days_per_run": 2})
     )
-    for assets_def in defs.resolve_asset_graph().assets_defs:
-        assert assets_def.backfill_policy.max_partitions_per_run == 2
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        assert graph.get(key).backfill_policy.max_partitions_per_run == 2, key
+    # standalone checks (no_anomaly on the raw assets) run within their assets' runs
+    assert any(not d.keys and d.check_keys for d in graph.assets_defs)
 
 
 def test_range_in_chunks_equals_one_run(make_project):

@@ -12,7 +12,8 @@ from engagement_pipeline.analytics.anomalies import METRIC_SOURCES
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import snapshot_asset
 from engagement_pipeline.defs.checks import Contract, check_evaluations
-from engagement_pipeline.defs.partitions import partition_keys
+from engagement_pipeline.defs.partitions import EXISTING_ONLY, partition_keys
+from engagement_pipeline.defs.resources import EarlierPartitions
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
 from engagement_pipeline.stages import (
     CHANNEL_ATTRIBUTION,
@@ -238,16 +239,21 @@ def anomaly_check(raw_asset: str, common: dict) -> dg.AssetChecksDefinition:
         asset=raw_asset,
         name=NO_ANOMALY,
         description=contract.description,
-        additional_ins={"anomalies": dg.AssetIn(METRIC_ANOMALIES)},
+        # the dates not judged yet (only the raw assets materialized) are left unevaluated
+        additional_ins={"anomalies": dg.AssetIn(METRIC_ANOMALIES, metadata=EXISTING_ONLY)},
         partitions_def=common["partitions_def"],
     )
-    def check(
-        context: dg.AssetCheckExecutionContext, anomalies: duckdb.DuckDBPyRelation
-    ) -> Iterator:
-        keys = partition_keys(context)
+    def check(context: dg.AssetCheckExecutionContext, anomalies: EarlierPartitions) -> Iterator:
+        keys = [k for k in partition_keys(context) if k in anomalies.keys]
         yield dg.Output(None)  # lets Dagster know the check ran; the results follow per date
+        if anomalies.rows is None:
+            context.log.info(
+                f"metric_anomalies is not materialized for these dates: {NO_ANOMALY} on "
+                f"{raw_asset} is judged when it is."
+            )
+            return
         yield from check_evaluations(
-            context, contract, anomaly_outcomes(anomalies, raw_asset), keys
+            context, contract, anomaly_outcomes(anomalies.rows, raw_asset), keys
         )
 
     return check

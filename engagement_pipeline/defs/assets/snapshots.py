@@ -91,17 +91,6 @@ def require_earlier(
     return earlier.rows
 
 
-def span_rows(asset: str, read: EarlierPartitions, keys: list[str]) -> duckdb.DuckDBPyRelation:
-    """The rows of an input read over days before the run; the run's own days must be there."""
-    missing = sorted(set(keys) - set(read.keys))
-    if missing or read.rows is None:
-        first = missing[0] if missing else keys[0]
-        raise LakeError(
-            f"{asset} for {first} is not in the lake; materialize it for the run's dates first."
-        )
-    return read.rows
-
-
 def snapshot_asset(
     stage: Stage,
     group: str,
@@ -115,10 +104,7 @@ def snapshot_asset(
     """A snapshot asset from its stage: same-day inputs, its own earlier rows when it has
     state, and one materialization and check evaluation per date with that date's figures."""
     name, lookback = stage.name, stage.lookback
-    ins = {
-        a: earlier_in(a, stage.reads_back[a](config), 0) if a in stage.reads_back else dg.AssetIn(a)
-        for a in stage.inputs
-    }
+    ins = {a: dg.AssetIn(a) for a in stage.inputs}
     if lookback is not None:
         ins[EARLIER] = earlier_in(name, lookback.days(config))
 
@@ -149,8 +135,6 @@ def snapshot_asset(
             if lookback is not None
             else None
         )
-        for spanned in stage.reads_back:  # the days before each date, as one relation
-            upstream[spanned] = span_rows(spanned, upstream[spanned], keys)
         began = time.perf_counter()
         computed = stage.compute(con, upstream, dates, run_config, earlier)
         result = materialize(con, computed, name)
