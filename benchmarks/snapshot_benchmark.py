@@ -14,6 +14,10 @@ Phases, each in a fresh process (so peak RSS is per phase):
              snapshot as it was before them): `snapshot` against it is what they add
   snapshot_day30  the same for the 30th date (after history): the last date against it
   bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
+  journeys_state  without Dagster, the partitions the journeys group builds the last date
+             from (their own previous day, the training weeks of metric_anomalies, and
+             customer_ltv of the date), each by the full computation from the raw history
+  journeys   the journeys group alone for the last date, through Dagster, from that state
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ def phase(name: str, folder: Path) -> dict:
         rows = bare_ingest(folder)
     elif name == "ingest_engine":
         rows = ingest_without_dagster(config_path)
+    elif name == "journeys_state":
+        rows = journeys_state(config_path, dt.date.fromisoformat(UNTIL))
     elif name == "bare":
         import duckdb
 
@@ -131,6 +137,15 @@ def phase(name: str, folder: Path) -> dict:
         else:
             job = defs.resolve_job_def(ENGAGEMENT_JOB)
             day = DAY30 if name == "snapshot_day30" else UNTIL
+            if name == "journeys":
+                graph = defs.resolve_asset_graph()
+                job = job.get_subset(
+                    asset_selection={
+                        k
+                        for k in graph.get_all_asset_keys()
+                        if graph.get(k).group_name == "journeys"
+                    }
+                )
             if name.startswith("snapshot"):
                 graph = defs.resolve_asset_graph()
                 # the groups the snapshot_core phase leaves out: what this issue added
@@ -206,6 +221,63 @@ def ingest_without_dagster(config_path: Path) -> dict[str, int]:
                 table = materialize(con, rel, f"{kind}_{name}")
                 rows[kind] += sum(lake.write(con, f"{kind}_{name}", table, keys).values())
     shutil.rmtree(lake.root)
+    return rows
+
+
+def journeys_state(config_path: Path, day: dt.date) -> dict[str, int]:
+    """Write what the journeys group reads besides the day's raw rows: its own partitions of
+    the day before (metric_anomalies: of the training weeks before), daily_metrics and
+    customer_ltv of the day, each from the whole raw history (the full computation)."""
+    import duckdb
+
+    from engagement_pipeline.analytics.anomalies import training_days
+    from engagement_pipeline.config import load_config
+    from engagement_pipeline.lake import Lake, connection, materialize
+    from engagement_pipeline.stages import (
+        COHORT_RETENTION,
+        CONVERSION_JOURNEYS,
+        CUSTOMER_LTV,
+        CUSTOMER_MILESTONES,
+        DAILY_METRICS,
+        METRIC_ANOMALIES,
+        RAW_ENGAGEMENT_EVENTS,
+        RAW_PURCHASES,
+        STAGE_BY_NAME,
+    )
+
+    config = load_config(config_path)
+    lake, con = Lake(config.lake_dir), connection()
+    before = day - dt.timedelta(days=1)
+    training = [before - dt.timedelta(days=k) for k in range(training_days(config.anomalies))]
+    year = [START + dt.timedelta(days=i) for i in range((day - START).days + 1)]
+    raw = {
+        a: lake.read(con, a, [d.isoformat() for d in year if d <= before])
+        for a in (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES)
+    }
+    rows: dict[str, int] = {}
+
+    def build(asset: str, inputs: dict, dates: list[dt.date]) -> duckdb.DuckDBPyRelation:
+        stage = STAGE_BY_NAME[asset]
+        result = materialize(
+            con,
+            stage.compute(con, {i: inputs[i] for i in stage.inputs}, dates, config, None),
+            asset,
+        )
+        rows[asset] = sum(lake.write(con, asset, result, [d.isoformat() for d in dates]).values())
+        return result
+
+    inputs = dict(raw)
+    inputs[CUSTOMER_LTV] = build(CUSTOMER_LTV, inputs, [before])
+    inputs[CUSTOMER_MILESTONES] = build(CUSTOMER_MILESTONES, inputs, [before])
+    build(COHORT_RETENTION, inputs, [before])
+    build(CONVERSION_JOURNEYS, inputs, [before])
+    everything = {
+        a: lake.read(con, a, [d.isoformat() for d in year])
+        for a in (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES)
+    }
+    build(CUSTOMER_LTV, {RAW_PURCHASES: everything[RAW_PURCHASES]}, [day])
+    inputs[DAILY_METRICS] = build(DAILY_METRICS, everything, [d for d in year if d < day])
+    build(METRIC_ANOMALIES, inputs, sorted(training))
     return rows
 
 

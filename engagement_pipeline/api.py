@@ -10,6 +10,11 @@ import pandas as pd
 
 from engagement_pipeline.analytics.engagement import touchpoint_count_column
 from engagement_pipeline.analytics.intelligence_report import SECTIONS, intelligence_sections
+from engagement_pipeline.analytics.journeys_report import (
+    JOURNEY_INPUTS,
+    JOURNEY_SECTIONS,
+    journey_sections,
+)
 from engagement_pipeline.analytics.report import build_report_document, overall_metrics
 from engagement_pipeline.analytics.risk import TOP_SIGNALS
 from engagement_pipeline.config import Config, load_config
@@ -158,13 +163,16 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
     sections = intelligence_sections(
         con, rfm, lifecycle, actions, on_day[CUSTOMER_ALERTS], config
     ).get(snapshot_date.isoformat(), {})
+    journeys = journey_sections(
+        con, {section: on_day[asset] for section, asset in JOURNEY_INPUTS.items()}
+    ).get(snapshot_date.isoformat(), {})
     if len(overall):
         document = build_report_document(
-            snapshot_date, overall.iloc[0], strategies, intelligence=sections
+            snapshot_date, overall.iloc[0], strategies, intelligence=sections, journeys=journeys
         )
         metrics = {k: float(v or 0.0) for k, v in document["overall_metrics"].items()}
     else:
-        document = {name: [] for name in SECTIONS}
+        document = {name: [] for name in (*SECTIONS, *JOURNEY_SECTIONS)}
         metrics = {"total_customers": 0.0}
     return EngagementAnalysis(
         snapshot_date=snapshot_date,
@@ -187,6 +195,7 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
         risk_levels=document["risk_levels"],
         actions=document["actions"],
         alerts=document["alerts"],
+        **{name: document[name] for name in JOURNEY_SECTIONS},
         generated_at=dt.datetime.combine(snapshot_date, dt.time(23, 59, 59)),
     )
 

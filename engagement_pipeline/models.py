@@ -165,6 +165,57 @@ class Alert(BaseModel):
     explanation: str
 
 
+class CohortCell(BaseModel):
+    """One cell of the cohort matrix: an acquisition month and a month since acquisition."""
+
+    cohort_month: dt.date
+    months_since: int
+    cohort_customers: int
+    active_customers: int
+    retention_rate: float
+    cumulative_revenue_per_customer: float
+
+
+class FunnelStageSummary(BaseModel):
+    stage: str
+    customers_reached: int
+    share_of_customers: float | None
+    conversion_from_previous: float | None
+    median_days_from_previous: float | None
+
+
+class PathSummary(BaseModel):
+    """One of the most frequent journey paths of the journeys window."""
+
+    rank: int
+    path: str
+    journeys: int
+    conversions: int
+    conversion_rate: float
+    revenue: float
+
+
+class ChannelAttribution(BaseModel):
+    """A channel's attributed conversions and revenue under one model."""
+
+    channel: str
+    model: str
+    conversions: float
+    revenue: float
+    share_of_conversions: float | None
+
+
+class MetricAnomaly(BaseModel):
+    """A daily metric outside its expected range on the snapshot date."""
+
+    metric: str
+    direction: Literal["spike", "drop"]
+    value: float
+    expected_low: float
+    expected_high: float
+    score: float
+
+
 class EngagementAnalysis(BaseModel):
     """The complete analysis of one snapshot date."""
 
@@ -178,6 +229,11 @@ class EngagementAnalysis(BaseModel):
     risk_levels: list[RiskLevelSummary]
     actions: list[ActionSummary]
     alerts: list[Alert]
+    cohort_retention: list[CohortCell] = Field(default_factory=list)
+    funnel: list[FunnelStageSummary] = Field(default_factory=list)
+    top_paths: list[PathSummary] = Field(default_factory=list)
+    channel_attribution: list[ChannelAttribution] = Field(default_factory=list)
+    anomalies: list[MetricAnomaly] = Field(default_factory=list)
     generated_at: dt.datetime = Field(
         description="End of the snapshot date (never the wall clock), so results are reproducible."
     )

@@ -241,7 +241,13 @@ def _daily_metrics(con, inputs: Relations, dates, _config: Config, _earlier):
 
 
 def _anomalies(con, inputs: Relations, dates, config: Config, earlier):
-    return compute_anomalies(con, inputs[DAILY_METRICS], dates, config.anomalies, earlier)
+    metrics = inputs[DAILY_METRICS]
+    if earlier is None:  # the full computation: the metrics of every raw day up to the dates
+        events, purchases = inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES]
+        first = min(config.snapshots.start_date, min(dates))
+        days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
+        metrics = compute_daily_metrics(con, events, purchases, days)
+    return compute_anomalies(con, metrics, dates, config.anomalies, earlier)
 
 
 def _training_days_needed(day: dt.date, config: Config) -> list[dt.date]:
@@ -449,7 +455,9 @@ STAGES: tuple[Stage, ...] = (
         METRIC_ANOMALIES,
         "One daily metric against the same weekday of the trailing weeks: its expected range, "
         "robust score and whether it is an anomaly (spike or drop).",
-        (DAILY_METRICS,),
+        # the raw days: read only without earlier rows (the first date, or the API's
+        # computation from the whole history)
+        (DAILY_METRICS, RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
         _anomalies,
         Lookback(lambda c: training_days(c.anomalies), _training_days_needed),
         {"anomalies": "count(*) FILTER (WHERE is_anomaly)"},

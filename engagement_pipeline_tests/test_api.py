@@ -15,6 +15,7 @@ from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, VALUE_SEGM
 from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.lake import Lake
+from engagement_pipeline.sample_data import planted_days
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES
 
@@ -70,6 +71,17 @@ def test_process_engagement_analysis_matches_the_assets(make_project):
         assert m.previous_risk_level == (None if pd.isna(previous) else previous)
     alerts = lake.read(con, "customer_alerts", ["2025-01-05"]).df()
     assert [a.customer_id for a in analysis.alerts] == alerts["customer_id"].tolist()
+    # and the journeys sections
+    funnel = lake.read(con, "funnel_conversion", ["2025-01-05"]).order("stage_order").df()
+    assert [(f.stage, f.customers_reached) for f in analysis.funnel] == list(
+        zip(funnel["stage"], funnel["customers_reached"], strict=True)
+    )
+    credited = lake.read(con, "channel_attribution", ["2025-01-05"]).df()
+    assert analysis.channel_attribution and sorted(
+        (a.model, a.channel, round(a.conversions, 9)) for a in analysis.channel_attribution
+    ) == sorted(
+        zip(credited["model"], credited["channel"], credited["conversions"].round(9), strict=True)
+    )
 
 
 def test_explicit_snapshot_date(make_project):
@@ -105,3 +117,13 @@ def test_the_sample_shows_every_segment_stage_level_and_action():
     assert sum(s.customer_count for s in analysis.actions) == analysis.total_customers
     assert sum(s.customer_count for s in analysis.risk_levels) == analysis.total_customers
     assert sum(s.customer_count for s in analysis.rfm_segments) == len(metrics) - len(browsers)
+
+
+def test_the_api_finds_the_planted_revenue_spike():
+    """Anomalies from the whole history when there are no earlier rows (the API's case)."""
+    config = load_config(ROOT / "config.yaml")
+    start, end = config.snapshots.start_date, config.snapshots.end_date
+    spike = planted_days(start, (end - start).days + 1)["revenue_spike"]
+    analysis = process_engagement_analysis(ROOT / "config.yaml", spike)
+    assert [(a.metric, a.direction) for a in analysis.anomalies] == [("revenue", "spike")]
+    assert analysis.anomalies[0].value > analysis.anomalies[0].expected_high

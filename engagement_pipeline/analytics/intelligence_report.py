@@ -24,7 +24,7 @@ def _ordered(values: list[str] | tuple[str, ...]) -> str:
     return f"(SELECT unnest({names}) AS name, generate_subscripts({names}, 1) AS rank)"
 
 
-def _by_date(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, list[dict[str, Any]]]:
+def rows_by_date(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, list[dict[str, Any]]]:
     """Run a query with a snapshot_date column; its rows grouped per date (without it)."""
     rel = con.sql(query)
     columns = rel.columns
@@ -55,7 +55,7 @@ def intelligence_sections(
 
     def section(names: str, grouped: str, key: str, figures: list[str]) -> dict:
         columns = ", ".join(f"g.{quote_ident(f)}" for f in figures)
-        return _by_date(
+        return rows_by_date(
             con,
             f"""
             SELECT d.snapshot_date, o.name AS {key}, coalesce(g.customer_count, 0) AS customer_count,
@@ -109,7 +109,7 @@ def intelligence_sections(
             ["total_cost", "total_expected_return", "roi"],
         ),
     }
-    alert_rows = _by_date(
+    alert_rows = rows_by_date(
         con,
         f"SELECT {', '.join(ALERT_COLUMNS)} FROM _report_al ORDER BY snapshot_date, risk_score DESC, customer_id",
     )

@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from engagement_pipeline.analytics.journeys_report import journeys_markdown
 from engagement_pipeline.analytics.strategy import money
 
 REPORT_MARKDOWN = "engagement_report.md"
@@ -102,9 +103,11 @@ def build_report_document(
     strategies: pd.DataFrame,
     predicted: dict[str, Any] | None = None,
     intelligence: dict[str, list[dict[str, Any]]] | None = None,
+    journeys: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of one snapshot date (strategies: that date's five segment rows;
-    intelligence: that date's sections from intelligence_sections)."""
+    intelligence and journeys: that date's sections from intelligence_sections and
+    journey_sections)."""
     metrics = {k: _clean(v) for k, v in overall.items() if k != "snapshot_date"}
     segments = [
         {
@@ -128,7 +131,7 @@ def build_report_document(
         "predicted_value": json.loads(json.dumps(predicted, default=_clean)) if predicted else None,
         **{
             name: [{k: _clean(v) for k, v in row.items()} for row in rows]
-            for name, rows in (intelligence or {}).items()
+            for name, rows in {**(intelligence or {}), **(journeys or {})}.items()
         },
     }
 
@@ -181,6 +184,7 @@ def render_markdown(document: dict[str, Any]) -> str:
         lines.append("")
     lines += _predicted_value_markdown(document.get("predicted_value"))
     lines += _intelligence_markdown(document)
+    lines += journeys_markdown(document)
     lines.append("Definitions and thresholds: docs/decision_logic.md.")
     return "\n".join(lines) + "\n"
 

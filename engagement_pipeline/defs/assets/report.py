@@ -16,6 +16,11 @@ from engagement_pipeline.analytics.intelligence_report import (
     intelligence_sections,
     write_alerts_csv,
 )
+from engagement_pipeline.analytics.journeys_report import (
+    JOURNEY_INPUTS,
+    JOURNEY_SECTIONS,
+    journey_sections,
+)
 from engagement_pipeline.analytics.report import (
     build_report_document,
     overall_metrics,
@@ -52,6 +57,11 @@ REPORT_SECTIONS = (
     "## Risk",
     "## Next-best actions",
     "## Alerts",
+    "## Cohort retention",
+    "## Funnel",
+    "## Top journey paths",
+    "## Channel attribution",
+    "## Anomalies",
 )
 
 REPORT_CONTRACTS = [
@@ -73,7 +83,9 @@ def report_outcome(markdown_path: Path, json_path: Path, total_customers: int) -
             doc.get("segment_analyses", [])
         ) != len(SegmentTier):
             problems.append("JSON totals or segments incomplete")
-        problems += [f"JSON lacks {name}" for name in SECTIONS if name not in doc]
+        problems += [
+            f"JSON lacks {name}" for name in (*SECTIONS, *JOURNEY_SECTIONS) if name not in doc
+        ]
     except (OSError, ValueError):
         problems.append("JSON missing or unreadable")
     if not (markdown_path.parent / ALERTS_CSV).is_file():
@@ -134,6 +146,7 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
                 CUSTOMER_LIFECYCLE,
                 NEXT_BEST_ACTIONS,
                 CUSTOMER_ALERTS,
+                *JOURNEY_INPUTS.values(),
             )
         },
         kinds={"markdown", "json"},
@@ -154,6 +167,7 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         customer_lifecycle: duckdb.DuckDBPyRelation,
         next_best_actions: duckdb.DuckDBPyRelation,
         customer_alerts: duckdb.DuckDBPyRelation,
+        **journey_assets: duckdb.DuckDBPyRelation,
     ) -> Iterator:
         """One snapshot date's report: where its Markdown, JSON and alerts.csv were written,
         with headline figures."""
@@ -169,6 +183,9 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
             customer_alerts,
             config,
         )
+        journeys = journey_sections(
+            con, {section: journey_assets[a] for section, a in JOURNEY_INPUTS.items()}
+        )
         predicted = predicted_value(con, customer_segments)
         strategies = segment_strategies.df()
         strategy_days = pd.to_datetime(strategies["snapshot_date"]).dt.date
@@ -181,6 +198,7 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
                 strategies=strategies[strategy_days == date],
                 predicted=predicted.get(date.isoformat()),
                 intelligence=intelligence.get(date.isoformat()),
+                journeys=journeys.get(date.isoformat()),
             )
             row, outcomes[date.isoformat()] = _write_date(
                 context,
