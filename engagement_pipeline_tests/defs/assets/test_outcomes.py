@@ -3,6 +3,7 @@ import json
 import pandas as pd
 
 from engagement_pipeline.analytics.intelligence_report import SECTIONS
+from engagement_pipeline.analytics.journeys_report import JOURNEY_SECTIONS
 from engagement_pipeline.defs.assets import customer_analytics as ca
 from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
 from engagement_pipeline.defs.assets.report import REPORT_SECTIONS, report_outcome
@@ -41,9 +42,11 @@ def test_report_outcome(tmp_path):
     md.write_text("\n".join(REPORT_SECTIONS))
     assert report_outcome(md, js, 2).description == (
         "JSON lacks rfm_segments; JSON lacks lifecycle_stages; JSON lacks risk_levels; "
-        "JSON lacks actions; JSON lacks alerts; alerts.csv missing"
+        "JSON lacks actions; JSON lacks alerts; JSON lacks cohort_retention; JSON lacks funnel; "
+        "JSON lacks top_paths; JSON lacks channel_attribution; JSON lacks anomalies; "
+        "alerts.csv missing"
     )
-    sections = {name: [] for name in SECTIONS}
+    sections = {name: [] for name in (*SECTIONS, *JOURNEY_SECTIONS)}
     js.write_text(
         json.dumps({"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5], **sections})
     )
