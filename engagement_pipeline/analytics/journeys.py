@@ -130,12 +130,11 @@ def compute_journeys(
             SELECT customer_id, NULL, journey_end, 0.0, previous_at, snapshot_date
             FROM open_journeys
         ),
-        paths AS (
+        paths AS (  -- each journey's touches, in time order (ties: carried order, event id)
             SELECT e.customer_id, e.order_id, e.journey_end, e.revenue, e.open_date,
-                   coalesce(list(t.step ORDER BY t.ts, t.seq, t.event_id)
-                       FILTER (WHERE t.step IS NOT NULL), []) AS steps,
-                   coalesce(list(t.ts ORDER BY t.ts, t.seq, t.event_id)
-                       FILTER (WHERE t.step IS NOT NULL), []) AS stamps
+                   list_sort(coalesce(
+                       list({{'ts': t.ts, 'seq': t.seq, 'event_id': t.event_id, 'step': t.step}})
+                           FILTER (WHERE t.step IS NOT NULL), [])) AS touched
             FROM ends e LEFT JOIN touches t
               ON t.customer_id = e.customer_id
              AND t.ts >= e.journey_end - INTERVAL {lookback} DAY AND t.ts < e.journey_end
@@ -143,12 +142,15 @@ def compute_journeys(
             GROUP BY ALL
         ),
         kept AS (  -- the last max_path_length touches; an open journey needs one
-            SELECT * REPLACE (
-                       list_slice(steps, greatest(len(steps) - {keep} + 1, 1), len(steps)) AS steps,
-                       list_slice(stamps, greatest(len(stamps) - {keep} + 1, 1), len(stamps))
-                           AS stamps)
-            FROM paths
-            WHERE order_id IS NOT NULL OR len(steps) > 0
+            SELECT * EXCLUDE (touched),
+                   list_transform(last_touches, lambda x: x.step) AS steps,
+                   list_transform(last_touches, lambda x: x.ts) AS stamps
+            FROM (
+                SELECT *, list_slice(touched, greatest(len(touched) - {keep} + 1, 1),
+                                     len(touched)) AS last_touches
+                FROM paths
+                WHERE order_id IS NOT NULL OR len(touched) > 0
+            )
         ),
         journeys AS (
             SELECT customer_id, order_id, journey_end,
