@@ -99,6 +99,31 @@ def fold_state(
         f"THEN effective_date END) OVER running) AS {quote_ident(m)}"
         for m, (total, n) in spec.reached.items()
     )
+    if previous is not None and first == last:
+        # One date after its previous state (a daily run): one GROUP BY over the state and
+        # the day's deltas gives the same rows as the running aggregate below, without it.
+        day_before = (first - dt.timedelta(days=1)).isoformat()
+        reached = "".join(
+            f", least(min({quote_ident(m)}), CASE "
+            f"WHEN {combine[total]}({quote_ident(total)}) FILTER "
+            f"(WHERE effective_date < DATE '{first.isoformat()}') >= {int(n)} "
+            f"THEN DATE '{day_before}' "
+            f"WHEN {combine[total]}({quote_ident(total)}) >= {int(n)} "
+            f"THEN DATE '{first.isoformat()}' END) AS {quote_ident(m)}"
+            for m, (total, n) in spec.reached.items()
+        )
+        combined = ", ".join(
+            f"{how}({quote_ident(c)}) AS {quote_ident(c)}" for c, how in spec.columns.items()
+        )
+        return con.sql(
+            f"""
+            WITH rows AS (
+                {start_rows}SELECT customer_id, effective_date, {delta_select} FROM deltas_in
+            )
+            SELECT DATE '{first.isoformat()}' AS snapshot_date, customer_id, {combined}{reached}
+            FROM rows GROUP BY customer_id
+            """
+        )
     plain = ", ".join(quote_ident(c) for c in spec.columns)
     return con.sql(
         f"""
