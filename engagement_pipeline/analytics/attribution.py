@@ -42,13 +42,13 @@ ATTRIBUTION_COLUMNS = ["snapshot_date", "model", "channel", "conversions", "reve
 
 
 def _heuristic_weights_sql(config: AttributionConfig) -> str:
-    """Each model's weight of touch i (1-based) of n, given days before the conversion."""
+    """Each model's weight of touch i (1-based) of n, given days before the conversion and
+    the journey's decay_total (the sum of its touches' decay factors)."""
     f, m, last = (
         config.position_based.first,
         config.position_based.middle,
         config.position_based.last,
     )
-    decay = f"pow(2.0, -days / {float(config.half_life_days)!r})"
     ends = f + last
     two = (  # with two touches there is no middle: the first and last split in their ratio
         f"CASE WHEN i = 1 THEN {f / ends if ends else 0.5!r} ELSE {last / ends if ends else 0.5!r} END"
@@ -57,27 +57,43 @@ def _heuristic_weights_sql(config: AttributionConfig) -> str:
         CASE WHEN i = 1 THEN 1.0 ELSE 0.0 END AS first_touch,
         CASE WHEN i = n THEN 1.0 ELSE 0.0 END AS last_touch,
         1.0 / n AS linear,
-        {decay} / sum({decay}) OVER (PARTITION BY journey) AS time_decay,
+        {_decay_sql("days", config)} / decay_total AS time_decay,
         CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN {two}
              WHEN i = 1 THEN {f!r} WHEN i = n THEN {last!r}
              ELSE {m!r} / (n - 2) END AS position_based"""
 
 
+def _decay_sql(days: str, config: AttributionConfig) -> str:
+    """A touch's time-decay factor: it halves every half_life_days before the conversion."""
+    return f"pow(2.0, -{days} / {float(config.half_life_days)!r})"
+
+
 def heuristic_attribution(
     con: duckdb.DuckDBPyConnection, journeys: duckdb.DuckDBPyRelation, config: AttributionConfig
 ) -> duckdb.DuckDBPyRelation:
-    """(snapshot_date, model, channel, conversions, revenue) for the heuristic models."""
+    """(snapshot_date, model, channel, conversions, revenue) for the heuristic models.
+
+    Each touch's weights are summed per channel in one pass (a column per model), and only
+    those few sums are turned into one row per model."""
     source = journeys.filter("converted")  # noqa: F841 - referenced by name in the SQL below
-    unpivot = ", ".join(HEURISTIC_MODELS)
+    sums = ", ".join(
+        f"sum({m}) AS {m}_conversions, sum({m} * revenue) AS {m}_revenue" for m in HEURISTIC_MODELS
+    )
+    per_model = " UNION ALL ".join(
+        f"SELECT snapshot_date, '{m}' AS model, channel, {m}_conversions AS conversions, "
+        f"{m}_revenue AS revenue FROM summed"
+        for m in HEURISTIC_MODELS
+    )
     return con.sql(
         f"""
         WITH numbered AS (
-            SELECT snapshot_date, row_number() OVER () AS journey, revenue, path, days_before_end,
-                   len(path) AS n
+            SELECT snapshot_date, revenue, path, days_before_end, len(path) AS n,
+                   list_sum(list_transform(days_before_end, lambda d: {_decay_sql("d", config)}))
+                       AS decay_total
             FROM source
         ),
         touches AS (
-            SELECT snapshot_date, journey, revenue, n,
+            SELECT snapshot_date, revenue, n, decay_total,
                    unnest(path) AS channel, unnest(days_before_end) AS days,
                    unnest(range(1, n + 1)) AS i
             FROM numbered WHERE n > 0
@@ -86,8 +102,8 @@ def heuristic_attribution(
             SELECT snapshot_date, channel, revenue, {_heuristic_weights_sql(config)}
             FROM touches
         ),
-        long AS (
-            UNPIVOT weighted ON {unpivot} INTO NAME model VALUE weight
+        summed AS (
+            SELECT snapshot_date, channel, {sums} FROM weighted GROUP BY ALL
         ),
         untouched AS (
             SELECT snapshot_date, m.model, '{NO_TOUCH}' AS channel,
@@ -95,9 +111,7 @@ def heuristic_attribution(
             FROM numbered, (SELECT unnest({list(HEURISTIC_MODELS)}) AS model) m
             WHERE n = 0 GROUP BY ALL
         )
-        SELECT snapshot_date, model, channel, sum(weight) AS conversions,
-               sum(weight * revenue) AS revenue
-        FROM long GROUP BY ALL
+        {per_model}
         UNION ALL SELECT * FROM untouched
         """
     )
@@ -140,29 +154,30 @@ def channel_sets(
     source = journeys.filter("converted AND len(path) > 0")  # noqa: F841 - used in the SQL
     return con.sql(
         f"""
-        WITH numbered AS (
-            SELECT snapshot_date, row_number() OVER () AS journey, revenue, path FROM source
-        ),
-        touches AS (
-            SELECT snapshot_date, journey, revenue, unnest(path) AS channel FROM numbered
+        WITH counted AS (
+            SELECT snapshot_date, channel, count(*) AS touches
+            FROM (SELECT snapshot_date, unnest(path) AS channel FROM source)
+            GROUP BY ALL
         ),
         ranked AS (
             SELECT snapshot_date, channel,
-                   row_number() OVER (PARTITION BY snapshot_date ORDER BY count(*) DESC, channel)
+                   row_number() OVER (PARTITION BY snapshot_date ORDER BY touches DESC, channel)
                        AS rank,
                    count(*) OVER (PARTITION BY snapshot_date) AS channels
-            FROM touches GROUP BY snapshot_date, channel
+            FROM counted
         ),
-        mapped AS (
-            SELECT t.snapshot_date, t.journey, t.revenue,
-                   CASE WHEN r.channels > {int(max_channels)} AND r.rank >= {int(max_channels)}
-                        THEN '{OTHER}' ELSE t.channel END AS channel
-            FROM touches t JOIN ranked r USING (snapshot_date, channel)
+        kept AS (  -- each date's channels that keep their name
+            SELECT snapshot_date, list(channel) FILTER (
+                       WHERE channels <= {int(max_channels)} OR rank < {int(max_channels)}
+                   ) AS kept
+            FROM ranked GROUP BY snapshot_date
         ),
         sets AS (
-            SELECT snapshot_date, journey, any_value(revenue) AS revenue,
-                   list_sort(list_distinct(list(channel))) AS channels
-            FROM mapped GROUP BY snapshot_date, journey
+            SELECT s.snapshot_date, s.revenue,
+                   list_sort(list_distinct(list_transform(s.path, lambda c:
+                       CASE WHEN list_contains(k.kept, c) THEN c ELSE '{OTHER}' END)))
+                       AS channels
+            FROM source s JOIN kept k USING (snapshot_date)
         )
         SELECT snapshot_date, channels, CAST(count(*) AS DOUBLE) AS conversions,
                sum(revenue) AS revenue

@@ -87,10 +87,24 @@ def compute_journeys(
         )
     return con.sql(
         f"""
-        WITH carried_touches AS (  -- the open journeys of the day before, touch by touch
+        WITH active AS (  -- customers with a touch or an order in the run
+            SELECT customer_id FROM seen UNION SELECT customer_id FROM bought
+        ),
+        carried_open AS (
+            SELECT * FROM previous WHERE status <> '{CONVERTED}'
+        ),
+        carried_touches AS (  -- the active customers' open journeys, touch by touch
             SELECT customer_id, unnest(touched_at) AS ts, unnest(path) AS step,
                    unnest(range(1, len(path) + 1)) AS seq, NULL::VARCHAR AS event_id
-            FROM previous WHERE status <> '{CONVERTED}'
+            FROM carried_open SEMI JOIN active USING (customer_id)
+        ),
+        quiet AS (  -- the others' open journeys only age: the touches leaving the lookback go
+            SELECT d.snapshot_date AS open_date, o.customer_id,
+                   CAST(d.snapshot_date + 1 AS TIMESTAMP) AS journey_end, o.path, o.touched_at,
+                   len(o.touched_at) - len(list_filter(o.touched_at, lambda t:
+                       t >= d.snapshot_date + 1 - INTERVAL {lookback} DAY)) + 1 AS kept_from
+            FROM carried_open o ANTI JOIN active USING (customer_id)
+            CROSS JOIN run_dates d
         ),
         touches AS (
             SELECT customer_id, ts, step, seq, event_id FROM carried_touches
@@ -159,6 +173,13 @@ def compute_journeys(
                    list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0) AS days_before_end,
                    stamps AS touched_at, open_date
             FROM kept
+            UNION ALL
+            SELECT customer_id, NULL, journey_end, NULL, 0.0,
+                   list_slice(path, kept_from, len(path)),
+                   list_transform(list_slice(touched_at, kept_from, len(touched_at)),
+                                  lambda s: epoch(journey_end - s) / 86400.0),
+                   list_slice(touched_at, kept_from, len(touched_at)), open_date
+            FROM quiet WHERE kept_from <= len(touched_at)
             UNION ALL  -- the window's conversions before the run, as they were
             SELECT customer_id, order_id, journey_end, status, revenue, path, days_before_end,
                    touched_at, NULL
