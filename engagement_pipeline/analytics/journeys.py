@@ -166,41 +166,58 @@ def compute_journeys(
                 WHERE order_id IS NOT NULL OR len(touched) > 0
             )
         ),
-        journeys AS (
-            SELECT customer_id, order_id, journey_end,
-                   CASE WHEN order_id IS NOT NULL THEN '{CONVERTED}' END AS status,
-                   CAST(revenue AS DOUBLE) AS revenue, steps AS path,
-                   list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0) AS days_before_end,
+        open_paths AS (  -- reported (no purchase in the lookback) or in progress
+            SELECT customer_id, journey_end, steps AS path,
+                   list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0)
+                       AS days_before_end,
                    stamps AS touched_at, open_date
-            FROM kept
+            FROM kept WHERE order_id IS NULL
             UNION ALL
-            SELECT customer_id, NULL, journey_end, NULL, 0.0,
-                   list_slice(path, kept_from, len(path)),
+            SELECT customer_id, journey_end, list_slice(path, kept_from, len(path)),
                    list_transform(list_slice(touched_at, kept_from, len(touched_at)),
                                   lambda s: epoch(journey_end - s) / 86400.0),
                    list_slice(touched_at, kept_from, len(touched_at)), open_date
             FROM quiet WHERE kept_from <= len(touched_at)
+        ),
+        statuses AS (  -- from each customer's last purchase day (customer_ltv of the date)
+            SELECT o.open_date, o.customer_id,
+                   CASE WHEN c.last_purchase_date > o.open_date - {lookback}
+                        THEN '{IN_PROGRESS}' ELSE '{NOT_CONVERTED}' END AS status
+            FROM (SELECT open_date, customer_id FROM open_paths) o
+            LEFT JOIN customers c
+              ON c.snapshot_date = o.open_date AND c.customer_id = o.customer_id
+        ),
+        converted_journeys AS (
+            SELECT customer_id, order_id, journey_end, CAST(revenue AS DOUBLE) AS revenue,
+                   steps AS path,
+                   list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0)
+                       AS days_before_end,
+                   stamps AS touched_at
+            FROM kept WHERE order_id IS NOT NULL
             UNION ALL  -- the window's conversions before the run, as they were
-            SELECT customer_id, order_id, journey_end, status, revenue, path, days_before_end,
-                   touched_at, NULL
+            SELECT customer_id, order_id, journey_end, revenue, path, days_before_end,
+                   touched_at
             FROM previous
             WHERE status = '{CONVERTED}'
               AND CAST(journey_end AS DATE) > DATE '{first}' - {window}
+        ),
+        every AS (
+            SELECT d.snapshot_date, j.customer_id, j.order_id, j.journey_end,
+                   '{CONVERTED}' AS status, true AS converted, j.revenue, j.path,
+                   j.days_before_end, j.touched_at
+            FROM run_dates d JOIN converted_journeys j
+              ON CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
+             AND CAST(j.journey_end AS DATE) <= d.snapshot_date
+            UNION ALL
+            SELECT j.open_date, j.customer_id, NULL, j.journey_end, s.status, false, 0.0,
+                   j.path, j.days_before_end, j.touched_at
+            FROM open_paths j JOIN statuses s USING (open_date, customer_id)
         )
-        SELECT d.snapshot_date, j.customer_id, j.order_id, j.journey_end,
-               coalesce(j.status, CASE WHEN c.last_purchase_date > d.snapshot_date - {lookback}
-                                       THEN '{IN_PROGRESS}' ELSE '{NOT_CONVERTED}' END) AS status,
-               j.status IS NOT NULL AS converted, j.revenue, j.path,
-               array_to_string(j.path, '{PATH_SEPARATOR}') AS path_key,
-               j.days_before_end, j.touched_at
-        FROM run_dates d JOIN journeys j
-          ON (j.status IS NOT NULL AND CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
-              AND CAST(j.journey_end AS DATE) <= d.snapshot_date)
-          OR (j.status IS NULL AND j.open_date = d.snapshot_date)
-        LEFT JOIN customers c
-          ON j.status IS NULL AND c.snapshot_date = d.snapshot_date
-         AND c.customer_id = j.customer_id
-        ORDER BY d.snapshot_date, j.customer_id, j.journey_end, j.order_id
+        SELECT snapshot_date, customer_id, order_id, journey_end, status, converted, revenue,
+               path, array_to_string(path, '{PATH_SEPARATOR}') AS path_key,
+               days_before_end, touched_at
+        FROM every
+        ORDER BY snapshot_date, customer_id, journey_end, order_id
         """
     )
 
