@@ -164,7 +164,9 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
         con, rfm, lifecycle, actions, on_day[CUSTOMER_ALERTS], config
     ).get(snapshot_date.isoformat(), {})
     journeys = journey_sections(
-        con, {section: on_day[asset] for section, asset in JOURNEY_INPUTS.items()}
+        con,
+        {section: on_day[asset] for section, asset in JOURNEY_INPUTS.items()},
+        config.journeys.window_days,
     ).get(snapshot_date.isoformat(), {})
     if len(overall):
         document = build_report_document(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, (list, tuple, np.ndarray)):  # a path: its steps, joined
+        return " > ".join(_cell(v) for v in value)
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):

@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from engagement_pipeline.analytics.anomalies import REVENUE
 from engagement_pipeline.analytics.attribution import MODELS
 from engagement_pipeline.analytics.intelligence_report import rows_by_date
 from engagement_pipeline.analytics.strategy import money
@@ -52,23 +53,40 @@ _QUERIES = {
 }
 
 
+WINDOW_DAYS = "journeys_window_days"  # how many days of conversions paths and attribution cover
+
+
 def journey_sections(
-    con: duckdb.DuckDBPyConnection, assets: Mapping[str, duckdb.DuckDBPyRelation]
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    con: duckdb.DuckDBPyConnection,
+    assets: Mapping[str, duckdb.DuckDBPyRelation],
+    window_days: int,
+) -> dict[str, dict[str, Any]]:
     """date -> section -> rows, from the journeys assets keyed by section name
-    (cohort_retention, funnel, top_paths, channel_attribution, anomalies). A date without
-    anomalies has an empty list."""
+    (cohort_retention, funnel, top_paths, channel_attribution, anomalies), and the
+    journeys window's length (journeys_window_days). A date without anomalies has an
+    empty list."""
     by_section = {}
     for name, query in _QUERIES.items():
         view = f"_report_{name}"  # a named view: the query text refers to it
         assets[name].create_view(view, replace=True)
         by_section[name] = rows_by_date(con, query.format(rows=view))
     dates = by_section["funnel"].keys() | by_section["cohort_retention"].keys()
-    return {day: {name: rows.get(day, []) for name, rows in by_section.items()} for day in dates}
+    return {
+        day: {
+            **{name: rows.get(day, []) for name, rows in by_section.items()},
+            WINDOW_DAYS: window_days,
+        }
+        for day in dates
+    }
 
 
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def _metric(metric: str, value: float) -> str:
+    """Revenue in money, counts with one decimal at most (an expected count is a median)."""
+    return money(value) if metric == REVENUE else f"{value:,.1f}".removesuffix(".0")
 
 
 def _cohort_markdown(cells: list[dict[str, Any]]) -> list[str]:
@@ -107,14 +125,14 @@ def _cohort_markdown(cells: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _attribution_markdown(rows: list[dict[str, Any]]) -> list[str]:
+def _attribution_markdown(rows: list[dict[str, Any]], span: str) -> list[str]:
     """Channels by model: attributed conversions (revenue in the JSON)."""
     models = [m for m in MODELS if any(r["model"] == m for r in rows)]
     table = {(r["channel"], r["model"]): r["conversions"] for r in rows}
     channels = sorted({r["channel"] for r in rows})
     lines = [
-        "Conversions of the journeys window attributed to each channel, by model (each "
-        "column adds up to the same total):",
+        f"Conversions of {span} attributed to each channel, by model (each column adds up "
+        "to the same total):",
         "",
         "| Channel | " + " | ".join(models) + " |",
         "|---|" + "---:|" * len(models),
@@ -144,6 +162,9 @@ def journeys_markdown(doc: dict[str, Any]) -> list[str]:
     lines += [
         "## Funnel",
         "",
+        "A customer counts at a stage when they reached it after every stage before it, so a "
+        "stage can hold fewer customers than, say, all buyers.",
+        "",
         "| Stage | Customers | Share of customers | From the stage before | Median days from it |",
         "|---|---:|---:|---:|---:|",
     ]
@@ -153,9 +174,15 @@ def journeys_markdown(doc: dict[str, Any]) -> list[str]:
         f"{'–' if r['median_days_from_previous'] is None else format(r['median_days_from_previous'], '.1f')} |"
         for r in doc["funnel"]
     ]
+    window = doc.get(WINDOW_DAYS)
+    span = f"the last {window} days" if window else "the journeys window"
     lines += [
         "",
         "## Top journey paths",
+        "",
+        f"The most frequent paths of the journeys of {span} (conversions) and of the "
+        "customers with touches and no purchase in the lookback; `(no touch)` is a purchase "
+        "with no touch before it, converting by definition.",
         "",
         "| # | Path | Journeys | Conversions | Conversion rate | Revenue |",
         "|---:|---|---:|---:|---:|---:|",
@@ -167,7 +194,7 @@ def journeys_markdown(doc: dict[str, Any]) -> list[str]:
     ]
     lines += ["", "## Channel attribution", ""]
     lines += (
-        _attribution_markdown(doc["channel_attribution"])
+        _attribution_markdown(doc["channel_attribution"], span)
         if doc["channel_attribution"]
         else ["No conversions in the journeys window.", ""]
     )
@@ -179,8 +206,9 @@ def journeys_markdown(doc: dict[str, Any]) -> list[str]:
         "|---|---|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['metric']} | {r['direction']} | {r['value']:,.2f} | "
-        f"{r['expected_low']:,.2f} – {r['expected_high']:,.2f} | {r['score']:.1f} |"
+        f"| {r['metric']} | {r['direction']} | {_metric(r['metric'], r['value'])} | "
+        f"{_metric(r['metric'], r['expected_low'])} – {_metric(r['metric'], r['expected_high'])} "
+        f"| {r['score']:.1f} |"
         for r in doc["anomalies"]
     ]
     return [*lines, ""]

@@ -103,7 +103,7 @@ def build_report_document(
     strategies: pd.DataFrame,
     predicted: dict[str, Any] | None = None,
     intelligence: dict[str, list[dict[str, Any]]] | None = None,
-    journeys: dict[str, list[dict[str, Any]]] | None = None,
+    journeys: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of one snapshot date (strategies: that date's five segment rows;
     intelligence and journeys: that date's sections from intelligence_sections and
@@ -131,6 +131,8 @@ def build_report_document(
         "predicted_value": json.loads(json.dumps(predicted, default=_clean)) if predicted else None,
         **{
             name: [{k: _clean(v) for k, v in row.items()} for row in rows]
+            if isinstance(rows, list)
+            else _clean(rows)
             for name, rows in {**(intelligence or {}), **(journeys or {})}.items()
         },
     }

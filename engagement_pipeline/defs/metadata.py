@@ -35,7 +35,8 @@ def partition_figures(
     frame = rel.aggregate(f"snapshot_date, {aggregates}", "snapshot_date").df()
     found = {
         date_key(row["snapshot_date"]): {
-            name: (float(v) if isinstance(v, float) else int(v)) if pd.notna(v) else 0
+            # six decimals: the UI shows 714.0, not a sum's float noise (714.0000000000001)
+            name: (round(float(v), 6) if isinstance(v, float) else int(v)) if pd.notna(v) else 0
             for name, v in row.items()
             if name != "snapshot_date"
         }

@@ -48,8 +48,8 @@ def assets(con):
 
 
 def test_sections_per_date_and_their_markdown(con):
-    sections = journey_sections(con, assets(con))
-    assert set(sections) == {D1, D2}
+    sections = journey_sections(con, assets(con), 30)
+    assert set(sections) == {D1, D2} and sections[D2]["journeys_window_days"] == 30
     assert sections[D1]["anomalies"] == [] and sections[D1]["top_paths"] == []
     day = sections[D2]
     assert [r["metric"] for r in day["anomalies"]] == ["revenue"]  # only the anomalies
@@ -62,7 +62,8 @@ def test_sections_per_date_and_their_markdown(con):
     # channels by model, a model without the channel at 0
     assert "| Channel | first_touch | markov |" in text
     assert "| search | 0.0 | 0.8 |" in text
-    assert "| revenue | spike | 900.00 | 100.00 – 300.00 | 9.5 |" in text
+    assert "| revenue | spike | $900.00 | $100.00 – $300.00 | 9.5 |" in text
+    assert "Conversions of the last 30 days attributed to each channel" in text
     assert "| purchase | 3 | 50% | 50% | 2.5 |" in text
     quiet = "\n".join(journeys_markdown(sections[D1]))
     assert "Every daily metric was within its expected range" in quiet

@@ -184,7 +184,9 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
             config,
         )
         journeys = journey_sections(
-            con, {section: journey_assets[a] for section, a in JOURNEY_INPUTS.items()}
+            con,
+            {section: journey_assets[a] for section, a in JOURNEY_INPUTS.items()},
+            config.journeys.window_days,
         )
         predicted = predicted_value(con, customer_segments)
         strategies = segment_strategies.df()

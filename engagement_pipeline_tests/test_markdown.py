@@ -1,0 +1,22 @@
+"""Metadata previews: list cells (journey paths, their times) read as steps."""
+
+import numpy as np
+import pandas as pd
+
+from engagement_pipeline.markdown import markdown_table
+
+
+def test_list_cells_are_joined_steps_and_floats_are_rounded():
+    frame = pd.DataFrame(
+        {
+            "path": [np.array(["email", "search"]), np.array([], dtype=object)],
+            "touched_at": [
+                np.array(["2025-06-01T09:30:00"], dtype="datetime64[us]"),
+                np.array([], dtype="datetime64[us]"),
+            ],
+            "revenue": [12.5, None],
+        }
+    )
+    lines = markdown_table(frame).splitlines()
+    assert lines[2] == "| email > search | 2025-06-01 09:30:00 | 12.50 |"
+    assert lines[3] == "|  |  |  |"
