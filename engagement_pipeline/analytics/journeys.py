@@ -43,6 +43,11 @@ def reported_journeys(journeys: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelat
     return journeys.filter(REPORTED)
 
 
+def _days_before(stamps: str) -> str:
+    """SQL: the days from each touch time in `stamps` to the journey's end."""
+    return f"list_transform({stamps}, lambda s: epoch(journey_end - s) / 86400.0)"
+
+
 def compute_journeys(
     con: duckdb.DuckDBPyConnection,
     events: duckdb.DuckDBPyRelation,
@@ -168,14 +173,13 @@ def compute_journeys(
         ),
         open_paths AS (  -- reported (no purchase in the lookback) or in progress
             SELECT customer_id, journey_end, steps AS path,
-                   list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0)
+                   {_days_before("stamps")}
                        AS days_before_end,
                    stamps AS touched_at, open_date
             FROM kept WHERE order_id IS NULL
             UNION ALL
             SELECT customer_id, journey_end, list_slice(path, kept_from, len(path)),
-                   list_transform(list_slice(touched_at, kept_from, len(touched_at)),
-                                  lambda s: epoch(journey_end - s) / 86400.0),
+                   {_days_before("list_slice(touched_at, kept_from, len(touched_at))")},
                    list_slice(touched_at, kept_from, len(touched_at)), open_date
             FROM quiet WHERE kept_from <= len(touched_at)
         ),
@@ -190,7 +194,7 @@ def compute_journeys(
         converted_journeys AS (
             SELECT customer_id, order_id, journey_end, CAST(revenue AS DOUBLE) AS revenue,
                    steps AS path,
-                   list_transform(stamps, lambda s: epoch(journey_end - s) / 86400.0)
+                   {_days_before("stamps")}
                        AS days_before_end,
                    stamps AS touched_at
             FROM kept WHERE order_id IS NOT NULL

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engagement_pipeline.analytics.anomalies import compute_anomalies, compute_daily_metrics
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.journeys import compute_journeys
@@ -30,6 +29,13 @@ from engagement_pipeline.config import Config, load_config
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.sql import new_connection
+from engagement_pipeline.stages import (
+    DAILY_METRICS,
+    METRIC_ANOMALIES,
+    RAW_ENGAGEMENT_EVENTS,
+    RAW_PURCHASES,
+    STAGE_BY_NAME,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,11 +72,13 @@ def _journeys(con, events, purchases, dates, config, earlier):
 
 
 def _anomalies(con, events, purchases, dates, config, earlier):
-    # daily_metrics of the run's days, or of every day from the start without earlier rows
-    first = min(dates) if earlier is not None else config.snapshots.start_date
-    days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
-    metrics = compute_daily_metrics(con, events, purchases, days)
-    return compute_anomalies(con, metrics, dates, config.anomalies, earlier)
+    # the stages' own computation: daily_metrics of the run's days, and without earlier
+    # rows the stage rebuilds every day's metrics from the raw rows
+    metrics = STAGE_BY_NAME[DAILY_METRICS].compute(
+        con, {RAW_ENGAGEMENT_EVENTS: events, RAW_PURCHASES: purchases}, dates, config, None
+    )
+    inputs = {DAILY_METRICS: metrics, RAW_ENGAGEMENT_EVENTS: events, RAW_PURCHASES: purchases}
+    return STAGE_BY_NAME[METRIC_ANOMALIES].compute(con, inputs, dates, config, earlier)
 
 
 COMPUTATIONS = {
