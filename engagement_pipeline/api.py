@@ -9,13 +9,11 @@ import duckdb
 import pandas as pd
 
 from engagement_pipeline.analytics.engagement import touchpoint_count_column
-from engagement_pipeline.analytics.intelligence_report import SECTIONS, intelligence_sections
+from engagement_pipeline.analytics.intelligence_report import SECTIONS
 from engagement_pipeline.analytics.journeys_report import (
-    JOURNEY_INPUTS,
     JOURNEY_SECTIONS,
-    journey_sections,
 )
-from engagement_pipeline.analytics.report import build_report_document, overall_metrics
+from engagement_pipeline.analytics.report import report_documents
 from engagement_pipeline.analytics.risk import TOP_SIGNALS
 from engagement_pipeline.config import Config, load_config
 from engagement_pipeline.ingestion.events import validate_events
@@ -30,7 +28,6 @@ from engagement_pipeline.models import (
 )
 from engagement_pipeline.sql import new_connection, scalar
 from engagement_pipeline.stages import (
-    CUSTOMER_ALERTS,
     CUSTOMER_LIFECYCLE,
     CUSTOMER_RFM,
     CUSTOMER_RISK,
@@ -136,11 +133,10 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
     }
     # referenced by name in the SQL below
     segments, scores = on_day[CUSTOMER_SEGMENTS], on_day[ENGAGEMENT_SCORES]  # noqa: F841
-    rfm, lifecycle = on_day[CUSTOMER_RFM], on_day[CUSTOMER_LIFECYCLE]
+    rfm, lifecycle = on_day[CUSTOMER_RFM], on_day[CUSTOMER_LIFECYCLE]  # noqa: F841
     trends = on_day[CUSTOMER_TRENDS]  # noqa: F841
     risk, actions = on_day[CUSTOMER_RISK], on_day[NEXT_BEST_ACTIONS]  # noqa: F841
     strategies = on_day[SEGMENT_STRATEGIES].df()
-    overall = overall_metrics(con, segments)
     counts = ", ".join(f"s.{touchpoint_count_column(t)}" for t in TouchpointType)
     top = ", ".join(f"k.signal_{i}, k.contribution_{i}" for i in range(1, TOP_SIGNALS + 1))
     per_customer = con.sql(
@@ -160,18 +156,8 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
         ORDER BY g.customer_id
         """
     ).df()
-    sections = intelligence_sections(
-        con, rfm, lifecycle, actions, on_day[CUSTOMER_ALERTS], config
-    ).get(snapshot_date.isoformat(), {})
-    journeys = journey_sections(
-        con,
-        {section: on_day[asset] for section, asset in JOURNEY_INPUTS.items()},
-        config.journeys.window_days,
-    ).get(snapshot_date.isoformat(), {})
-    if len(overall):
-        document = build_report_document(
-            snapshot_date, overall.iloc[0], strategies, intelligence=sections, journeys=journeys
-        )
+    document = report_documents(con, on_day, config).get(snapshot_date.isoformat())
+    if document is not None:
         metrics = {k: float(v or 0.0) for k, v in document["overall_metrics"].items()}
     else:
         document = {name: [] for name in (*SECTIONS, *JOURNEY_SECTIONS)}

@@ -719,6 +719,12 @@ class AnomaliesConfig(_Section):
         description="The spread is at least this share of the median (a flat history "
         "does not flag noise).",
     )
+    timeline_days: int = Field(
+        default=91,
+        ge=7,
+        le=366,
+        description="Days of judged metrics the anomaly timeline (report, dashboard) shows.",
+    )
 
     @model_validator(mode="after")
     def _enough_weeks(self) -> AnomaliesConfig:

@@ -15,6 +15,7 @@ import duckdb
 
 from engagement_pipeline.analytics.anomalies import (
     compute_anomalies,
+    compute_anomaly_timeline,
     compute_daily_metrics,
     training_days,
 )
@@ -66,6 +67,7 @@ JOURNEY_PATHS = "journey_paths"
 CHANNEL_ATTRIBUTION = "channel_attribution"
 DAILY_METRICS = "daily_metrics"
 METRIC_ANOMALIES = "metric_anomalies"
+ANOMALY_TIMELINE = "anomaly_timeline"
 
 Relations = Mapping[str, duckdb.DuckDBPyRelation]
 # (connection, inputs by name, snapshot dates, config, the stage's own earlier rows) -> rows
@@ -248,6 +250,10 @@ def _anomalies(con, inputs: Relations, dates, config: Config, earlier):
         days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
         metrics = compute_daily_metrics(con, events, purchases, days)
     return compute_anomalies(con, metrics, dates, config.anomalies, earlier)
+
+
+def _timeline(con, inputs: Relations, dates, config: Config, earlier):
+    return compute_anomaly_timeline(con, inputs[METRIC_ANOMALIES], dates, config.anomalies, earlier)
 
 
 def _training_days_needed(day: dt.date, config: Config) -> list[dt.date]:
@@ -461,6 +467,18 @@ STAGES: tuple[Stage, ...] = (
         _anomalies,
         Lookback(lambda c: training_days(c.anomalies), _training_days_needed),
         {"anomalies": "count(*) FILTER (WHERE is_anomaly)"},
+    ),
+    Stage(
+        ANOMALY_TIMELINE,
+        "One metric on one judged day of the anomalies.timeline_days up to the date: its "
+        "value, expected range, score and whether it was an anomaly.",
+        (METRIC_ANOMALIES,),
+        _timeline,
+        Lookback(lambda _c: 1, _previous_day),
+        {
+            "days": "count(DISTINCT day)",
+            "anomalies": "count(*) FILTER (WHERE is_anomaly)",
+        },
     ),
 )
 STAGE_BY_NAME = {s.name: s for s in STAGES}

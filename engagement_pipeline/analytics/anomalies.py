@@ -168,3 +168,42 @@ def compute_anomalies(
         ORDER BY snapshot_date, metric
         """
     )
+
+
+TIMELINE_COLUMNS = (
+    "day, metric, source_asset, value, expected_low, expected_high, score, is_anomaly, direction"
+)
+
+
+def compute_anomaly_timeline(
+    con: duckdb.DuckDBPyConnection,
+    anomalies: duckdb.DuckDBPyRelation,
+    dates: Sequence[dt.date],
+    config: AnomaliesConfig,
+    earlier: duckdb.DuckDBPyRelation | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """One row per date, metric and judged day of the timeline_days up to the date: the
+    day's value, expected range, score and verdict (the picture an anomaly sits in).
+
+    Incremental: `earlier` is this asset's own timeline of the day before the first date,
+    and `anomalies` the run's days; without it, `anomalies` is the whole history."""
+    run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
+    judged = anomalies.project(  # noqa: F841 - referenced by name in the SQL below
+        "snapshot_date AS " + TIMELINE_COLUMNS
+    )
+    if earlier is not None:
+        before = (min(dates) - dt.timedelta(days=1)).isoformat()
+        judged = (
+            earlier.filter(f"snapshot_date = DATE '{before}'")
+            .project(TIMELINE_COLUMNS)
+            .union(judged)
+        )
+    days = int(config.timeline_days)
+    return con.sql(
+        f"""
+        SELECT d.snapshot_date, {", ".join("j." + c for c in TIMELINE_COLUMNS.split(", "))}
+        FROM run_dates d JOIN judged j
+          ON j.day <= d.snapshot_date AND j.day > d.snapshot_date - {days}
+        ORDER BY d.snapshot_date, j.metric, j.day
+        """
+    )

@@ -33,6 +33,8 @@ CUSTOMER_LTV_COLUMNS = (
     "annual_purchase_frequency",
     "annual_value",
     "lifetime_value",
+    "latest_order",
+    "country",
 )
 
 
@@ -52,6 +54,8 @@ LTV_STATE = StateSpec(
         "total_revenue": "sum",
         "first_purchase_date": "min",
         "last_purchase_date": "max",
+        # the latest order's time, id and country (a struct compares field by field)
+        "latest_order": "max",
     }
 )
 
@@ -71,7 +75,9 @@ def purchase_deltas(
         """
         SELECT customer_id, snapshot_date AS effective_date,
                count(*) AS purchase_count, sum(amount) AS total_revenue,
-               snapshot_date AS first_purchase_date, snapshot_date AS last_purchase_date
+               snapshot_date AS first_purchase_date, snapshot_date AS last_purchase_date,
+               max({'purchase_timestamp': purchase_timestamp, 'order_id': order_id,
+                    'country': country}) AS latest_order
         FROM bought GROUP BY customer_id, snapshot_date
         """
     )
@@ -136,7 +142,8 @@ def compute_customer_ltv(
                     THEN window_revenue / window_purchase_count END AS average_order_value,
                window_purchase_count / {years!r} AS annual_purchase_frequency,
                {window_revenue} / {years!r} AS annual_value,
-               {window_revenue} / {years!r} * {factor!r} AS lifetime_value
+               {window_revenue} / {years!r} * {factor!r} AS lifetime_value,
+               latest_order, latest_order.country AS country
         FROM windowed
         ORDER BY snapshot_date, customer_id
         """

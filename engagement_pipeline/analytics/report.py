@@ -5,17 +5,46 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from engagement_pipeline.analytics.journeys_report import journeys_markdown
+from engagement_pipeline.analytics.intelligence_report import intelligence_sections
+from engagement_pipeline.analytics.journeys_report import (
+    JOURNEY_INPUTS,
+    journey_sections,
+    journeys_markdown,
+)
+from engagement_pipeline.analytics.report_figures import figure_sections
 from engagement_pipeline.analytics.strategy import money
+from engagement_pipeline.config import Config
+from engagement_pipeline.stages import (
+    ANOMALY_TIMELINE,
+    CUSTOMER_ALERTS,
+    CUSTOMER_LIFECYCLE,
+    CUSTOMER_RFM,
+    CUSTOMER_SEGMENTS,
+    NEXT_BEST_ACTIONS,
+    SEGMENT_STRATEGIES,
+)
 
 REPORT_MARKDOWN = "engagement_report.md"
 REPORT_JSON = "engagement_analysis.json"
+REPORT_HTML = "engagement_report.html"
+# the assets a report document is built from (the report asset's inputs; the dashboard's reads)
+REPORT_INPUTS = (
+    CUSTOMER_SEGMENTS,
+    SEGMENT_STRATEGIES,
+    CUSTOMER_RFM,
+    CUSTOMER_LIFECYCLE,
+    NEXT_BEST_ACTIONS,
+    CUSTOMER_ALERTS,
+    ANOMALY_TIMELINE,
+    *JOURNEY_INPUTS.values(),
+)
 
 
 def overall_metrics(
@@ -86,6 +115,46 @@ def predicted_value(
     return out
 
 
+def report_documents(
+    con: duckdb.DuckDBPyConnection, assets: Mapping[str, duckdb.DuckDBPyRelation], config: Config
+) -> dict[str, dict[str, Any]]:
+    """date -> that date's report document, from the REPORT_INPUTS assets' rows (any range
+    of dates): what the Markdown, the JSON, the HTML report and the dashboard show."""
+    segments = assets[CUSTOMER_SEGMENTS]
+    overall = overall_metrics(con, segments)
+    intelligence = intelligence_sections(
+        con,
+        assets[CUSTOMER_RFM],
+        assets[CUSTOMER_LIFECYCLE],
+        assets[NEXT_BEST_ACTIONS],
+        assets[CUSTOMER_ALERTS],
+        config,
+    )
+    journeys = journey_sections(
+        con,
+        {section: assets[a] for section, a in JOURNEY_INPUTS.items()},
+        config.journeys.window_days,
+    )
+    figures = figure_sections(con, segments, assets[CUSTOMER_RFM], assets[ANOMALY_TIMELINE])
+    predicted = predicted_value(con, segments)
+    strategies = assets[SEGMENT_STRATEGIES].df()
+    strategy_days = pd.to_datetime(strategies["snapshot_date"]).dt.date
+    documents = {}
+    for _, metrics in overall.iterrows():  # one iteration per snapshot date
+        date = pd.Timestamp(metrics["snapshot_date"]).date()
+        day = date.isoformat()
+        documents[day] = build_report_document(
+            date,
+            metrics,
+            strategies=strategies[strategy_days == date],
+            predicted=predicted.get(day),
+            intelligence=intelligence.get(day),
+            journeys=journeys.get(day),
+            figures=figures.get(day),
+        )
+    return documents
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe scalars: numpy types to Python, NaN to None."""
     if hasattr(value, "item"):
@@ -104,10 +173,11 @@ def build_report_document(
     predicted: dict[str, Any] | None = None,
     intelligence: dict[str, list[dict[str, Any]]] | None = None,
     journeys: dict[str, Any] | None = None,
+    figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of one snapshot date (strategies: that date's five segment rows;
-    intelligence and journeys: that date's sections from intelligence_sections and
-    journey_sections)."""
+    intelligence, journeys and figures: that date's sections from intelligence_sections,
+    journey_sections and figure_sections)."""
     metrics = {k: _clean(v) for k, v in overall.items() if k != "snapshot_date"}
     segments = [
         {
@@ -133,7 +203,11 @@ def build_report_document(
             name: [{k: _clean(v) for k, v in row.items()} for row in rows]
             if isinstance(rows, list)
             else _clean(rows)
-            for name, rows in {**(intelligence or {}), **(journeys or {})}.items()
+            for name, rows in {
+                **(intelligence or {}),
+                **(journeys or {}),
+                **(figures or {}),
+            }.items()
         },
     }
 
@@ -335,16 +409,24 @@ def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(reports_dir: Path, document: dict[str, Any]) -> tuple[Path, Path]:
-    """Write reports/<snapshot_date>/engagement_report.md and engagement_analysis.json atomically."""
+def write_report(reports_dir: Path, document: dict[str, Any]) -> tuple[Path, Path, Path]:
+    """Write reports/<snapshot_date>/engagement_report.md, engagement_analysis.json and
+    engagement_report.html, each atomically."""
+    from engagement_pipeline.presentation.html_report import render_html
+
     folder = reports_dir / document["snapshot_date"]
     folder.mkdir(parents=True, exist_ok=True)
-    md_path, json_path = folder / REPORT_MARKDOWN, folder / REPORT_JSON
+    md_path, json_path, html_path = (
+        folder / REPORT_MARKDOWN,
+        folder / REPORT_JSON,
+        folder / REPORT_HTML,
+    )
     for path, text in (
         (md_path, render_markdown(document)),
         (json_path, json.dumps(document, indent=2, sort_keys=False) + "\n"),
+        (html_path, render_html(document)),
     ):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-    return md_path, json_path
+    return md_path, json_path, html_path

@@ -71,7 +71,7 @@ def assign_segments(
                    coalesce(l.lifetime_value, 0.0) AS lifetime_value,
                    coalesce(l.total_revenue, 0.0) AS total_revenue,
                    coalesce(l.purchase_count, 0) AS purchase_count,
-                   l.last_purchase_date,
+                   l.last_purchase_date, l.country,
                    coalesce(e.engagement_score, 0.0) AS engagement_score,
                    coalesce(e.window_events, 0) AS window_events,
                    e.last_engagement_date, e.days_since_last_engagement,
@@ -98,7 +98,7 @@ def assign_segments(
                last_engagement_date, days_since_last_engagement, last_activity_date,
                days_since_last_activity, predicted_clv, p_alive, segment_value, value_source,
                {value_tier_sql(seg)} AS value_tier,
-               {segment_case_sql(seg, scoring.window_days)} AS segment
+               {segment_case_sql(seg, scoring.window_days)} AS segment, country
         FROM valued
         ORDER BY snapshot_date, customer_id
         """

@@ -26,13 +26,19 @@ def events_rel(con, rows: list[tuple]):
 
 
 def purchases_rel(con, rows: list[tuple]):
-    """rows: (customer_id, timestamp, amount)."""
+    """rows: (customer_id, timestamp, amount[, country]); order ids are numbered in order."""
     if not rows:
         return con.sql(
-            "SELECT NULL::VARCHAR AS customer_id, NULL::TIMESTAMP AS purchase_timestamp, "
-            "NULL::DOUBLE AS amount, NULL::DATE AS snapshot_date WHERE false"
+            "SELECT NULL::VARCHAR AS order_id, NULL::VARCHAR AS customer_id, "
+            "NULL::TIMESTAMP AS purchase_timestamp, NULL::DOUBLE AS amount, "
+            "NULL::VARCHAR AS country, NULL::DATE AS snapshot_date WHERE false"
         )
-    frame = pd.DataFrame(rows, columns=["customer_id", "purchase_timestamp", "amount"])
+    frame = pd.DataFrame(
+        [(*r, None)[:4] for r in rows],
+        columns=["customer_id", "purchase_timestamp", "amount", "country"],
+    )
+    frame.insert(0, "order_id", [f"O{i:04d}" for i in range(len(frame))])
+    frame["country"] = frame["country"].astype("string")
     frame["purchase_timestamp"] = pd.to_datetime(frame["purchase_timestamp"])
     frame["snapshot_date"] = frame["purchase_timestamp"].dt.date
     return con.from_df(frame)

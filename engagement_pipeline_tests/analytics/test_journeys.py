@@ -53,7 +53,8 @@ def purchases(con, rows):
     frame = pd.DataFrame(rows, columns=["customer_id", "order_id", "purchase_timestamp", "amount"])
     return con.from_df(frame).project(
         "customer_id, order_id, CAST(purchase_timestamp AS TIMESTAMP) AS purchase_timestamp, "
-        "CAST(amount AS DOUBLE) AS amount, CAST(purchase_timestamp AS DATE) AS snapshot_date"
+        "CAST(amount AS DOUBLE) AS amount, NULL::VARCHAR AS country, "
+        "CAST(purchase_timestamp AS DATE) AS snapshot_date"
     )
 
 

@@ -1,5 +1,6 @@
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from engagement_pipeline.analytics.ltv import annuity_factor, compute_customer_ltv
@@ -42,6 +43,19 @@ def test_ltv_by_hand(con):
     assert row["lifetime_value"] == pytest.approx(200.0 * 2.486852, rel=1e-6)
     assert str(row["first_purchase_date"])[:10] == "2024-01-15"
     assert str(row["last_purchase_date"])[:10] == "2025-01-15"
+
+
+def test_country_is_the_latest_orders(con):
+    purchases = [
+        ("A", "2025-01-02 09:00", 10.0, "DE"),
+        ("A", "2025-01-05 18:00", 10.0, "FR"),  # the latest order: its country counts
+        ("A", "2025-01-05 08:00", 10.0, "NL"),  # same day, earlier in it
+        ("B", "2025-01-03 10:00", 10.0, None),  # no country given
+    ]
+    rows = ltv_rows(con, purchases)
+    assert rows[("2025-01-15", "A")]["country"] == "FR"
+    assert rows[("2025-01-15", "A")]["latest_order"]["order_id"] == "O0001"
+    assert pd.isna(rows[("2025-01-15", "B")]["country"])
 
 
 def test_shorter_lookback_annualises(con):

@@ -25,6 +25,7 @@ def segment_of(con, ltv, score, days_inactive, first_seen_days_ago=365):
             "total_revenue": [ltv],
             "purchase_count": [1],
             "last_purchase_date": [D],
+            "country": ["DE"],
         }
     )
     eng_frame = pd.DataFrame(

@@ -16,6 +16,7 @@ from engagement_pipeline.defs.partitions import EXISTING_ONLY, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
 from engagement_pipeline.stages import (
+    ANOMALY_TIMELINE,
     CHANNEL_ATTRIBUTION,
     COHORT_RETENTION,
     CONVERSION_JOURNEYS,
@@ -85,6 +86,13 @@ CONTRACTS = {
     ],
     METRIC_ANOMALIES: [
         Contract(METRIC_ANOMALIES, EVERY_METRIC_ONCE, "Each metric is judged once per date."),
+    ],
+    ANOMALY_TIMELINE: [
+        Contract(
+            ANOMALY_TIMELINE,
+            EVERY_METRIC_ONCE,
+            "Each metric appears once per judged day of the timeline.",
+        ),
     ],
 }
 
@@ -177,6 +185,10 @@ def metric_outcomes(rows: duckdb.DuckDBPyRelation, *_: object) -> dict[str, Date
     return {EVERY_METRIC_ONCE: unique_check(rows, ["metric"])}
 
 
+def timeline_outcomes(rows: duckdb.DuckDBPyRelation, *_: object) -> dict[str, DateOutcomes]:
+    return {EVERY_METRIC_ONCE: unique_check(rows, ["metric", "day"])}
+
+
 OUTCOMES = {
     CUSTOMER_MILESTONES: milestone_outcomes,
     COHORT_RETENTION: cohort_outcomes,
@@ -186,6 +198,7 @@ OUTCOMES = {
     CHANNEL_ATTRIBUTION: attribution_outcomes,
     DAILY_METRICS: metric_outcomes,
     METRIC_ANOMALIES: metric_outcomes,
+    ANOMALY_TIMELINE: timeline_outcomes,
 }
 PREVIEW_ORDER = {
     COHORT_RETENTION: "cohort_month, months_since",
@@ -195,6 +208,7 @@ PREVIEW_ORDER = {
     CHANNEL_ATTRIBUTION: "model, channel",
     DAILY_METRICS: "metric",
     METRIC_ANOMALIES: "metric",
+    ANOMALY_TIMELINE: "metric, day",
 }
 
 

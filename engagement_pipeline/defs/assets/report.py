@@ -13,20 +13,11 @@ import pandas as pd
 from engagement_pipeline.analytics.intelligence_report import (
     ALERTS_CSV,
     SECTIONS,
-    intelligence_sections,
     write_alerts_csv,
 )
-from engagement_pipeline.analytics.journeys_report import (
-    JOURNEY_INPUTS,
-    JOURNEY_SECTIONS,
-    journey_sections,
-)
-from engagement_pipeline.analytics.report import (
-    build_report_document,
-    overall_metrics,
-    predicted_value,
-    write_report,
-)
+from engagement_pipeline.analytics.journeys_report import JOURNEY_SECTIONS
+from engagement_pipeline.analytics.report import REPORT_INPUTS, report_documents, write_report
+from engagement_pipeline.analytics.report_figures import FIGURE_SECTIONS
 from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import reports_user_errors
@@ -34,15 +25,9 @@ from engagement_pipeline.defs.partitions import partition_keys
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
 from engagement_pipeline.models import SegmentTier
+from engagement_pipeline.presentation.charts import FIGURE_KEYS
 from engagement_pipeline.quality import CheckOutcome
-from engagement_pipeline.stages import (
-    CUSTOMER_ALERTS,
-    CUSTOMER_LIFECYCLE,
-    CUSTOMER_RFM,
-    CUSTOMER_SEGMENTS,
-    NEXT_BEST_ACTIONS,
-    SEGMENT_STRATEGIES,
-)
+from engagement_pipeline.stages import CUSTOMER_ALERTS
 
 GROUP = "reporting"
 OWNER = "team:customer-success"
@@ -68,15 +53,23 @@ REPORT_CONTRACTS = [
     Contract(
         ENGAGEMENT_REPORT,
         REPORT_COMPLETE,
-        "The Markdown and JSON reports and alerts.csv exist, parse and hold every section.",
+        "The Markdown, JSON and HTML reports and alerts.csv exist, parse and hold every "
+        "section and chart.",
     ),
 ]
 
 
-def report_outcome(markdown_path: Path, json_path: Path, total_customers: int) -> CheckOutcome:
-    """One date's written reports exist, parse, hold every section and agree with the segments."""
+def report_outcome(
+    markdown_path: Path, json_path: Path, html_path: Path, total_customers: int
+) -> CheckOutcome:
+    """One date's written reports exist, parse, hold every section and chart and agree with
+    the segments."""
     text = markdown_path.read_text(encoding="utf-8") if markdown_path.is_file() else ""
     problems = [f"Markdown lacks {s}" for s in REPORT_SECTIONS if s not in text]
+    page = html_path.read_text(encoding="utf-8") if html_path.is_file() else ""
+    problems += [
+        f"HTML lacks the {k} chart" for k in FIGURE_KEYS if f'data-chart="{k}"' not in page
+    ]
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
         if doc.get("total_customers") != total_customers or len(
@@ -84,7 +77,9 @@ def report_outcome(markdown_path: Path, json_path: Path, total_customers: int) -
         ) != len(SegmentTier):
             problems.append("JSON totals or segments incomplete")
         problems += [
-            f"JSON lacks {name}" for name in (*SECTIONS, *JOURNEY_SECTIONS) if name not in doc
+            f"JSON lacks {name}"
+            for name in (*SECTIONS, *JOURNEY_SECTIONS, *FIGURE_SECTIONS)
+            if name not in doc
         ]
     except (OSError, ValueError):
         problems.append("JSON missing or unreadable")
@@ -103,7 +98,7 @@ def _write_date(
 ) -> tuple[dict, CheckOutcome]:
     """Write one date's Markdown, JSON and alerts.csv, attach them to its partition, and
     check them."""
-    md_path, json_path = write_report(reports_dir, document)
+    md_path, json_path, html_path = write_report(reports_dir, document)
     alerts_path = write_alerts(md_path.parent)
     date, figures = document["snapshot_date"], document["overall_metrics"]
     context.add_asset_metadata(
@@ -112,6 +107,8 @@ def _write_date(
             "report": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
             "report_path": dg.MetadataValue.path(str(md_path)),
             "json_path": dg.MetadataValue.path(str(json_path)),
+            "html_path": dg.MetadataValue.path(str(html_path)),
+            "html_report": dg.MetadataValue.url(html_path.resolve().as_uri()),
             "alerts_path": dg.MetadataValue.path(str(alerts_path)),
             "alerts": len(document.get("alerts", [])),
             "total_customers": int(document["total_customers"]),
@@ -130,26 +127,16 @@ def _write_date(
         "markdown_path": str(md_path),
         "json_path": str(json_path),
     }
-    return row, report_outcome(md_path, json_path, document["total_customers"])
+    row["html_path"] = str(html_path)
+    return row, report_outcome(md_path, json_path, html_path, document["total_customers"])
 
 
 def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name=ENGAGEMENT_REPORT,
         group_name=GROUP,
-        ins={
-            name: dg.AssetIn(name)
-            for name in (
-                CUSTOMER_SEGMENTS,
-                SEGMENT_STRATEGIES,
-                CUSTOMER_RFM,
-                CUSTOMER_LIFECYCLE,
-                NEXT_BEST_ACTIONS,
-                CUSTOMER_ALERTS,
-                *JOURNEY_INPUTS.values(),
-            )
-        },
-        kinds={"markdown", "json"},
+        ins={name: dg.AssetIn(name) for name in REPORT_INPUTS},
+        kinds={"markdown", "json", "html"},
         owners=[OWNER],
         tags={"layer": "presentation"},
         code_version="1",
@@ -161,52 +148,18 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
     def engagement_report(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
-        customer_segments: duckdb.DuckDBPyRelation,
-        segment_strategies: duckdb.DuckDBPyRelation,
-        customer_rfm: duckdb.DuckDBPyRelation,
-        customer_lifecycle: duckdb.DuckDBPyRelation,
-        next_best_actions: duckdb.DuckDBPyRelation,
-        customer_alerts: duckdb.DuckDBPyRelation,
-        **journey_assets: duckdb.DuckDBPyRelation,
+        **assets: duckdb.DuckDBPyRelation,
     ) -> Iterator:
-        """One snapshot date's report: where its Markdown, JSON and alerts.csv were written,
-        with headline figures."""
-        con = connection()
-        config = settings.load()
-        reports_dir = config.reports_dir
-        overall = overall_metrics(con, customer_segments)
-        intelligence = intelligence_sections(
-            con,
-            customer_rfm,
-            customer_lifecycle,
-            next_best_actions,
-            customer_alerts,
-            config,
-        )
-        journeys = journey_sections(
-            con,
-            {section: journey_assets[a] for section, a in JOURNEY_INPUTS.items()},
-            config.journeys.window_days,
-        )
-        predicted = predicted_value(con, customer_segments)
-        strategies = segment_strategies.df()
-        strategy_days = pd.to_datetime(strategies["snapshot_date"]).dt.date
+        """One snapshot date's report: where its Markdown, JSON, HTML and alerts.csv were
+        written, with headline figures."""
+        con, config = connection(), settings.load()
         rows, outcomes = [], {}
-        for _, metrics in overall.iterrows():  # one iteration per snapshot date
-            date = pd.Timestamp(metrics["snapshot_date"]).date()
-            document = build_report_document(
-                date,
-                metrics,
-                strategies=strategies[strategy_days == date],
-                predicted=predicted.get(date.isoformat()),
-                intelligence=intelligence.get(date.isoformat()),
-                journeys=journeys.get(date.isoformat()),
-            )
-            row, outcomes[date.isoformat()] = _write_date(
+        for day, document in report_documents(con, assets, config).items():
+            row, outcomes[day] = _write_date(
                 context,
-                reports_dir,
+                config.reports_dir,
                 document,
-                partial(write_alerts_csv, customer_alerts, day=date),
+                partial(write_alerts_csv, assets[CUSTOMER_ALERTS], day=dt.date.fromisoformat(day)),
             )
             rows.append(row)
         yield dg.Output(pd.DataFrame(rows))

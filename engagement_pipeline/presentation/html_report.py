@@ -1,0 +1,138 @@
+"""One snapshot date's report as a single self-contained HTML file: the headline figures,
+every chart as inline SVG with its reading and the figures it draws, and the day's alerts.
+
+No script runs in the page and nothing is fetched: the charts are rendered to SVG here
+(vl-convert), the style is inline, and the page prints (figures tables open, no page
+break inside a chart).
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from typing import Any
+
+import pandas as pd
+
+from engagement_pipeline.presentation.charts import Figure, report_figures
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
+       max-width: 980px; margin: 2rem auto; padding: 0 1rem; line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+.lead { color: #555; margin-top: 0; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .6rem; }
+.kpi { border: 1px solid #ddd; border-radius: 6px; padding: .5rem .7rem; }
+.kpi .value { font-size: 1.3rem; font-weight: 600; } .kpi .label { color: #666; font-size: .85rem; }
+figure { margin: 1.2rem 0 2rem; break-inside: avoid; page-break-inside: avoid; }
+figure svg { max-width: 100%; height: auto; }
+figcaption.reading { font-weight: 500; margin: .3rem 0 .6rem; }
+table { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
+th, td { border-bottom: 1px solid #e4e4e4; padding: .2rem .6rem; text-align: left;
+         vertical-align: top; }
+th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+details summary { cursor: pointer; color: #4c78a8; }
+.empty { color: #777; font-style: italic; }
+footer { margin-top: 3rem; color: #777; font-size: .8rem; }
+@media print { body { margin: 0; max-width: none; } details > summary { display: none; }
+               details { display: block; } h2 { break-after: avoid; } }
+"""
+
+
+def _svg(figure: Figure) -> str:
+    import vl_convert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Altair's notes on pandas dtypes are not the reader's
+        spec = figure.chart.to_dict()
+    return vl_convert.vegalite_to_svg(spec)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "–" if pd.isna(value) else f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return "–"
+    return html.escape(str(value)[:10] if isinstance(value, pd.Timestamp) else str(value))
+
+
+def html_table(frame: pd.DataFrame, css_class: str = "figures") -> str:
+    """A plain HTML table of a frame's rows (the figures a chart draws)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_cell(v)}</td>'
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else f"<td>{_cell(v)}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in frame.itertuples(index=False)  # a chart's few dozen figures
+    )
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _figure_html(figure: Figure) -> str:
+    picture = (
+        f'<div class="chart">{_svg(figure)}</div>'
+        if figure.chart is not None
+        else f'<p class="empty">{html.escape(figure.reading)}</p>'
+    )
+    return (
+        f'<figure id="{figure.key}" data-chart="{figure.key}">'
+        f"<h2>{html.escape(figure.title)}</h2>"
+        f'<figcaption class="reading">{html.escape(figure.reading)}</figcaption>'
+        f"{picture}"
+        f"<details><summary>Figures in this chart</summary>{html_table(figure.table)}</details>"
+        "</figure>"
+    )
+
+
+KPIS = (  # (label, overall_metrics key, format)
+    ("Customers", "total_customers", "{:,.0f}"),
+    ("Active (not Lost)", "active_customers", "{:,.0f}"),
+    ("With a purchase", "purchasing_customers", "{:,.0f}"),
+    ("Revenue to date", "total_revenue", "${:,.0f}"),
+    ("Average LTV", "avg_ltv", "${:,.2f}"),
+    ("Average engagement", "avg_engagement_score", "{:.3f}"),
+)
+
+
+def _kpis(doc: dict[str, Any]) -> str:
+    metrics = doc["overall_metrics"]
+    cards = "".join(
+        f'<div class="kpi" data-kpi="{key}"><div class="value">{fmt.format(metrics[key] or 0)}'
+        f'</div><div class="label">{label}</div></div>'
+        for label, key, fmt in KPIS
+    )
+    return f'<section class="kpis">{cards}</section>'
+
+
+def _alerts(doc: dict[str, Any]) -> str:
+    alerts = pd.DataFrame(doc.get("alerts") or [])
+    if alerts.empty:
+        return '<h2>Alerts</h2><p class="empty">No alerts on this date.</p>'
+    shown = alerts[
+        ["customer_id", "risk_score", "risk_level", "previous_risk_level", "explanation"]
+    ]
+    return f"<h2>Alerts ({len(alerts):,})</h2>{html_table(shown, 'alerts')}"
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    """The whole HTML report of one date's report document."""
+    date = html.escape(doc["snapshot_date"])
+    body = "".join(_figure_html(f) for f in report_figures(doc))
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>Customer engagement report — {date}'
+        f'</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>Customer engagement report — {date}</h1>"
+        f'<p class="lead">As of the end of {date}, computed from every event and purchase up to '
+        "that day. Each chart says in one line what it shows; its figures are under it.</p>"
+        f"{_kpis(doc)}{body}{_alerts(doc)}"
+        "<footer>Definitions and thresholds: docs/decision_logic.md. The same figures are in "
+        "engagement_report.md and engagement_analysis.json beside this file.</footer>"
+        "</body></html>\n"
+    )
