@@ -1,4 +1,5 @@
-"""Command line: run the pipeline for a date range, generate sample data, analyse, rebuild the catalog."""
+"""Command line: run the pipeline for a date range, see where things stand, write one
+report, open the dashboard, generate sample data, analyse, rebuild the catalog."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ def _date(text: str) -> dt.date:
 
 def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
     """Materialize every asset for the snapshot dates [first, last] in one run."""
-    import dagster as dg
 
     from engagement_pipeline.config import load_config
     from engagement_pipeline.defs.build import build_definitions
@@ -43,12 +43,7 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
             raise PipelineError(
                 f"{name} {key} is not a snapshot date of this config ({keys[0]} .. {keys[-1]})."
             )
-    # A persistent instance (DAGSTER_HOME) keeps the runs in the UI's history.
-    instance = (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
+    instance = _instance()
     print(f"Materializing snapshots {first_key} .. {last_key} ({config_path}) ...", flush=True)
     runs = execute_range(
         job,
@@ -140,24 +135,112 @@ def _catalog(_args: argparse.Namespace, config_path: Path) -> int:
     return 0
 
 
+def _instance():
+    import dagster as dg
+
+    # A persistent instance (DAGSTER_HOME) keeps the runs in the UI's history.
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _status(_args: argparse.Namespace, config_path: Path) -> int:
+    from engagement_pipeline.defs.build import build_definitions
+    from engagement_pipeline.defs.status import pipeline_status, status_text
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise PipelineError(
+            "DAGSTER_HOME is not set, so there is no run history to show. Set it to the "
+            "folder of the Dagster instance (bootstrap.py uses ./dagster_home)."
+        )
+    print(status_text(pipeline_status(_instance(), build_definitions(config_path))), end="")
+    return 0
+
+
+def _report(args: argparse.Namespace, config_path: Path) -> int:
+    from engagement_pipeline.config import load_config
+    from engagement_pipeline.presentation.report_files import render_report
+
+    text = render_report(load_config(config_path), args.date, args.format)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote the {args.format} report of {args.date} to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _dashboard(args: argparse.Namespace, config_path: Path) -> int:
+    from engagement_pipeline.presentation.serve import serve_dashboard
+
+    return serve_dashboard(config_path, args.port)
+
+
+EXAMPLES = {
+    "run": "engagement-pipeline run --from 2025-06-01 --to 2025-06-30",
+    "status": "engagement-pipeline status --config config.yaml",
+    "report": "engagement-pipeline report --date 2025-06-30 --format html --out report.html",
+    "dashboard": "engagement-pipeline dashboard --port 8501",
+    "generate-sample": "engagement-pipeline generate-sample --customers 100000 --days 365 "
+    "--format parquet --out data/benchmark",
+    "analyze": "engagement-pipeline analyze --date 2025-06-30",
+    "catalog": "engagement-pipeline catalog",
+    "clv-holdout": "engagement-pipeline clv-holdout --calibration-end 1997-09-30 "
+    "--holdout-end 1998-06-30",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="engagement-pipeline", description=__doc__)
-    parser.add_argument(
+    # --config is accepted before the subcommand and after it (SUPPRESS: an absent one
+    # after it does not undo one given before).
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
         "--config",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,
         help="config file (default: $CONFIG_PATH or ./config.yaml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="engagement-pipeline",
+        description=__doc__,
+        parents=[config],
+        epilog="Example: " + EXAMPLES["run"],
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_run = sub.add_parser(
-        "run", help="materialize all assets for a range of snapshot dates (default: all)"
-    )
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help,
+            description=help[0].upper() + help[1:] + ".",
+            parents=[config],
+            epilog=f"Example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p_run = add("run", "materialize all assets for a range of snapshot dates (default: all)")
     p_run.add_argument("--from", dest="first", type=_date)
     p_run.add_argument("--to", dest="last", type=_date)
     p_run.set_defaults(handler=lambda a, path: run(path, a.first, a.last))
 
-    p_gen = sub.add_parser("generate-sample", help="write a seeded synthetic data set")
+    p_status = add(
+        "status",
+        "per asset the materialized date ranges and its last run, the latest run's outcome "
+        "and the failing checks",
+    )
+    p_status.set_defaults(handler=_status)
+
+    p_report = add("report", "write or print one snapshot date's report from the lake")
+    p_report.add_argument("--date", type=_date, required=True, help="snapshot date YYYY-MM-DD")
+    p_report.add_argument("--format", choices=["md", "html", "json"], default="md")
+    p_report.add_argument("--out", type=Path, default=None, help="write here (default: print)")
+    p_report.set_defaults(handler=_report)
+
+    p_dash = add("dashboard", "open the read-only dashboard over the lake on 127.0.0.1")
+    p_dash.add_argument("--port", type=int, default=8501)
+    p_dash.set_defaults(handler=_dashboard)
+
+    p_gen = add("generate-sample", "write a seeded synthetic data set")
     p_gen.add_argument("--out", type=Path, default=Path("data/sample"))
     p_gen.add_argument("--customers", type=int, default=1000)
     p_gen.add_argument("--start", type=_date, default=dt.date(2025, 1, 1))
@@ -171,16 +254,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_gen.set_defaults(handler=_generate_sample)
 
-    p_an = sub.add_parser("analyze", help="print the analysis of one snapshot date (Python API)")
+    p_an = add("analyze", "print the analysis of one snapshot date (Python API)")
     p_an.add_argument("--date", type=_date, default=None)
     p_an.set_defaults(handler=_analyze)
 
-    p_cat = sub.add_parser("catalog", help="rebuild the DuckDB catalog of views over the lake")
+    p_cat = add("catalog", "rebuild the DuckDB catalog of views over the lake")
     p_cat.set_defaults(handler=_catalog)
 
-    p_hold = sub.add_parser(
-        "clv-holdout", help="calibration/holdout evaluation of predicted purchases"
-    )
+    p_hold = add("clv-holdout", "calibration/holdout evaluation of predicted purchases")
     p_hold.add_argument("--calibration-end", type=_date, required=True)
     p_hold.add_argument("--holdout-end", type=_date, required=True)
     p_hold.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
@@ -193,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     from engagement_pipeline.config import default_config_path
 
     try:
-        return args.handler(args, args.config or default_config_path())
+        return args.handler(args, getattr(args, "config", None) or default_config_path())
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -743,6 +743,15 @@ class StorageConfig(_Section):
     reports_path: str = "reports"
 
 
+class ReportsConfig(_Section):
+    """What the report asset writes beside each date's Markdown, JSON and alerts.csv."""
+
+    html: bool = Field(
+        default=True,
+        description="Write engagement_report.html with charts (about a second per date).",
+    )
+
+
 class Config(_Section):
     """The whole config.yaml."""
 
@@ -764,6 +773,7 @@ class Config(_Section):
     journeys: JourneysConfig = JourneysConfig()
     funnel: FunnelConfig = FunnelConfig()
     attribution: AttributionConfig = AttributionConfig()
+    reports: ReportsConfig = ReportsConfig()
     anomalies: AnomaliesConfig = AnomaliesConfig()
     storage: StorageConfig = StorageConfig()
     base_dir: Path = Field(

@@ -37,6 +37,8 @@ def base_config(start: str, end: str | None) -> dict[str, Any]:
         },
         "purchase_data": {"file_path": "purchases.csv"},
         "storage": {"lake_path": "lake", "reports_path": "reports"},
+        # about a second a date: on where a test asks for it (tests/presentation)
+        "reports": {"html": False},
     }
 
 

@@ -409,9 +409,11 @@ def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(reports_dir: Path, document: dict[str, Any]) -> tuple[Path, Path, Path]:
+def write_report(
+    reports_dir: Path, document: dict[str, Any], html: bool = True
+) -> tuple[Path, Path, Path | None]:
     """Write reports/<snapshot_date>/engagement_report.md, engagement_analysis.json and
-    engagement_report.html, each atomically."""
+    (with `html`) engagement_report.html, each atomically."""
     from engagement_pipeline.presentation.html_report import render_html
 
     folder = reports_dir / document["snapshot_date"]
@@ -421,12 +423,14 @@ def write_report(reports_dir: Path, document: dict[str, Any]) -> tuple[Path, Pat
         folder / REPORT_JSON,
         folder / REPORT_HTML,
     )
-    for path, text in (
+    pages = [
         (md_path, render_markdown(document)),
         (json_path, json.dumps(document, indent=2, sort_keys=False) + "\n"),
-        (html_path, render_html(document)),
-    ):
+    ]
+    if html:
+        pages.append((html_path, render_html(document)))
+    for path, text in pages:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-    return md_path, json_path, html_path
+    return md_path, json_path, html_path if html else None

@@ -18,6 +18,7 @@ from engagement_pipeline.analytics.intelligence_report import (
 from engagement_pipeline.analytics.journeys_report import JOURNEY_SECTIONS
 from engagement_pipeline.analytics.report import REPORT_INPUTS, report_documents, write_report
 from engagement_pipeline.analytics.report_figures import FIGURE_SECTIONS
+from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import reports_user_errors
@@ -60,16 +61,17 @@ REPORT_CONTRACTS = [
 
 
 def report_outcome(
-    markdown_path: Path, json_path: Path, html_path: Path, total_customers: int
+    markdown_path: Path, json_path: Path, html_path: Path | None, total_customers: int
 ) -> CheckOutcome:
-    """One date's written reports exist, parse, hold every section and chart and agree with
-    the segments."""
+    """One date's written reports exist, parse, hold every section and chart (the HTML when
+    reports.html is on) and agree with the segments."""
     text = markdown_path.read_text(encoding="utf-8") if markdown_path.is_file() else ""
     problems = [f"Markdown lacks {s}" for s in REPORT_SECTIONS if s not in text]
-    page = html_path.read_text(encoding="utf-8") if html_path.is_file() else ""
-    problems += [
-        f"HTML lacks the {k} chart" for k in FIGURE_KEYS if f'data-chart="{k}"' not in page
-    ]
+    if html_path is not None:
+        page = html_path.read_text(encoding="utf-8") if html_path.is_file() else ""
+        problems += [
+            f"HTML lacks the {k} chart" for k in FIGURE_KEYS if f'data-chart="{k}"' not in page
+        ]
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
         if doc.get("total_customers") != total_customers or len(
@@ -92,13 +94,15 @@ def report_outcome(
 
 def _write_date(
     context: dg.AssetExecutionContext,
-    reports_dir: Path,
+    config: Config,
     document: dict,
     write_alerts: Callable[[Path], Path],
 ) -> tuple[dict, CheckOutcome]:
     """Write one date's Markdown, JSON and alerts.csv, attach them to its partition, and
     check them."""
-    md_path, json_path, html_path = write_report(reports_dir, document)
+    md_path, json_path, html_path = write_report(
+        config.reports_dir, document, html=config.reports.html
+    )
     alerts_path = write_alerts(md_path.parent)
     date, figures = document["snapshot_date"], document["overall_metrics"]
     context.add_asset_metadata(
@@ -107,8 +111,14 @@ def _write_date(
             "report": dg.MetadataValue.md(md_path.read_text(encoding="utf-8")),
             "report_path": dg.MetadataValue.path(str(md_path)),
             "json_path": dg.MetadataValue.path(str(json_path)),
-            "html_path": dg.MetadataValue.path(str(html_path)),
-            "html_report": dg.MetadataValue.url(html_path.resolve().as_uri()),
+            **(
+                {
+                    "html_path": dg.MetadataValue.path(str(html_path)),
+                    "html_report": dg.MetadataValue.url(html_path.resolve().as_uri()),
+                }
+                if html_path
+                else {}
+            ),
             "alerts_path": dg.MetadataValue.path(str(alerts_path)),
             "alerts": len(document.get("alerts", [])),
             "total_customers": int(document["total_customers"]),
@@ -127,7 +137,7 @@ def _write_date(
         "markdown_path": str(md_path),
         "json_path": str(json_path),
     }
-    row["html_path"] = str(html_path)
+    row["html_path"] = str(html_path) if html_path else None
     return row, report_outcome(md_path, json_path, html_path, document["total_customers"])
 
 
@@ -157,7 +167,7 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         for day, document in report_documents(con, assets, config).items():
             row, outcomes[day] = _write_date(
                 context,
-                config.reports_dir,
+                config,
                 document,
                 partial(write_alerts_csv, assets[CUSTOMER_ALERTS], day=dt.date.fromisoformat(day)),
             )

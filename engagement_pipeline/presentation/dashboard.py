@@ -1,0 +1,232 @@
+"""The dashboard: a read-only Streamlit app over the lake (`engagement-pipeline dashboard`).
+
+Every figure comes from LakeReader (the report's own documents and the assets' rows) and
+every chart from presentation.charts; this file only lays them out and filters rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from engagement_pipeline.config import default_config_path, load_config
+from engagement_pipeline.errors import PipelineError
+from engagement_pipeline.presentation import charts
+from engagement_pipeline.presentation.lake_reader import FILTERS, LakeReader
+
+CACHE_SECONDS = 60  # a running pipeline's new dates appear within a minute
+FILTER_LABELS = {
+    "segment": "Segment",
+    "rfm_segment": "RFM segment",
+    "risk_level": "Risk level",
+    "action": "Action",
+    "country": "Country",
+}
+ROWS_SHOWN = 500
+
+
+def _reader() -> LakeReader:
+    return LakeReader(load_config(default_config_path()))
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def _dates() -> list[str]:
+    return _reader().dates()
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner="Reading the snapshot ...")
+def _document(day: str) -> dict[str, Any]:
+    return _reader().document(day)
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner=False)
+def _trend() -> pd.DataFrame:
+    return _reader().trend()
+
+
+@st.cache_data(ttl=CACHE_SECONDS, show_spinner="Reading customers ...")
+def _customers(day: str) -> pd.DataFrame:
+    return _reader().customers(day)
+
+
+def _chart(figure: charts.Figure) -> None:
+    st.subheader(figure.title)
+    st.caption(figure.reading)
+    if figure.chart is not None:
+        st.altair_chart(figure.chart, use_container_width=False)
+
+
+def _money(value: float | None) -> str:
+    return "–" if value is None or pd.isna(value) else f"${value:,.0f}"
+
+
+def overview(day: str) -> None:
+    doc = _document(day)
+    st.title(f"Overview — {day}")
+    metrics, trend = doc["overall_metrics"], _trend()
+    before = trend[pd.to_datetime(trend["snapshot_date"]).dt.strftime("%Y-%m-%d") < day].tail(1)
+    previous = before.iloc[0] if not before.empty else None
+
+    def delta(key: str, fmt: str) -> str | None:
+        """The change since the previous snapshot date, formatted like the figure."""
+        if previous is None:
+            return None
+        return fmt.format(float(metrics[key] or 0) - float(previous[key] or 0))
+
+    cols = st.columns(4)
+    cols[0].metric(
+        "Customers", f"{metrics['total_customers']:,}", delta("total_customers", "{:+,.0f}")
+    )
+    cols[1].metric(
+        "Revenue to date", _money(metrics["total_revenue"]), delta("total_revenue", "{:+,.0f} $")
+    )
+    cols[2].metric("Average LTV", f"${metrics['avg_ltv']:,.2f}", delta("avg_ltv", "{:+,.2f} $"))
+    cols[3].metric(
+        "Average engagement",
+        f"{metrics['avg_engagement_score']:.3f}",
+        delta("avg_engagement_score", "{:+.4f}"),
+    )
+    st.subheader("Trend across snapshot dates")
+    st.caption("Customers, revenue to date, average LTV and engagement on every date.")
+    st.line_chart(trend.set_index("snapshot_date")[["total_customers"]], y_label="Customers")
+    st.line_chart(trend.set_index("snapshot_date")[["total_revenue"]], y_label="Revenue ($)")
+    _chart(charts.segments_figure(doc))
+    for measure in charts.DISTRIBUTION_TITLES:
+        _chart(charts.distribution_figure(doc, measure))
+
+
+def segments(day: str) -> None:
+    doc = _document(day)
+    st.title(f"Segments and RFM — {day}")
+    st.table(pd.DataFrame(doc["segment_analyses"]).drop(columns=["recommendations"]))
+    _chart(charts.rfm_grid_figure(doc))
+    st.subheader("RFM segments")
+    st.table(pd.DataFrame(doc["rfm_segments"]))
+    st.subheader("Drill down")
+    names = [s["segment"] for s in doc["rfm_segments"]]
+    chosen = st.selectbox("Customers of the RFM segment", names, key="drill")
+    rows = _customers(day)
+    shown = rows[rows["rfm_segment"] == chosen]
+    st.metric("Customers in the segment", f"{len(shown):,}")
+    st.dataframe(shown.head(ROWS_SHOWN), hide_index=True)
+
+
+def risk_and_actions(day: str) -> None:
+    doc = _document(day)
+    st.title(f"Risk and actions — {day}")
+    rows = _customers(day)
+    cols = st.columns(len(FILTERS))
+    chosen = {
+        column: cols[i].multiselect(
+            FILTER_LABELS[column], sorted(rows[column].dropna().unique()), key=f"f_{column}"
+        )
+        for i, column in enumerate(FILTERS)
+    }
+    shown = rows
+    for column, values in chosen.items():
+        if values:
+            shown = shown[shown[column].isin(values)]
+    cols = st.columns(3)
+    cols[0].metric("Customers shown", f"{len(shown):,}")
+    cols[1].metric("Total cost", _money(shown["cost"].sum()))
+    cols[2].metric("Expected return", _money(shown["expected_return"].sum()))
+    st.caption(f"Riskiest first; the first {ROWS_SHOWN} rows (download below for all).")
+    st.dataframe(shown.head(ROWS_SHOWN), hide_index=True)
+    st.download_button(
+        "Download these customers (CSV)", shown.to_csv(index=False), f"customers-{day}.csv"
+    )
+    _chart(charts.risk_figure(doc))
+    _chart(charts.actions_figure(doc))
+
+
+def customer_lookup(day: str) -> None:
+    st.title(f"Customer lookup — {day}")
+    customer_id = st.text_input("Customer id", key="customer_id").strip()
+    if not customer_id:
+        st.info("Type a customer id (for example one from the Risk and actions table).")
+        return
+    reader = _reader()
+    figures = reader.customer(day, customer_id)
+    if figures is None:
+        st.warning(f"No customer {customer_id!r} on {day}.")
+        return
+    st.subheader(f"{customer_id}: {figures['action']}")
+    st.markdown(f"**Why:** {figures['explanation']}")
+    cols = st.columns(4)
+    cols[0].metric("Segment", figures["segment"])
+    cols[1].metric("Risk", f"{figures['risk_score']:.0f} ({figures['risk_level']})")
+    cols[2].metric("Lifetime value", _money(figures["lifetime_value"]))
+    cols[3].metric("Predicted CLV", _money(figures["predicted_clv"]))
+    st.table(
+        pd.DataFrame(
+            {
+                "figure": list(figures),
+                "value": [
+                    f"{v:,.4g}" if isinstance(v, float) else str(v) for v in figures.values()
+                ],
+            }
+        )
+    )
+    history = reader.customer_history(customer_id, day)
+    st.subheader("History across snapshot dates")
+    st.line_chart(history.set_index("snapshot_date")[["lifetime_value", "predicted_clv"]])
+    st.line_chart(history.set_index("snapshot_date")[["risk_score"]], y_label="Risk (0-100)")
+
+
+def journeys(day: str) -> None:
+    doc = _document(day)
+    st.title(f"Journeys and channels — {day}")
+    _chart(charts.cohort_figure(doc))
+    _chart(charts.funnel_figure(doc))
+    _chart(charts.attribution_figure(doc))
+    st.subheader("Top journey paths")
+    st.table(pd.DataFrame(doc["top_paths"]))
+
+
+def alerts(day: str) -> None:
+    doc = _document(day)
+    st.title(f"Alerts and anomalies — {day}")
+    rows = pd.DataFrame(doc["alerts"])
+    st.metric("Alerts", f"{len(rows):,}")
+    if rows.empty:
+        st.info("No alerts on this date.")
+    else:
+        st.table(
+            rows[["customer_id", "risk_score", "risk_level", "previous_risk_level", "explanation"]]
+        )
+    _chart(charts.anomaly_figure(doc))
+
+
+PAGES = {
+    "Overview": overview,
+    "Segments and RFM": segments,
+    "Risk and actions": risk_and_actions,
+    "Customer lookup": customer_lookup,
+    "Journeys and channels": journeys,
+    "Alerts and anomalies": alerts,
+}
+
+
+def main() -> None:
+    st.set_page_config(page_title="Engagement dashboard", layout="wide")
+    try:
+        dates = _dates()
+    except PipelineError as exc:
+        st.error(str(exc))
+        return
+    if not dates:
+        config = load_config(default_config_path())
+        st.title("Engagement dashboard")
+        st.warning(
+            f"The lake at {config.lake_dir} has no complete snapshot yet. Run "
+            "`python3 bootstrap.py` (the sample) or `engagement-pipeline run`, then reload."
+        )
+        return
+    day = st.sidebar.selectbox("Snapshot date", dates[::-1], key="snapshot_date")
+    page = st.sidebar.radio("Page", list(PAGES), key="page")
+    PAGES[page](day)
+
+
+main()
