@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -110,9 +111,11 @@ def _customer_metrics(frame: pd.DataFrame) -> list[CustomerMetrics]:
     ]
 
 
-def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementAnalysis:
-    """The full analysis of one snapshot date for an already-loaded configuration."""
-    con = new_connection()
+def computed_on(
+    con: duckdb.DuckDBPyConnection, config: Config, snapshot_date: dt.date | None
+) -> tuple[dt.date, dict[str, duckdb.DuckDBPyRelation]]:
+    """Every asset's rows of one snapshot date (default: the config's end, else the data's
+    last day), computed from the sources' whole history without the lake."""
     first = config.snapshots.start_date
     last = snapshot_date or config.snapshots.end_date or dt.date(9999, 12, 31)
     events = validate_events(con, config, first, last).loaded
@@ -127,10 +130,24 @@ def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementA
     computed = run_stages(
         con, {RAW_ENGAGEMENT_EVENTS: events, RAW_PURCHASES: purchases}, dates, config
     )
-    on_day = {
+    return snapshot_date, {
         name: rel.filter(f"CAST(snapshot_date AS DATE) = DATE '{snapshot_date.isoformat()}'")
         for name, rel in computed.items()
     }
+
+
+def report_document(config: Config, snapshot_date: dt.date | None = None) -> dict[str, Any]:
+    """One snapshot date's report document (what engagement_analysis.json holds), computed
+    from the sources without the lake."""
+    con = new_connection()
+    snapshot_date, on_day = computed_on(con, config, snapshot_date)
+    return report_documents(con, on_day, config)[snapshot_date.isoformat()]
+
+
+def analyze(config: Config, snapshot_date: dt.date | None = None) -> EngagementAnalysis:
+    """The full analysis of one snapshot date for an already-loaded configuration."""
+    con = new_connection()
+    snapshot_date, on_day = computed_on(con, config, snapshot_date)
     # referenced by name in the SQL below
     segments, scores = on_day[CUSTOMER_SEGMENTS], on_day[ENGAGEMENT_SCORES]  # noqa: F841
     rfm, lifecycle = on_day[CUSTOMER_RFM], on_day[CUSTOMER_LIFECYCLE]  # noqa: F841

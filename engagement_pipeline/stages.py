@@ -243,17 +243,24 @@ def _daily_metrics(con, inputs: Relations, dates, _config: Config, _earlier):
 
 
 def _anomalies(con, inputs: Relations, dates, config: Config, earlier):
-    metrics = inputs[DAILY_METRICS]
     if earlier is None:  # the full computation: the metrics of every raw day up to the dates
         events, purchases = inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES]
         first = min(config.snapshots.start_date, min(dates))
         days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
         metrics = compute_daily_metrics(con, events, purchases, days)
+    else:
+        metrics = inputs[DAILY_METRICS]
     return compute_anomalies(con, metrics, dates, config.anomalies, earlier)
 
 
 def _timeline(con, inputs: Relations, dates, config: Config, earlier):
-    return compute_anomaly_timeline(con, inputs[METRIC_ANOMALIES], dates, config.anomalies, earlier)
+    anomalies = inputs[METRIC_ANOMALIES]
+    if earlier is None:  # the full computation: every judged day of the first date's timeline
+        start = config.snapshots.start_date
+        first = max(start, min(dates) - dt.timedelta(days=int(config.anomalies.timeline_days) - 1))
+        days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
+        anomalies = _anomalies(con, inputs, days, config, None)
+    return compute_anomaly_timeline(con, anomalies, dates, config.anomalies, earlier)
 
 
 def _training_days_needed(day: dt.date, config: Config) -> list[dt.date]:
@@ -472,7 +479,8 @@ STAGES: tuple[Stage, ...] = (
         ANOMALY_TIMELINE,
         "One metric on one judged day of the anomalies.timeline_days up to the date: its "
         "value, expected range, score and whether it was an anomaly.",
-        (METRIC_ANOMALIES,),
+        # the raw days: read only without earlier rows, as for metric_anomalies
+        (METRIC_ANOMALIES, RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
         _timeline,
         Lookback(lambda _c: 1, _previous_day),
         {

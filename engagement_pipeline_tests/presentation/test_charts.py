@@ -1,0 +1,187 @@
+"""The charts are built from the report document's figures, with readings worked by hand."""
+
+import pytest
+
+from engagement_pipeline.presentation import charts
+from engagement_pipeline.presentation.html_report import render_html
+
+SEGMENTS = [
+    {"segment": "Champion", "customer_count": 10, "total_revenue": 5000.0},
+    {"segment": "Potential", "customer_count": 30, "total_revenue": 1000.0},
+]
+
+
+def bins(measure: str, counts: list[int], width: float) -> list[dict]:
+    return [
+        {
+            "measure": measure,
+            "bin": i,
+            "bin_low": i * width,
+            "bin_high": (i + 1) * width,
+            "open_ended": i == len(counts) - 1,
+            "customers": n,
+        }
+        for i, n in enumerate(counts)
+    ]
+
+
+def document() -> dict:
+    return {
+        "snapshot_date": "2025-04-28",
+        "total_customers": 40,
+        "overall_metrics": {
+            "total_customers": 40,
+            "active_customers": 35,
+            "purchasing_customers": 20,
+            "total_revenue": 6000.0,
+            "avg_ltv": 150.0,
+            "avg_engagement_score": 0.25,
+        },
+        "segment_analyses": SEGMENTS,
+        "distributions": bins("lifetime_value", [4, 5, 6, 5], 100.0)
+        + bins("engagement_score", [30, 10], 0.5),
+        "rfm_grid": [
+            {"r_score": 5, "f_score": 5, "customers": 5, "avg_monetary": 900.0},
+            {"r_score": 1, "f_score": 1, "customers": 15, "avg_monetary": 50.0},
+        ],
+        "risk_levels": [
+            {"level": lvl, "customer_count": n, "share": n / 40, "avg_risk_score": 10.0}
+            for lvl, n in (("low", 20), ("medium", 10), ("high", 6), ("critical", 4))
+        ],
+        "actions": [
+            {
+                "action": "Win-back offer",
+                "customer_count": 10,
+                "total_cost": 150.0,
+                "total_expected_return": 600.0,
+            },
+            {
+                "action": "No action",
+                "customer_count": 30,
+                "total_cost": 0.0,
+                "total_expected_return": 0.0,
+            },
+        ],
+        "cohort_retention": [
+            {
+                "cohort_month": "2025-03-01",
+                "months_since": m,
+                "cohort_customers": 10,
+                "retention_rate": r,
+            }
+            for m, r in ((0, 1.0), (1, 0.4))
+        ]
+        + [
+            {
+                "cohort_month": "2025-04-01",
+                "months_since": 0,
+                "cohort_customers": 5,
+                "retention_rate": 1.0,
+            }
+        ],
+        "funnel": [
+            {
+                "stage": "awareness",
+                "customers_reached": 40,
+                "share_of_customers": 1.0,
+                "conversion_from_previous": None,
+            },
+            {
+                "stage": "purchase",
+                "customers_reached": 20,
+                "share_of_customers": 0.5,
+                "conversion_from_previous": 0.5,
+            },
+            {
+                "stage": "repeat_purchase",
+                "customers_reached": 8,
+                "share_of_customers": 0.2,
+                "conversion_from_previous": 0.4,
+            },
+        ],
+        "channel_attribution": [
+            {
+                "channel": c,
+                "model": "markov",
+                "conversions": n,
+                "revenue": 10.0 * n,
+                "share_of_conversions": n / 10,
+            }
+            for c, n in (("(no touch)", 5), ("email", 3), ("web", 2))
+        ],
+        "anomaly_timeline": [
+            {
+                "day": "2025-04-27",
+                "metric": "orders",
+                "value": 9.0,
+                "expected_low": 5.0,
+                "expected_high": 15.0,
+                "is_anomaly": False,
+                "direction": None,
+            },
+            {
+                "day": "2025-04-28",
+                "metric": "orders",
+                "value": 40.0,
+                "expected_low": 5.0,
+                "expected_high": 15.0,
+                "is_anomaly": True,
+                "direction": "spike",
+            },
+        ],
+        "alerts": [],
+    }
+
+
+def test_every_chart_reads_its_figures_off_the_document():
+    figures = {f.key: f for f in charts.report_figures(document())}
+    assert list(figures) == list(charts.FIGURE_KEYS)
+    assert figures["segments"].reading == (
+        "Potential is the largest segment (75% of customers); Champion brings the most "
+        "revenue (83%)."
+    )
+    # 4 + 5 = 9 of 20 below 200, 15 of 20 by 300: half are reached in the third bin
+    assert figures["lifetime_value"].reading.startswith(
+        "Half of the 20 customers shown are at or below $300;"
+    )
+    assert figures["lifetime_value"].table["customers"].tolist() == [4, 5, 6, 5]
+    assert (
+        figures["engagement_score"].reading
+        == "Half of the 40 customers shown are at or below 0.50."
+    )
+    assert figures["rfm_grid"].reading.startswith("5 of 20 purchasing customers (25%)")
+    assert figures["risk"].reading.startswith("10 customers (25%) are at high or critical risk")
+    assert figures["actions"].reading == (
+        "The actions cost $150 in all and are expected to return $600 (ROI 300%)."
+    )
+    assert figures["cohorts"].reading == "Month-1 retention ranges from 40% to 40% across cohorts."
+    assert figures["funnel"].reading == (
+        "20% of customers reach repeat_purchase; the weakest step is into repeat_purchase "
+        "(40% go on)."
+    )
+    # the no-touch conversions are named apart, not crowned as the best channel
+    assert figures["attribution"].reading == (
+        "Under the Markov model email earns the largest share of conversions (30%); "
+        "50% had no touch in the lookback ((no touch))."
+    )
+    assert (
+        figures["anomalies"].reading
+        == "1 anomalies in the last 2 days: orders spike on 2025-04-28."
+    )
+    # a date without predictions has no chart, and says why
+    assert figures["predicted_clv"].chart is None
+
+
+@pytest.mark.parametrize("section", ["rfm_grid", "cohort_retention", "channel_attribution"])
+def test_an_empty_section_gives_a_sentence_not_an_error(section):
+    doc = {**document(), section: []}
+    page = render_html(doc)
+    assert 'class="empty"' in page
+
+
+def test_the_page_is_self_contained_and_carries_every_chart():
+    page = render_html(document())
+    assert "<script" not in page and "src=" not in page and "@import" not in page
+    for key in charts.FIGURE_KEYS:
+        assert f'data-chart="{key}"' in page
+    assert page.count("<svg") == len(charts.FIGURE_KEYS) - 1  # no predicted CLV on this date

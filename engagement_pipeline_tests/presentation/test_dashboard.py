@@ -1,0 +1,115 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright) over the sample run:
+every page loads without an error, its figures are the lake's, filters change the table and
+the customer lookup finds a customer."""
+
+import os
+import subprocess
+
+import duckdb
+import pytest
+
+from engagement_pipeline.config import CONFIG_PATH_ENV
+from engagement_pipeline.presentation.dashboard import PAGES
+from engagement_pipeline.presentation.serve import dashboard_command
+from engagement_pipeline_tests.presentation.conftest import SCREENSHOTS, free_port, wait_for
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def dashboard(sample_run):
+    port = free_port()
+    env = dict(os.environ, **{CONFIG_PATH_ENV: str(sample_run.config_path)})
+    process = subprocess.Popen(
+        dashboard_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def page(browser, dashboard):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(dashboard)
+    page.wait_for_selector("[data-testid=stSidebar]")
+    yield page
+    page.close()
+
+
+def settle(page) -> None:
+    """Until Streamlit has finished running the script for the last interaction."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached")
+    page.wait_for_selector("[data-testid=stMain] h1")
+
+
+def open_page(page, name: str) -> None:
+    page.locator("[data-testid=stSidebar]").get_by_text(name, exact=True).click()
+    settle(page)
+    page.wait_for_selector(f"h1:has-text('{name.split()[0]}')")
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid=stMetric]", has_text=label).first
+    return box.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+def lake_count(run, asset: str, where: str = "true") -> int:
+    files = f"{run.lake}/{asset}/snapshot_date={run.last}/data.parquet"
+    return duckdb.sql(f"SELECT count(*) FROM read_parquet('{files}') WHERE {where}").fetchall()[0][
+        0
+    ]
+
+
+def test_every_page_loads_without_an_error(page):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for i, name in enumerate(PAGES):
+        open_page(page, name)
+        assert page.locator("[data-testid=stException]").count() == 0, name
+        assert page.locator("[data-testid=stAlertContentError]").count() == 0, name
+        page.screenshot(path=str(SCREENSHOTS / f"dashboard_{i}_{name.replace(' ', '_')}.png"))
+
+
+def test_the_overview_shows_the_lakes_figures(page, sample_run):
+    settle(page)
+    assert metric(page, "Customers") == f"{lake_count(sample_run, 'customer_segments'):,}"
+    revenue = duckdb.sql(
+        f"SELECT sum(total_revenue) FROM read_parquet('{sample_run.lake}/customer_segments/"
+        f"snapshot_date={sample_run.last}/data.parquet')"
+    ).fetchall()[0][0]
+    assert metric(page, "Revenue to date") == f"${revenue:,.0f}"
+
+
+def test_filters_change_the_table(page, sample_run):
+    open_page(page, "Risk and actions")
+    assert metric(page, "Customers shown") == f"{lake_count(sample_run, 'next_best_actions'):,}"
+    risk_filter = page.locator("[data-testid=stMultiSelect]", has_text="Risk level")
+    risk_filter.locator("input").click()
+    page.get_by_role("option", name="high", exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
+    high = lake_count(sample_run, "customer_risk", "risk_level = 'high'")
+    assert 0 < high < lake_count(sample_run, "customer_risk")
+    assert metric(page, "Customers shown") == f"{high:,}"
+
+
+def test_the_customer_lookup_finds_a_known_customer(page, sample_run):
+    files = f"{sample_run.lake}/next_best_actions/snapshot_date={sample_run.last}/data.parquet"
+    customer, action = duckdb.sql(
+        f"SELECT customer_id, action FROM read_parquet('{files}') ORDER BY risk_score DESC LIMIT 1"
+    ).fetchall()[0]
+    open_page(page, "Customer lookup")
+    page.get_by_label("Customer id").fill(customer)
+    page.keyboard.press("Enter")
+    settle(page)
+    page.wait_for_selector(f"h3:has-text('{customer}')")
+    assert page.locator("h3", has_text=customer).inner_text().strip() == f"{customer}: {action}"
+    page.get_by_label("Customer id").fill("NO-SUCH-CUSTOMER")
+    page.keyboard.press("Enter")
+    settle(page)
+    page.wait_for_selector("text=No customer 'NO-SUCH-CUSTOMER'")
