@@ -1,3 +1,7 @@
+import json
+import re
+
+import pytest
 import yaml
 
 from engagement_pipeline.cli import main
@@ -64,3 +68,57 @@ def test_a_step_failing_on_a_bug_exits_1(make_project, capsys, monkeypatch):
     )
     assert main(["--config", str(path), "run"]) == 1
     assert "not an input problem" in capsys.readouterr().err
+
+
+def test_config_goes_before_or_after_the_subcommand_and_every_help_has_an_example(capsys):
+    from engagement_pipeline.cli import EXAMPLES, _parser
+
+    parser = _parser()
+    assert parser.parse_args(["--config", "a.yaml", "status"]).config.name == "a.yaml"
+    assert parser.parse_args(["status", "--config", "b.yaml"]).config.name == "b.yaml"
+    # given before and not after: the one given stands
+    assert (
+        parser.parse_args(["--config", "a.yaml", "report", "--date", "2025-01-01"]).config.name
+        == "a.yaml"
+    )
+    for name, example in EXAMPLES.items():
+        with pytest.raises(SystemExit):
+            parser.parse_args([name, "--help"])
+        assert f"Example:\n  {example}" in capsys.readouterr().out
+
+
+def test_report_prints_and_writes_one_format(make_project, capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    path = make_project(EVENTS, PURCHASES, end="2025-01-05")
+    assert main(["--config", str(path), "run"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--config", str(path), "--date", "2025-01-05", "--format", "md"]) == 0
+    written = (path.parent / "reports" / "2025-01-05" / "engagement_report.md").read_text()
+    assert capsys.readouterr().out == written
+    assert main(["report", "--config", str(path), "--date", "2025-01-05", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["snapshot_date"] == "2025-01-05"
+    out = tmp_path / "r.html"
+    args = ["report", "--date", "2025-01-05", "--format", "html", "--out", str(out)]
+    assert main(["--config", str(path), *args]) == 0
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    # a date the lake does not hold: one line naming it and what to run
+    assert main(["--config", str(path), "report", "--date", "2025-03-01"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The lake") and "--from 2025-03-01 --to 2025-03-01" in err
+
+
+def test_status_shows_ranges_runs_and_failing_checks(make_project, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    path = make_project(EVENTS, PURCHASES, end="2025-01-05")
+    assert main(["--config", str(path), "run", "--to", "2025-01-03"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Latest run:" in out and "SUCCESS" in out
+    assert re.search(r"customer_segments\s+2025-01-01 \.\. 2025-01-03\s+\w{8} SUCCESS", out)
+    # too few purchases to fit the CLV model on those days: a (non-blocking) failing check
+    assert "customer_clv.model_fitted: 3 dates (2025-01-01 .. 2025-01-03)" in out
+    monkeypatch.delenv("DAGSTER_HOME")
+    assert main(["status", "--config", str(path)]) == 2
+    assert "DAGSTER_HOME is not set" in capsys.readouterr().err

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-FAILED = (
-    AssetCheckExecutionRecordStatus.FAILED,
-    AssetCheckExecutionRecordStatus.EXECUTION_FAILED,
-)
+FAILED = (AssetCheckExecutionRecordStatus.FAILED,)  # evaluated and did not pass
 
 
 def date_ranges(keys: Iterable[str]) -> list[tuple[str, str]]:
