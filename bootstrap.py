@@ -4,6 +4,11 @@
     python3 bootstrap.py          # set up, then materialize every sample snapshot and write reports
     python3 bootstrap.py test     # set up, then run the test suite
     python3 bootstrap.py dev      # set up, then open the Dagster UI on http://127.0.0.1:3000
+    python3 bootstrap.py dashboard  # set up, then open the dashboard on http://127.0.0.1:8501
+
+The test suite drives the dashboard and the Dagster UI in Debian's Chromium: `test`
+installs the chromium package with apt-get when it is missing (as root; otherwise it says
+what to install).
 
 Needs only Python 3.10+. Re-running is cheap: installation is skipped when nothing changed.
 """
@@ -56,17 +61,48 @@ def setup() -> dict[str, str]:
     return dict(os.environ, DAGSTER_HOME=str(DAGSTER_HOME))
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a
+    browser)."""
+    if CHROMIUM.exists():
+        return
+    if (
+        os.name != "nt"
+        and hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and Path("/usr/bin/apt-get").exists()
+    ):
+        print(
+            "Installing Chromium (Debian's chromium package) for the browser tests ...", flush=True
+        )
+        quiet = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        _run("apt-get", "update", "-qq", env=quiet)
+        _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=quiet)
+    else:
+        print(
+            "Chromium is missing: the browser tests will fail until it is installed "
+            "(sudo apt-get install chromium).",
+            flush=True,
+        )
+
+
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else "run"
     env = setup()
     if command == "run":
         _run(BIN / "engagement-pipeline", "run", *argv[1:], env=env)
     elif command == "test":
+        ensure_chromium()
         _run(PYTHON, "-m", "pytest", *argv[1:], env=env)
     elif command == "dev":
         _run(BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", "3000", *argv[1:], env=env)
+    elif command == "dashboard":
+        _run(BIN / "engagement-pipeline", "dashboard", *argv[1:], env=env)
     else:
-        sys.exit(f"unknown command {command!r}: use run, test or dev")
+        sys.exit(f"unknown command {command!r}: use run, test, dev or dashboard")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
         "channel_attribution",
         "daily_metrics",
         "metric_anomalies",
+        "anomaly_timeline",
     }
     # every check has one evaluation per date of the range run, attached to that date
     days = [f"2025-01-0{d}" for d in range(1, 6)]
