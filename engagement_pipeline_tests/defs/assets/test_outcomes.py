@@ -4,6 +4,7 @@ import pandas as pd
 
 from engagement_pipeline.analytics.intelligence_report import SECTIONS
 from engagement_pipeline.analytics.journeys_report import JOURNEY_SECTIONS
+from engagement_pipeline.analytics.report_figures import FIGURE_SECTIONS
 from engagement_pipeline.defs.assets import customer_analytics as ca
 from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
 from engagement_pipeline.defs.assets.report import REPORT_SECTIONS, report_outcome
@@ -37,22 +38,29 @@ def test_report_outcome(tmp_path):
     md, js = tmp_path / "r.md", tmp_path / "r.json"
     md.write_text("## Overview\n## Segments\n")
     js.write_text('{"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5]}')
-    out = report_outcome(md, js, 2)
+    out = report_outcome(md, js, None, 2)
     assert not out.passed and "Recommended strategies" in out.description
     md.write_text("\n".join(REPORT_SECTIONS))
-    assert report_outcome(md, js, 2).description == (
+    assert report_outcome(md, js, None, 2).description == (
         "JSON lacks rfm_segments; JSON lacks lifecycle_stages; JSON lacks risk_levels; "
         "JSON lacks actions; JSON lacks alerts; JSON lacks cohort_retention; JSON lacks funnel; "
         "JSON lacks top_paths; JSON lacks channel_attribution; JSON lacks anomalies; "
+        "JSON lacks distributions; JSON lacks rfm_grid; JSON lacks anomaly_timeline; "
         "alerts.csv missing"
     )
-    sections = {name: [] for name in (*SECTIONS, *JOURNEY_SECTIONS)}
+    sections = {name: [] for name in (*SECTIONS, *JOURNEY_SECTIONS, *FIGURE_SECTIONS)}
     js.write_text(
         json.dumps({"total_customers": 2, "segment_analyses": [1, 2, 3, 4, 5], **sections})
     )
     (tmp_path / "alerts.csv").write_text("snapshot_date,customer_id\n")
-    assert report_outcome(md, js, 2).passed
-    assert not report_outcome(md, js, 3).passed
+    assert report_outcome(md, js, None, 2).passed
+    assert not report_outcome(md, js, None, 3).passed
+    # with the HTML on, a page without the charts fails
+    page = tmp_path / "r.html"
+    page.write_text('<figure id="segments" data-chart="segments"></figure>')
+    assert report_outcome(md, js, page, 2).description.startswith(
+        "HTML lacks the lifetime_value chart"
+    )
 
 
 def test_clv_parameters_must_be_positive_when_converged(con):
