@@ -80,19 +80,10 @@ class LakeReader:
             .df()
         )
 
-    def _customer_view(self, day: str) -> None:
+    def _customer_rows(self, day: str, where: str) -> pd.DataFrame:
+        """The per-customer table of the date (CUSTOMER_COLUMNS) for the rows `where` keeps."""
         for alias, asset in zip("gflka", CUSTOMER_ASSETS, strict=True):
             self._rows(asset, day).create_view(f"_dash_{alias}", replace=True)
-
-    def customers(self, day: str, **filters: list[str]) -> pd.DataFrame:
-        """Every customer of the date with segment, RFM, lifecycle, risk and action; `filters`
-        (segment, rfm_segment, risk_level, action, country) keep the listed values."""
-        self._customer_view(day)
-        where = " AND ".join(
-            f"{column} IN ({', '.join(quote_literal(v) for v in values)})"
-            for column, values in filters.items()
-            if values and column in FILTERS
-        )
         return self.con.sql(
             f"""
             SELECT * FROM (
@@ -102,23 +93,24 @@ class LakeReader:
                 LEFT JOIN _dash_l l USING (customer_id)
                 LEFT JOIN _dash_k k USING (customer_id)
                 LEFT JOIN _dash_a a USING (customer_id)
-            ) {"WHERE " + where if where else ""}
+            ) WHERE {where}
             ORDER BY risk_score DESC NULLS LAST, customer_id
             """
         ).df()
 
+    def customers(self, day: str, **filters: list[str]) -> pd.DataFrame:
+        """Every customer of the date with segment, RFM, lifecycle, risk and action; `filters`
+        (segment, rfm_segment, risk_level, action, country) keep the listed values."""
+        where = " AND ".join(
+            f"{column} IN ({', '.join(quote_literal(v) for v in values)})"
+            for column, values in filters.items()
+            if values and column in FILTERS
+        )
+        return self._customer_rows(day, where or "true")
+
     def customer(self, day: str, customer_id: str) -> dict[str, Any] | None:
         """Every figure of one customer on the date, or None when the date has no such customer."""
-        self._customer_view(day)
-        rows = self.con.sql(
-            f"""SELECT {CUSTOMER_COLUMNS}
-                FROM _dash_g g
-                LEFT JOIN _dash_f f USING (customer_id)
-                LEFT JOIN _dash_l l USING (customer_id)
-                LEFT JOIN _dash_k k USING (customer_id)
-                LEFT JOIN _dash_a a USING (customer_id)
-                WHERE g.customer_id = {quote_literal(customer_id)}"""
-        ).df()
+        rows = self._customer_rows(day, f"customer_id = {quote_literal(customer_id)}")
         return None if rows.empty else rows.iloc[0].to_dict()
 
     def customer_history(self, customer_id: str, until: str) -> pd.DataFrame:
