@@ -6,9 +6,10 @@
     python3 bootstrap.py dev      # set up, then open the Dagster UI on http://127.0.0.1:3000
     python3 bootstrap.py dashboard  # set up, then open the dashboard on http://127.0.0.1:8501
 
-The test suite drives the dashboard and the Dagster UI in Debian's Chromium: `test`
-installs the chromium package with apt-get when it is missing (as root; otherwise it says
-what to install).
+The test suite drives the dashboard and the Dagster UI in Debian's Chromium and runs the
+Spark engine in local mode on Java: `test` installs Debian's chromium and
+openjdk-17-jre-headless packages with apt-get when they are missing (as root; otherwise
+it says what to install).
 
 Needs only Python 3.10+. Re-running is cheap: installation is skipped when nothing changed.
 """
@@ -48,7 +49,7 @@ def setup() -> dict[str, str]:
         _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         # -qq: pip's own progress and the build backend's notes are not the user's business;
         # errors still print.
-        _run(PYTHON, "-m", "pip", "install", "-qq", "-e", ".[dev]")
+        _run(PYTHON, "-m", "pip", "install", "-qq", "-e", ".[dev,spark]")
         STAMP.write_text(wanted)
     # The UI and the CLI share one persistent Dagster instance inside the project; `dagster
     # dev` reads .env from the working directory, so a plain `dagster dev` finds it too.
@@ -61,32 +62,39 @@ def setup() -> dict[str, str]:
     return dict(os.environ, DAGSTER_HOME=str(DAGSTER_HOME))
 
 
-CHROMIUM = Path("/usr/bin/chromium")
+# What the tests need from Debian: Chromium for the browser tests (Playwright drives it;
+# nothing downloads a browser), Java for the Spark engine's tests (Spark in local mode).
+TEST_PACKAGES = {
+    Path("/usr/bin/chromium"): ("chromium", "the browser tests"),
+    Path("/usr/bin/java"): ("openjdk-17-jre-headless", "the Spark engine's tests"),
+}
 
 
-def ensure_chromium() -> None:
-    """Debian's Chromium for the browser tests (Playwright drives it; nothing downloads a
-    browser)."""
-    if CHROMIUM.exists():
+def ensure_test_packages() -> None:
+    """Install the Debian packages the tests need that are missing (as root, with apt-get;
+    otherwise say what to install)."""
+    missing = {path: spec for path, spec in TEST_PACKAGES.items() if not path.exists()}
+    if not missing:
         return
-    if (
+    packages = [package for package, _ in missing.values()]
+    can_install = (
         os.name != "nt"
         and hasattr(os, "geteuid")
         and os.geteuid() == 0
         and Path("/usr/bin/apt-get").exists()
-    ):
-        print(
-            "Installing Chromium (Debian's chromium package) for the browser tests ...", flush=True
-        )
-        quiet = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        _run("apt-get", "update", "-qq", env=quiet)
-        _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", env=quiet)
-    else:
-        print(
-            "Chromium is missing: the browser tests will fail until it is installed "
-            "(sudo apt-get install chromium).",
-            flush=True,
-        )
+    )
+    if not can_install:
+        for package, why in missing.values():
+            print(
+                f"{package} is missing: {why} will fail until it is installed "
+                f"(sudo apt-get install {package}).",
+                flush=True,
+            )
+        return
+    print(f"Installing {', '.join(packages)} (Debian's packages) for the tests ...", flush=True)
+    quiet = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run("apt-get", "update", "-qq", env=quiet)
+    _run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages, env=quiet)
 
 
 def main(argv: list[str]) -> None:
@@ -95,7 +103,7 @@ def main(argv: list[str]) -> None:
     if command == "run":
         _run(BIN / "engagement-pipeline", "run", *argv[1:], env=env)
     elif command == "test":
-        ensure_chromium()
+        ensure_test_packages()
         _run(PYTHON, "-m", "pytest", *argv[1:], env=env)
     elif command == "dev":
         _run(BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", "3000", *argv[1:], env=env)

@@ -26,6 +26,13 @@ def values_sql(values) -> str:
     return "(" + ", ".join(quote_literal(str(v)) for v in values) + ")"
 
 
+def ranked_values_sql(values, name: str = "name", rank: str = "rank") -> str:
+    """A subquery of (name, rank) rows, rank 1.. in the given order: every value listed, even
+    when no row has it. Plain VALUES, so it reads the same on DuckDB and Spark."""
+    rows = ", ".join(f"({quote_literal(str(v))}, {i})" for i, v in enumerate(values, start=1))
+    return f"(SELECT * FROM (VALUES {rows}) AS ranked({quote_ident(name)}, {quote_ident(rank)}))"
+
+
 def new_connection(
     threads: int | None = None, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:

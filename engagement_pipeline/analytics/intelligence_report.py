@@ -12,7 +12,7 @@ import duckdb
 
 from engagement_pipeline.analytics.decisions import ALERT_COLUMNS
 from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, Config
-from engagement_pipeline.sql import quote_ident, quote_literal
+from engagement_pipeline.sql import quote_ident, ranked_values_sql
 
 ALERTS_CSV = "alerts.csv"
 SECTIONS = ("rfm_segments", "lifecycle_stages", "risk_levels", "actions", "alerts")
@@ -20,8 +20,7 @@ SECTIONS = ("rfm_segments", "lifecycle_stages", "risk_levels", "actions", "alert
 
 def _ordered(values: list[str] | tuple[str, ...]) -> str:
     """A relation of (name, rank) in the given order: every name listed, even with no one."""
-    names = "[" + ", ".join(quote_literal(v) for v in values) + "]"
-    return f"(SELECT unnest({names}) AS name, generate_subscripts({names}, 1) AS rank)"
+    return ranked_values_sql(values)
 
 
 def rows_by_date(con: duckdb.DuckDBPyConnection, query: str) -> dict[str, list[dict[str, Any]]]:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from engagement_pipeline.config import StrategyConfig
 from engagement_pipeline.models import SegmentTier
+from engagement_pipeline.sql import ranked_values_sql
 
 SEGMENT_ORDER = [t.value for t in SegmentTier]
 
@@ -70,9 +71,7 @@ def segment_analysis(
 ) -> pd.DataFrame:
     """Per snapshot date and segment: count, share, averages and revenue; all five tiers present."""
     tiers = con.sql(  # noqa: F841 - referenced by name in the SQL below
-        "SELECT unnest(CAST(? AS VARCHAR[])) AS segment, "
-        "generate_subscripts(CAST(? AS VARCHAR[]), 1) AS segment_rank",
-        params=[SEGMENT_ORDER, SEGMENT_ORDER],
+        f"SELECT * FROM {ranked_values_sql(SEGMENT_ORDER, 'segment', 'segment_rank')}"
     )
     return con.sql(
         """
