@@ -71,10 +71,6 @@ class SparkRelation:
         kept.frame.createOrReplaceTempView(name)
         return kept
 
-    def cache(self) -> SparkRelation:
-        """Computed once and kept (a stage's result is read by several later stages)."""
-        return SparkRelation(self.con, self.frame.cache())
-
     def df(self) -> pd.DataFrame:
         return self.frame.toPandas()
 
