@@ -71,12 +71,18 @@ def _is_dated_table(relation: duckdb.DuckDBPyRelation) -> bool:
 def materialize(
     con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, name: str
 ) -> duckdb.DuckDBPyRelation:
-    """Compute a lazy relation once into a temp table, so previews, checks and the write reuse it."""
-    relation.create_view(f"{name}__lazy", replace=True)
+    """Compute a lazy relation once into a temp table, so previews, checks and the write reuse it.
+
+    The table is not named after the asset: a later run on the same thread (the CLI's runs,
+    a partial selection) would find it before the Python variable of that name which a
+    computation's SQL means (DuckDB resolves catalog tables before replacement scans).
+    """
+    table = f"_computed_{name}"
+    relation.create_view(f"{table}__lazy", replace=True)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {quote_ident(name)} AS SELECT * FROM {quote_ident(name + '__lazy')}"
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM {quote_ident(table + '__lazy')}"
     )
-    return con.table(name)
+    return con.table(table)
 
 
 class Lake:

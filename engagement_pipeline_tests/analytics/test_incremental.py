@@ -10,11 +10,10 @@ pass over the whole range from no state, on every date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -36,6 +35,7 @@ from engagement_pipeline.stages import (
     RAW_PURCHASES,
     STAGE_BY_NAME,
 )
+from engagement_pipeline_tests.frames import assert_same_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,10 +123,10 @@ class History:
                 [d],
                 self.config,
                 None,
-            ).df()
+            )
             for d in dates
         ]
-        return pd.concat(frames, ignore_index=True)
+        return pd.concat(map(_frame, frames), ignore_index=True)
 
     def incremental(self, compute: Compute, step: int) -> pd.DataFrame:
         """Runs of `step` dates, each reading its own earlier rows, like the assets."""
@@ -149,31 +149,13 @@ class History:
             else:
                 con.execute("CREATE OR REPLACE TABLE computed AS SELECT * FROM _run")
             con.execute("DROP TABLE _run")
-        return con.table("computed").order("snapshot_date").df()
+        return _frame(con.table("computed").order("snapshot_date"))
 
 
-def assert_same_rows(
-    left: pd.DataFrame, right: pd.DataFrame, keys: Sequence[str] = ("snapshot_date", "customer_id")
-) -> None:
-    """Keys, dates and integers exact; floating point within 1e-9 relative; lists exact."""
-    left = left.sort_values(list(keys)).reset_index(drop=True)
-    right = right.sort_values(list(keys)).reset_index(drop=True)
-    assert list(left.columns) == list(right.columns)
-    assert len(left) == len(right)
-    for column in left.columns:
-        a, b = left[column].map(_hashable), right[column].map(_hashable)
-        if pd.api.types.is_float_dtype(a) or pd.api.types.is_float_dtype(b):
-            # a date computed alone may have a float column of NULLs only (object dtype)
-            a, b = a.astype(float), b.astype(float)
-            assert np.allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True), column
-        else:
-            same = (a == b) | (a.isna() & b.isna())
-            assert bool(same.all()), (column, left[~same].head(3), right[~same].head(3))
-
-
-def _hashable(value: object) -> object:
-    """List cells (paths) compare as tuples."""
-    return tuple(value) if isinstance(value, (list, np.ndarray)) else value
+def _frame(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """The rows with struct fields as columns of their own (whole-column comparisons over
+    CDNOW's millions of rows; a struct column would be compared cell by cell)."""
+    return relation.to_arrow_table().flatten().to_pandas(date_as_object=False)
 
 
 @pytest.fixture(scope="module")

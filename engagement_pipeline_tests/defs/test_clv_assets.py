@@ -1,7 +1,14 @@
-"""The CLV assets in Dagster on a generated data set with enough repeat buyers."""
+"""The CLV assets in Dagster on a generated data set with enough repeat buyers.
+
+Seventy dates through Dagster take about a minute, so they run once per module; the
+segments test copies that project and re-materializes only customer_segments with its
+own config.
+"""
 
 import datetime as dt
+import shutil
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -11,27 +18,21 @@ from engagement_pipeline.sample_data import generate
 from engagement_pipeline_tests.defs.test_assets import read
 
 
-@pytest.fixture
-def project(tmp_path):
-    generate(tmp_path / "src", 400, dt.date(2025, 1, 1), 70, seed=5)
-
-    def make(**segmentation):
-        config = {
-            "snapshots": {"start_date": "2025-01-01", "end_date": "2025-03-11"},
-            "engagement_data": {
-                "file_path": "src/engagement_events.csv",
-                "event_id_column": "event_id",
-                "engagement_score_column": "engagement_score",
-            },
-            "purchase_data": {"file_path": "src/purchases.csv"},
-            "segmentation": segmentation,
-            "storage": {"lake_path": "lake", "reports_path": "reports"},
-        }
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return path
-
-    return make
+def write_config(root, **segmentation):
+    config = {
+        "snapshots": {"start_date": "2025-01-01", "end_date": "2025-03-11"},
+        "engagement_data": {
+            "file_path": "src/engagement_events.csv",
+            "event_id_column": "event_id",
+            "engagement_score_column": "engagement_score",
+        },
+        "purchase_data": {"file_path": "src/purchases.csv"},
+        "segmentation": segmentation,
+        "storage": {"lake_path": "lake", "reports_path": "reports"},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 def run_range(path, first, last):
@@ -45,9 +46,17 @@ def run_range(path, first, last):
     )
 
 
-def test_clv_per_snapshot_with_parameters_table_and_warm_start(project):
-    path = project()
-    result = run_range(path, "2025-01-01", "2025-03-11")
+@pytest.fixture(scope="module")
+def seventy_days(tmp_path_factory):
+    """A project whose 70 dates ran in one range run: (config path, the run's result)."""
+    root = tmp_path_factory.mktemp("clv")
+    generate(root / "src", 400, dt.date(2025, 1, 1), 70, seed=5)
+    path = write_config(root)
+    return path, run_range(path, "2025-01-01", "2025-03-11")
+
+
+def test_clv_per_snapshot_with_parameters_table_and_warm_start(seventy_days):
+    path, result = seventy_days
     assert result.success
     clv = read(path, "customer_clv", "2025-03-11")
     assert (clv["model_status"] == "fitted").all() and clv["predicted_clv"].notna().all()
@@ -90,9 +99,15 @@ def test_clv_per_snapshot_with_parameters_table_and_warm_start(project):
     )
 
 
-def test_segments_can_use_predicted_clv(project):
-    path = project(value_source="predicted_clv", ltv_threshold_high=400, ltv_threshold_medium=100)
-    assert run_range(path, "2025-01-01", "2025-03-11").success
+def test_segments_can_use_predicted_clv(seventy_days, tmp_path):
+    shutil.copytree(seventy_days[0].parent, tmp_path, dirs_exist_ok=True)
+    path = write_config(
+        tmp_path, value_source="predicted_clv", ltv_threshold_high=400, ltv_threshold_medium=100
+    )
+    job = build_definitions(path).resolve_implicit_global_asset_job_def()
+    segments = job.get_subset(asset_selection={dg.AssetKey("customer_segments")})
+    for date in ("2025-01-03", "2025-03-11"):
+        assert segments.execute_in_process(partition_key=date).success
     seg = read(path, "customer_segments", "2025-03-11")
     assert (seg["value_source"] == "predicted_clv").all()
     purchasers = seg[seg["purchase_count"] > 0]

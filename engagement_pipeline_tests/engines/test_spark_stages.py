@@ -12,7 +12,7 @@ from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline.stages import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES, STAGES
-from engagement_pipeline_tests.engines.frames import assert_same_values
+from engagement_pipeline_tests.frames import assert_same_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 # the columns that identify a row, where it is not one per customer and date
@@ -58,7 +58,7 @@ def test_every_stage_equals_duckdb_over_a_range(spark, sample):
         sparked[stage.name] = computed.create_view(f"_spark_{stage.name}")
         expected = duck[stage.name].df()
         assert len(expected) > 0, stage.name  # a comparison of nothing proves nothing
-        assert_same_values(
+        assert_same_rows(
             expected,
             sparked[stage.name].df(),
             KEYS.get(stage.name, ("snapshot_date", "customer_id")),
@@ -82,6 +82,6 @@ def test_the_daily_path_from_the_previous_days_rows(spark, sample):
         expected = stage.compute(con, day, [last], config, earlier).df()
         computed = stage.compute(spark, spark_day, [last], config, spark.from_df(earlier.df()))
         assert len(expected) > 0, stage.name
-        assert_same_values(
+        assert_same_rows(
             expected, computed.df(), KEYS.get(stage.name, ("snapshot_date", "customer_id"))
         )

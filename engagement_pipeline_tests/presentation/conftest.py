@@ -20,7 +20,7 @@ from engagement_pipeline.cli import main
 from engagement_pipeline.sample_data import generate
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST, DAYS = dt.date(2025, 4, 1), 28
+FIRST, DAYS = dt.date(2025, 4, 1), 14
 LAST = FIRST + dt.timedelta(days=DAYS - 1)
 CHROMIUM = "/usr/bin/chromium"
 
@@ -36,7 +36,7 @@ class SampleRun:
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory) -> SampleRun:
-    """300 generated customers over 28 days, every asset materialized by `engagement-pipeline
+    """300 generated customers over 14 days, every asset materialized by `engagement-pipeline
     run` into a persistent instance (the HTML only for the last date: a second a date)."""
     root = tmp_path_factory.mktemp("sample_run")
     generate(root / "data", 300, FIRST, DAYS, seed=5, planted=False)

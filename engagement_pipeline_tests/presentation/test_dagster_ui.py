@@ -28,7 +28,7 @@ ASSET = "customer_segments"  # a snapshot asset: one partition per date, its own
 CHECK = "one_segment_per_customer"
 # Two dates of the ramp-up (customers join day by day): their counts differ, so a page
 # showing another date's (or the run's) figures cannot pass for both.
-DATES = ("2025-04-05", "2025-04-25")
+DATES = ("2025-04-03", "2025-04-12")
 TIMEOUT_MS = 20_000  # per UI expectation: the first page also waits for the code location
 # Skips the "Join the Dagster community" dialog a fresh browser profile gets.
 SKIP_COMMUNITY_DIALOG = "window.localStorage.setItem('communityNux', '\"1\"')"
