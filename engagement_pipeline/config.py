@@ -743,6 +743,24 @@ class StorageConfig(_Section):
     reports_path: str = "reports"
 
 
+class SparkConfig(_Section):
+    """Where the Spark engine runs (used when `engine: spark`)."""
+
+    master: str = Field(
+        default="local[2]",
+        description="A Spark master URL: local[N] on this machine, or a cluster's "
+        "(spark://host:7077, yarn, k8s://https://host).",
+    )
+    remote: str | None = Field(
+        default=None,
+        description="A Spark Connect URL (sc://host:15002); when set, `master` is not used.",
+    )
+    settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark settings passed to the session, e.g. spark.executor.memory: 8g.",
+    )
+
+
 class ReportsConfig(_Section):
     """What the report asset writes beside each date's Markdown, JSON and alerts.csv."""
 
@@ -776,6 +794,12 @@ class Config(_Section):
     reports: ReportsConfig = ReportsConfig()
     anomalies: AnomaliesConfig = AnomaliesConfig()
     storage: StorageConfig = StorageConfig()
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="What computes the snapshot assets: DuckDB in the run's process, or "
+        "Apache Spark (the `spark` section) over the same lake.",
+    )
+    spark: SparkConfig = SparkConfig()
     base_dir: Path = Field(
         default=Path("."),
         description="Directory relative paths are resolved against (the config file's folder).",

@@ -25,3 +25,7 @@ class SourceFileNotFoundError(SourceError, FileNotFoundError):
 
 class LakeError(PipelineError):
     """The lake is missing partitions a computation needs, or cannot be written."""
+
+
+class EngineError(PipelineError):
+    """The configured engine (Spark) cannot start or cannot run a computation."""

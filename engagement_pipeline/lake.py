@@ -12,7 +12,8 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -68,6 +69,24 @@ def _is_dated_table(relation: duckdb.DuckDBPyRelation) -> bool:
     return relation.type == "TABLE_RELATION" and types.get(PARTITION_COLUMN) == "DATE"
 
 
+@dataclass(frozen=True)
+class InLake:
+    """An asset's value that its engine already wrote to the lake (Spark writes its own
+    partitions); `rows` reads them back for metadata and checks. The IO manager does not
+    write it again."""
+
+    rows: duckdb.DuckDBPyRelation
+
+
+def check_dates(asset: str, counts: Mapping[str, int], keys: Sequence[str]) -> None:
+    """Rows dated outside the run's partitions are a programming error, never written."""
+    stray = sorted(set(counts) - set(keys))
+    if stray:
+        raise LakeError(
+            f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}"
+        )
+
+
 def materialize(
     con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, name: str
 ) -> duckdb.DuckDBPyRelation:
@@ -121,37 +140,51 @@ class Lake:
         """
         if PARTITION_COLUMN not in relation.columns:
             raise LakeError(f"{asset}: value has no {PARTITION_COLUMN} column to partition by")
+
+        def stage(staging: Path) -> dict[str, int]:
+            source = relation  # noqa: F841 - referenced by name in the SQL below
+            out = "_lake_out"
+            try:
+                if _is_dated_table(relation):
+                    out = relation.alias  # computed once already (`materialize`): no copy
+                else:
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * REPLACE "
+                        f"(CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}) FROM source"
+                    )
+                counts = dict(
+                    fetch_all(
+                        con,
+                        f"SELECT CAST({PARTITION_COLUMN} AS VARCHAR), count(*) FROM {out} GROUP BY 1",
+                    )
+                )
+                check_dates(asset, counts, keys)
+                self._stage_partitions(
+                    con, out, con.table(out).columns, keys, bool(counts), staging
+                )
+                return counts
+            finally:
+                con.execute("DROP TABLE IF EXISTS _lake_out")
+
+        return self.replace_partitions(asset, keys, stage)
+
+    def replace_partitions(
+        self, asset: str, keys: Sequence[str], stage: Callable[[Path], dict[str, int]]
+    ) -> dict[str, int]:
+        """Replace the partitions `keys` of `asset` with the files `stage` writes, one
+        `<key>.parquet` per key, into a fresh staging folder (it returns the row count of
+        each key that has rows). Each partition is switched with one rename: a reader sees
+        the old file or the new one, never half of one. Any engine stages its own way."""
         self._remove_abandoned_staging()
         staging = self.root / ".staging" / f"{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True, exist_ok=True)
-        out = "_lake_out"
         try:
-            if _is_dated_table(relation):
-                out = relation.alias  # computed once already (`materialize`): no copy
-            else:
-                con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * REPLACE "
-                    f"(CAST({PARTITION_COLUMN} AS DATE) AS {PARTITION_COLUMN}) FROM relation"
-                )
-            table = con.table(out)
-            counts = dict(
-                fetch_all(
-                    con,
-                    f"SELECT CAST({PARTITION_COLUMN} AS VARCHAR), count(*) FROM {out} GROUP BY 1",
-                )
-            )
-            stray = sorted(set(counts) - set(keys))
-            if stray:
-                raise LakeError(
-                    f"{asset}: rows dated {stray[:3]} fall outside the partitions {keys[0]}..{keys[-1]}"
-                )
-            self._stage_partitions(con, out, table.columns, keys, bool(counts), staging)
+            counts = stage(staging)
             for key in keys:
                 target = self.partition_file(asset, key)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / f"{key}.parquet", target)
         finally:
-            con.execute("DROP TABLE IF EXISTS _lake_out")
             shutil.rmtree(staging, ignore_errors=True)
         self.ensure_view(asset)
         return {key: int(counts.get(key, 0)) for key in keys}
@@ -216,6 +249,14 @@ class Lake:
         keys: Iterable[str],
     ) -> duckdb.DuckDBPyRelation:
         """The rows of the given partitions, with their snapshot_date, as a lazy relation."""
+        return con.sql(
+            "SELECT * FROM read_parquet(?, hive_partitioning = true, "
+            "hive_types = {'snapshot_date': DATE})",
+            params=[self.partition_files(asset, keys)],
+        )
+
+    def partition_files(self, asset: str, keys: Iterable[str]) -> list[str]:
+        """The files of the given partitions; a clear error naming the first missing ones."""
         keys = sorted(set(keys))
         missing = sorted(set(keys) - self.existing_keys(asset))
         if missing:
@@ -231,12 +272,7 @@ class Lake:
             )
         if not keys:
             raise LakeError(f"{asset}: no partitions requested")
-        files = [str(self.partition_file(asset, k)) for k in keys]
-        return con.sql(
-            "SELECT * FROM read_parquet(?, hive_partitioning = true, "
-            "hive_types = {'snapshot_date': DATE})",
-            params=[files],
-        )
+        return [str(self.partition_file(asset, k)) for k in keys]
 
     def row_counts(
         self, con: duckdb.DuckDBPyConnection, asset: str, keys: Iterable[str]

@@ -20,7 +20,7 @@ from engagement_pipeline.analytics.anomalies import (
     training_days,
 )
 from engagement_pipeline.analytics.attribution import compute_attribution
-from engagement_pipeline.analytics.clv_fits import fit_snapshots
+from engagement_pipeline.analytics.clv_fits import fit_and_predict
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.analytics.decisions import compute_actions, compute_alerts
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
@@ -130,8 +130,8 @@ def _clv(con, inputs: Relations, dates, config: Config, earlier):
     """Predictions only (the API's view); the asset also keeps the fitted parameters."""
     summaries = transaction_summary(
         con, inputs[RAW_PURCHASES], dates, config.clv.time_unit_days, earlier
-    ).df()
-    return con.from_df(fit_snapshots(summaries, dates, config).customers)
+    )
+    return fit_and_predict(con, summaries, dates, config).customers
 
 
 def _segments(con, inputs: Relations, _dates, config: Config, _earlier):

@@ -353,7 +353,15 @@ def fit_gamma_gamma(
         {"x": np.asarray(frequency, float), "m": np.asarray(monetary_value, float)}
     )
     frame = frame[(frame["x"] > 0) & (frame["m"] > 0)]
-    data = aggregate(frame, ["x", "m"])
+    return fit_gamma_gamma_weighted(aggregate(frame, ["x", "m"]), penalizer, initial)
+
+
+def fit_gamma_gamma_weighted(
+    data: pd.DataFrame,
+    penalizer: float = 0.0,
+    initial: dict[str, float] | None = None,
+) -> FitResult:
+    """Fit Gamma-Gamma on distinct repeat customers' (x, m) rows with their `weight`."""
     x, m, w = (data[c].to_numpy(float) for c in ("x", "m", "weight"))
     n = w.sum()
 
@@ -448,10 +456,15 @@ def expected_column(horizon_days: int) -> str:
     return f"expected_purchases_{horizon_days}d"
 
 
+def prediction_columns(config: CLVConfig) -> list[str]:
+    """The columns predictions add to a customer's summary, in order."""
+    horizons = [expected_column(h) for h in config.horizons_days]
+    return ["p_alive", *horizons, "expected_avg_spend", "predicted_clv"]
+
+
 def without_predictions(summary: pd.DataFrame, config: CLVConfig) -> pd.DataFrame:
     """The summary with every prediction column present and empty."""
-    columns = ["p_alive", *map(expected_column, config.horizons_days)]
-    return summary.assign(**{c: np.nan for c in [*columns, "expected_avg_spend", "predicted_clv"]})
+    return summary.assign(**dict.fromkeys(prediction_columns(config), np.nan))
 
 
 def predict_snapshot(
@@ -465,34 +478,84 @@ def predict_snapshot(
     Too little data or a fit that does not converge leaves the predictions empty (NULL) and
     says why in `status`; it never raises.
     """
-    out = without_predictions(summary, config)
-    if not config.enabled:
-        return SnapshotCLV(out, [], "disabled (clv.enabled is false)")
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(repeat) < config.min_repeat_customers:
+    fits = fit_snapshot(
+        aggregate(summary, ["frequency", "recency", "T"]),
+        aggregate(repeat.rename(columns={"frequency": "x", "monetary_value": "m"}), ["x", "m"]),
+        config,
+        warm_start,
+    )
+    out, notes = predict_customers(summary, fits, config, annual_discount_rate)
+    return SnapshotCLV(out, fits.fits, fits.status, [*fits.notes, *notes])
+
+
+@dataclass(frozen=True)
+class SnapshotFits:
+    """One snapshot date's fits, or why there are none (then predictions are empty)."""
+
+    fits: list[FitResult]
+    status: str  # "fitted" or the reason CLV is empty
+    notes: list[str] = field(default_factory=list)
+
+    def params(self, model: str) -> dict[str, float]:
+        return next(f.params for f in self.fits if f.model == model)
+
+
+def fit_snapshot(
+    purchase_rows: pd.DataFrame,
+    spend_rows: pd.DataFrame,
+    config: CLVConfig,
+    warm_start: dict[str, dict[str, float]] | None = None,
+) -> SnapshotFits:
+    """Fit both models on one snapshot's weighted tables: distinct (frequency, recency, T)
+    rows and distinct repeat customers' (x, m) rows, each with its `weight` (the number of
+    customers). Only these tables are needed, so an engine aggregates them where the
+    customers are and the fit never sees a customer row."""
+    if not config.enabled:
+        return SnapshotFits([], "disabled (clv.enabled is false)")
+    repeat_customers = int(spend_rows["weight"].sum())
+    if repeat_customers < config.min_repeat_customers:
         status = (
-            f"too little data: {len(repeat)} customers with repeat purchases "
+            f"too little data: {repeat_customers} customers with repeat purchases "
             f"(clv.min_repeat_customers = {config.min_repeat_customers})"
         )
-        return SnapshotCLV(out, [], status)
+        return SnapshotFits([], status)
     warm = warm_start or {}
-    bgnbd = fit_bgnbd(summary[["frequency", "recency", "T"]], config.penalizer, warm.get("bg_nbd"))
-    spend = fit_gamma_gamma(
-        repeat["frequency"], repeat["monetary_value"], config.penalizer, warm.get("gamma_gamma")
-    )
+    bgnbd = fit_bgnbd(purchase_rows, config.penalizer, warm.get("bg_nbd"))
+    spend = fit_gamma_gamma_weighted(spend_rows, config.penalizer, warm.get("gamma_gamma"))
     failed = [f"{f.model}: {f.message}" for f in (bgnbd, spend) if not f.converged]
     if failed:
         notes = [f"no predicted CLV: {m} (from every start)" for m in failed]
-        return SnapshotCLV(
-            out, [bgnbd, spend], "fit did not converge (" + "; ".join(failed) + ")", notes
+        return SnapshotFits(
+            [bgnbd, spend], "fit did not converge (" + "; ".join(failed) + ")", notes
         )
-    with np.errstate(all="ignore"):
-        _add_predictions(out, summary, config, annual_discount_rate, bgnbd, spend)
     notes = [f"{f.model} {f.message}" for f in (bgnbd, spend) if f.message.startswith("at a limit")]
-    if not np.isfinite(out["predicted_clv"]).all():
-        notes.append("some predictions are not finite; those customers have no predicted CLV")
-    out.loc[~np.isfinite(out["predicted_clv"]), "predicted_clv"] = np.nan
-    return SnapshotCLV(out, [bgnbd, spend], "fitted", notes)
+    return SnapshotFits([bgnbd, spend], "fitted", notes)
+
+
+def predict_customers(
+    summary: pd.DataFrame, fits: SnapshotFits, config: CLVConfig, annual_discount_rate: float
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every customer's predictions from one date's fits (empty when it has none), and a note
+    when some are not finite. Row by row independent: any batch of customers gives the same
+    values as the whole (engines call it per batch)."""
+    out = without_predictions(summary, config)
+    if fits.status != "fitted":
+        return out, []
+    with np.errstate(all="ignore"):
+        _add_predictions(
+            out,
+            summary,
+            config,
+            annual_discount_rate,
+            fits.params("bg_nbd"),
+            fits.params("gamma_gamma"),
+        )
+    finite = np.isfinite(out["predicted_clv"])
+    out.loc[~finite, "predicted_clv"] = np.nan
+    if finite.all():
+        return out, []
+    return out, ["some predictions are not finite; those customers have no predicted CLV"]
 
 
 def _add_predictions(
@@ -500,21 +563,21 @@ def _add_predictions(
     summary: pd.DataFrame,
     config: CLVConfig,
     annual_discount_rate: float,
-    bgnbd: FitResult,
-    spend: FitResult,
+    bgnbd: dict[str, float],
+    spend: dict[str, float],
 ) -> None:
     """P(alive), expected purchases per horizon, expected spend and discounted CLV."""
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    out["p_alive"] = probability_alive(bgnbd.params, x, t_x, T)
+    out["p_alive"] = probability_alive(bgnbd, x, t_x, T)
     groups = PairGroups.of(x, T)  # shared by every horizon and CLV step
     for horizon in config.horizons_days:
         out[expected_column(horizon)] = expected_transactions(
-            bgnbd.params, horizon / config.time_unit_days, x, t_x, T, groups
+            bgnbd, horizon / config.time_unit_days, x, t_x, T, groups
         )
-    avg_spend = expected_average_spend(spend.params, x, summary["monetary_value"].to_numpy(float))
+    avg_spend = expected_average_spend(spend, x, summary["monetary_value"].to_numpy(float))
     out["expected_avg_spend"] = avg_spend
     out["predicted_clv"] = discounted_clv(
-        bgnbd.params,
+        bgnbd,
         avg_spend,
         x,
         t_x,
@@ -526,7 +589,7 @@ def _add_predictions(
     )
 
 
-def parameter_rows(snapshot_date: dt.date, result: SnapshotCLV) -> list[dict]:
+def parameter_rows(snapshot_date: dt.date, result: SnapshotCLV | SnapshotFits) -> list[dict]:
     """Long-format rows of the fitted parameters, for the clv_model_parameters table."""
     return [
         {

@@ -152,7 +152,13 @@ def compute_engagement_scores(
     run_dates = snapshot_dates(con, dates)  # noqa: F841 - referenced by name in the SQL below
     k = float(config.half_saturation)
     count_cols = ", ".join(quote_ident(touchpoint_count_column(t)) for t in TouchpointType)
-    totals_out = ", ".join(f"coalesce({quote_ident(c)}, 0) AS {quote_ident(c)}" for c in totals)
+    # counts as BIGINT on every engine (DuckDB's running sum is a HUGEINT, which Parquet
+    # would store as DOUBLE; Spark's is a BIGINT), so either engine writes the same types
+    totals_out = ", ".join(
+        f"CAST(coalesce({quote_ident(c)}, 0) AS "
+        f"{'DOUBLE' if c == cumulative_column('weighted_events') else 'BIGINT'}) AS {quote_ident(c)}"
+        for c in totals
+    )
     # greatest() skips NULLs: a customer with only events or only purchases still has activity
     last_activity = "CAST(greatest(last_engagement_at, last_purchase_at) AS DATE)"
     return con.sql(

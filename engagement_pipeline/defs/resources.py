@@ -9,7 +9,7 @@ from pydantic import Field
 
 from engagement_pipeline.config import Config, default_config_path, load_config
 from engagement_pipeline.defs.errors import user_errors
-from engagement_pipeline.lake import Lake, as_relation, connection
+from engagement_pipeline.lake import InLake, Lake, as_relation, connection
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,11 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()
         con = connection()
-        with user_errors():
-            self.lake.write(con, asset, as_relation(con, obj), list(context.asset_partition_keys))
+        if not isinstance(obj, InLake):  # else its engine wrote the partitions already
+            with user_errors():
+                self.lake.write(
+                    con, asset, as_relation(con, obj), list(context.asset_partition_keys)
+                )
         # Row counts and previews are each partition's own (the asset records them).
         context.add_output_metadata(
             {"lake_path": dg.MetadataValue.path(str(self.lake.asset_dir(asset)))}

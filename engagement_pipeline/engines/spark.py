@@ -12,12 +12,19 @@ a local variable of the calling function, by that variable's name.
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 
+from engagement_pipeline.config import Config
 from engagement_pipeline.engines.translate import to_spark
+from engagement_pipeline.errors import EngineError
 
 _views = itertools.count()
 
@@ -71,11 +78,37 @@ class SparkRelation:
         kept.frame.createOrReplaceTempView(name)
         return kept
 
+    def map_batches(self, function, added: Mapping[str, str]) -> SparkRelation:
+        """`function` over Arrow batches in the executors (mapInPandas), adding the
+        columns `added` (name -> DOUBLE or VARCHAR); NaN in an added DOUBLE is NULL, as
+        DuckDB reads a pandas NaN."""
+        # optional dependency: only the Spark engine needs it
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        kinds = {"DOUBLE": T.DoubleType(), "VARCHAR": T.StringType()}
+        schema = T.StructType(
+            [*self.frame.schema.fields, *(T.StructField(n, kinds[k]) for n, k in added.items())]
+        )
+        mapped = self.frame.mapInPandas(
+            lambda batches: (_plain_text(function(b)) for b in batches), schema
+        )
+        doubles = [n for n, k in added.items() if k == "DOUBLE"]
+        nulls = {n: F.when(F.isnan(F.col(n)), None).otherwise(F.col(n)) for n in doubles}
+        return SparkRelation(self.con, mapped.withColumns(nulls))
+
     def df(self) -> pd.DataFrame:
         return self.frame.toPandas()
 
     def fetchall(self) -> list[tuple]:
         return [tuple(row) for row in self.frame.collect()]
+
+
+def _plain_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects: PySpark cannot yet take pandas' Arrow-backed strings
+    from a UDF (it fails on their chunked arrays)."""
+    text = [c for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
 
 
 class SparkConnection:
@@ -129,18 +162,116 @@ LOCAL_DEFAULTS = {
 }
 
 
-def spark_session(master: str = "local[2]", settings: dict[str, str] | None = None):
-    """A Spark session (a local one unless `master` names a cluster), set as above."""
-    from pyspark.sql import SparkSession  # optional dependency: only the Spark engine needs it
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
-    builder = SparkSession.builder.master(master).appName("engagement-pipeline")
+
+def spark_session(
+    master: str = "local[2]",
+    settings: dict[str, str] | None = None,
+    remote: str | None = None,
+    log_file: Path | None = None,
+):
+    """A Spark session (a local one unless `master` names a cluster, or a Spark Connect
+    session when `remote` is given), set as above. Spark's own log goes to `log_file`
+    (never to the console, where it would read as the pipeline's words)."""
+    try:
+        from pyspark.sql import SparkSession  # optional: only the Spark engine needs it
+    except ImportError:
+        raise EngineError(
+            "engine: spark needs PySpark and SQLGlot: install the project with its spark extra "
+            "(pip install -e '.[spark]'; `python3 bootstrap.py` does), or set engine: duckdb."
+        ) from None
+    if remote:
+        builder = SparkSession.builder.remote(remote).appName("engagement-pipeline")
+        for key, value in (settings or {}).items():
+            builder = builder.config(key, value)
+        with spark_errors("connecting to Spark", log_file):
+            return builder.getOrCreate()
+    if not _java_found():
+        raise EngineError(
+            "engine: spark runs Spark on Java, and no `java` was found (PATH or JAVA_HOME). "
+            "Install Java 17 (Debian: apt-get install openjdk-17-jre-headless; "
+            "`python3 bootstrap.py` does it as root), or set spark.remote to a Spark "
+            "Connect server, or engine: duckdb."
+        )
     local = master.startswith("local")
-    for key, value in {
-        **SESSION_DEFAULTS,
-        **(LOCAL_DEFAULTS if local else {}),
-        **(settings or {}),
-    }.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    if local:
+        # The Python workers (CLV predictions) run this interpreter, with this
+        # environment's packages; on a cluster the executors' image provides them
+        # (docs/deployment.md).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    options = {**SESSION_DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **(settings or {})}
+    with spark_errors("starting Spark", log_file):
+        return _start_session(master, options, log_file)
+
+
+def _start_session(master: str, options: dict[str, str], log_file: Path | None):
+    """A session on a Java gateway this process starts with its output in `log_file`:
+    the JVM prints start-up notes to its own stderr before any logging is set up."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    conf = SparkConf().setMaster(master).setAppName("engagement-pipeline")
+    conf.setAll(list(options.items()))
+    if log_file is None or SparkContext._active_spark_context is not None:
+        # one Spark context per process: a running one is reused, with its settings
+        session = SparkSession.builder.config(conf=conf).getOrCreate()
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        conf.set(
+            "spark.driver.extraJavaOptions",
+            f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} -Dengagement.spark.log={log_file}",
+        )
+        with log_file.open("ab") as output:  # the JVM keeps its own copy of the handle
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": output, "stderr": output})
+        session = SparkSession(SparkContext(conf=conf, gateway=gateway))
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _java_found() -> bool:
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
+
+
+_sessions: dict[tuple, SparkConnection] = {}
+
+
+def spark_connection(config: Config) -> SparkConnection:
+    """This process's Spark session for the config's `spark` section (started once)."""
+    spark = config.spark
+    key = (spark.master, spark.remote, tuple(sorted(spark.settings.items())))
+    if key not in _sessions:
+        # PySpark warns on every conversion that it does not fully support pandas 3; the
+        # conversions the engine uses are checked by its equality tests (docs/assumptions.md)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
+        session = spark_session(spark.master, spark.settings, spark.remote, spark_log_file(config))
+        _sessions[key] = SparkConnection(session)
+    return _sessions[key]
+
+
+def spark_log_file(config: Config) -> Path:
+    """Where Spark's own log goes: beside the config, in .spark/ (git-ignored)."""
+    return config.resolve(".spark/spark.log")
+
+
+@contextmanager
+def spark_errors(what: str, log_file: Path | None = None) -> Iterator[None]:
+    """A Spark failure as one message in our words: what failed, Spark's error class (to
+    look up, not as the explanation), where Spark's own log is, and what to check."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("pyspark", "py4j")):
+            raise
+        kind = getattr(exc, "getCondition", lambda: None)() or type(exc).__name__
+        where = f" Spark's own log: {log_file}." if log_file else ""
+        raise EngineError(
+            f"{what}: the Spark engine failed (Spark reports {kind}).{where} Check the "
+            "`spark` section of the config (master or remote, settings such as memory), that "
+            "the cluster is reachable and its executors have this project's packages; "
+            "engine: duckdb computes the same rows in this process."
+        ) from None

@@ -4,8 +4,11 @@ from engagement_pipeline.engines.spark import SparkConnection, spark_session
 
 
 @pytest.fixture(scope="session")
-def spark() -> SparkConnection:
-    """A local Spark session (Java from Debian's packages; `bootstrap.py test` installs it)."""
-    session = spark_session("local[2]")
+def spark(tmp_path_factory) -> SparkConnection:
+    """A local Spark session (Java from Debian's packages; `bootstrap.py test` installs it),
+    its log in a temporary folder. Assets run with engine: spark in the same process reuse it
+    (one Spark context per process)."""
+    log_file = tmp_path_factory.mktemp("spark") / "spark.log"
+    session = spark_session("local[2]", log_file=log_file)
     yield SparkConnection(session)
     session.stop()

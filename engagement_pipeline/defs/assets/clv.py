@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from engagement_pipeline.analytics.clv import expected_column
-from engagement_pipeline.analytics.clv_fits import fit_snapshots
+from engagement_pipeline.analytics.clv_fits import fit_and_predict
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.defs.assets.snapshots import asset_out, require_earlier
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
@@ -17,7 +17,7 @@ from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
-from engagement_pipeline.lake import connection, materialize
+from engagement_pipeline.lake import InLake, Lake, connection, materialize
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
 from engagement_pipeline.stages import (
     CLV_MODEL_PARAMETERS,
@@ -143,17 +143,31 @@ def _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters
     keys = partition_keys(context)
     dates = [dt.date.fromisoformat(k) for k in keys]
     state = require_earlier(CUSTOMER_CLV, earlier, dates, lookback, config)
-    summaries = transaction_summary(
-        con, raw_purchases, dates, config.clv.time_unit_days, state
-    ).df()
     warm = warm_start_from(earlier_parameters.rows, dates[0] - dt.timedelta(days=1))
 
     def log(day: dt.date, message: str, warning: bool) -> None:
         (context.log.warning if warning else context.log.info)(f"{day}: {message}")
 
-    fitted = fit_snapshots(summaries, dates, config, warm, log)
-    customers, params, statuses = fitted.customers, fitted.parameters, fitted.statuses
-    customers_rel = materialize(con, con.from_df(customers), CUSTOMER_CLV)
+    if config.engine == "spark":
+        # optional dependency (the spark extra): imported only when configured
+        from engagement_pipeline.engines.spark_lake import run_clv
+
+        params, statuses = run_clv(
+            config,
+            context.asset_partition_keys_for_input("raw_purchases"),
+            sorted(earlier.keys),
+            dates,
+            keys,
+            warm,
+            log,
+        )
+        customers_rel = Lake(config.lake_dir).read(con, CUSTOMER_CLV, keys)
+        customers_out = InLake(customers_rel)
+    else:
+        summaries = transaction_summary(con, raw_purchases, dates, config.clv.time_unit_days, state)
+        fitted = fit_and_predict(con, summaries, dates, config, warm, log)
+        params, statuses = fitted.parameters, fitted.statuses
+        customers_rel = customers_out = materialize(con, fitted.customers, CUSTOMER_CLV)
     params_rel = materialize(con, con.from_df(params), CLV_MODEL_PARAMETERS)
     horizon = expected_column(config.clv.horizons_days[-1])
     parameter_figures = _parameter_metadata(params)
@@ -179,7 +193,7 @@ def _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters
         extra=parameter_figures,
         preview_order="model, parameter",
     )
-    yield dg.Output(customers_rel, output_name=CUSTOMER_CLV)
+    yield dg.Output(customers_out, output_name=CUSTOMER_CLV)
     yield dg.Output(params_rel, output_name=CLV_MODEL_PARAMETERS)
     outcomes = {
         MODEL_FITTED: model_fitted_outcomes(statuses),

@@ -23,7 +23,7 @@ from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
 from engagement_pipeline.defs.runs import run_progress
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.lake import connection, materialize
+from engagement_pipeline.lake import InLake, Lake, connection, materialize
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes
 from engagement_pipeline.stages import Lookback, Stage
 
@@ -130,20 +130,38 @@ def snapshot_asset(
         con, run_config = connection(), settings.load()
         keys = partition_keys(context)
         dates = [dt.date.fromisoformat(k) for k in keys]
+        state = upstream.pop(EARLIER) if lookback is not None else None
         earlier = (
-            require_earlier(name, upstream.pop(EARLIER), dates, lookback, run_config)
-            if lookback is not None
-            else None
+            require_earlier(name, state, dates, lookback, run_config) if state is not None else None
         )
         began = time.perf_counter()
-        computed = stage.compute(con, upstream, dates, run_config, earlier)
-        result = materialize(con, computed, name)
-        rows = result.aggregate("count(*)").fetchall()[0][0]
+        if run_config.engine == "spark":
+            # optional dependency (the spark extra): imported only when configured
+            from engagement_pipeline.engines.spark_lake import run_stage
+
+            # Spark reads the same partitions from the lake and writes the run's own;
+            # metadata and checks below read what it wrote.
+            rows = sum(
+                run_stage(
+                    run_config,
+                    stage,
+                    {a: context.asset_partition_keys_for_input(a) for a in upstream},
+                    sorted(state.keys) if state is not None else [],
+                    dates,
+                    keys,
+                ).values()
+            )
+            result = Lake(run_config.lake_dir).read(con, name, keys)
+            output = InLake(result)
+        else:
+            computed = stage.compute(con, upstream, dates, run_config, earlier)
+            result = output = materialize(con, computed, name)
+            rows = result.aggregate("count(*)").fetchall()[0][0]
         context.log.info(run_progress(keys, rows, time.perf_counter() - began))
         record_partition_metadata(
             context, name, result, keys, stage.figures, preview_order=preview_order
         )
-        yield dg.Output(result)
+        yield dg.Output(output)
         yield from partition_check_results(
             context, contracts, outcomes(result, con, upstream, run_config), keys
         )

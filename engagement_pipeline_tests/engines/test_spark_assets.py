@@ -1,0 +1,124 @@
+"""The Dagster assets with `engine: spark` write the same lake as with `engine: duckdb`:
+every asset's rows (keys exact, floating point within 1e-9 relative) and column types,
+for a range of dates in one run and for the next date alone (the daily path, built from
+the lake's earlier partitions). Spark failures and a missing Java read in our words."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engagement_pipeline.config import load_config
+from engagement_pipeline.defs.build import build_definitions
+from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+from engagement_pipeline.engines.spark import spark_errors, spark_session
+from engagement_pipeline.errors import EngineError
+from engagement_pipeline.lake import Lake
+from engagement_pipeline.sample_data import generate
+from engagement_pipeline.sql import new_connection
+from engagement_pipeline_tests.engines.test_spark_stages import KEYS
+from engagement_pipeline_tests.frames import assert_same_rows
+
+FIRST, LAST = dt.date(2025, 1, 1), dt.date(2025, 1, 21)
+ASSET_KEYS = {
+    **KEYS,
+    "clv_model_parameters": ("snapshot_date", "model", "parameter"),
+    "engagement_report": ("snapshot_date",),
+    "quarantined_engagement_events": ("snapshot_date", "source_row"),
+    "quarantined_purchases": ("snapshot_date", "source_row"),
+}
+
+
+def write_project(root: Path, engine: str) -> Path:
+    folder = root / engine
+    folder.mkdir()
+    config = {
+        "snapshots": {"start_date": FIRST.isoformat(), "end_date": LAST.isoformat()},
+        "engagement_data": {
+            "file_path": "../src/engagement_events.csv",
+            "event_id_column": "event_id",
+            "engagement_score_column": "engagement_score",
+        },
+        "purchase_data": {"file_path": "../src/purchases.csv"},
+        # three weeks of a small sample: enough repeat buyers to fit CLV on most dates
+        "clv": {"min_repeat_customers": 5},
+        "storage": {"lake_path": "lake", "reports_path": "reports"},
+        "reports": {"html": False},
+        "engine": engine,
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def run(path: Path, first: dt.date, last: dt.date) -> bool:
+    job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
+    return job.execute_in_process(
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+    ).success
+
+
+@pytest.fixture(scope="module")
+def lakes(spark, tmp_path_factory) -> dict[str, Lake]:
+    """The same data through both engines: a range run, then the last date alone."""
+    root = tmp_path_factory.mktemp("engines")
+    generate(root / "src", 300, FIRST, (LAST - FIRST).days + 1, seed=5)
+    lakes = {}
+    for engine in ("duckdb", "spark"):
+        path = write_project(root, engine)
+        assert run(path, FIRST, LAST - dt.timedelta(days=1)), engine
+        assert run(path, LAST, LAST), engine
+        lakes[engine] = Lake(load_config(path).lake_dir)
+    return lakes
+
+
+def test_every_asset_has_the_same_rows_and_types_on_both_engines(lakes):
+    duck, spark = lakes["duckdb"], lakes["spark"]
+    assets = sorted(p.name for p in duck.root.iterdir() if p.is_dir() and p.name[0] != ".")
+    assert len(assets) >= 25 and "customer_clv" in assets  # every asset group is there
+    expected_keys = {(FIRST + dt.timedelta(days=i)).isoformat() for i in range(21)}
+    con = new_connection()
+    compared = 0
+    for asset in assets:
+        assert duck.existing_keys(asset) == spark.existing_keys(asset) == expected_keys, asset
+        left, right = duck.read(con, asset, expected_keys), spark.read(con, asset, expected_keys)
+        assert dict(zip(left.columns, map(str, left.types), strict=True)) == dict(
+            zip(right.columns, map(str, right.types), strict=True)
+        ), asset
+        # file locations differ by project folder, not by engine
+        located = [c for c in left.columns if c.endswith("_path")]
+        frame, other = left.df().drop(columns=located), right.df().drop(columns=located)
+        compared += len(frame)
+        assert_same_rows(frame, other, ASSET_KEYS.get(asset, ("snapshot_date", "customer_id")))
+    assert compared > 30_000  # rows on every date, not a comparison of nothing
+    # the fits ran on Spark's weighted tables and predicted in its Python workers
+    clv = spark.read(con, "customer_clv", [LAST.isoformat()]).df()
+    assert clv["predicted_clv"].notna().sum() > 50
+
+
+def test_a_spark_failure_is_one_message_in_our_words(spark, tmp_path):
+    log_file = tmp_path / "spark.log"
+    with (
+        pytest.raises(EngineError) as caught,
+        spark_errors("customer_ltv for 2025-01-01", log_file),
+    ):
+        spark.session.sql("SELECT no_such_column FROM range(1)").collect()
+    message = str(caught.value)
+    assert message.startswith("customer_ltv for 2025-01-01: the Spark engine failed")
+    assert "UNRESOLVED_COLUMN" in message and str(log_file) in message
+    assert "engine: duckdb" in message and "\n" not in message
+    assert caught.value.__cause__ is None  # no Spark traceback chained under it
+
+
+def test_no_java_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.raises(EngineError, match="no `java` was found.*openjdk-17-jre-headless"):
+        spark_session("local[1]")
