@@ -20,13 +20,20 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
-    """Materialize every asset for the snapshot dates [first, last] in one run."""
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return int(text)
+
+
+def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel: int = 1) -> int:
+    """Materialize every asset for the snapshot dates [first, last]: in runs of at most
+    snapshots.max_days_per_run dates, in date order; with `parallel` > 1 the days'
+    ingestion first, as up to `parallel` runs at once, then the snapshots in date order."""
 
     from engagement_pipeline.config import load_config
     from engagement_pipeline.defs.build import build_definitions
-    from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
-    from engagement_pipeline.defs.runs import execute_range, progress_line, rows_read
+    from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB, SNAPSHOT_JOB
 
     config = load_config(config_path)
     defs = build_definitions(config_path)
@@ -43,46 +50,85 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None) -> int:
             raise PipelineError(
                 f"{name} {key} is not a snapshot date of this config ({keys[0]} .. {keys[-1]})."
             )
+    start, end = dt.date.fromisoformat(first_key), dt.date.fromisoformat(last_key)
     instance = _instance()
+    if parallel > 1:
+        if instance.is_ephemeral:
+            raise PipelineError(
+                "--parallel runs each ingestion run in a process of its own, which record "
+                "into a persistent Dagster instance: set DAGSTER_HOME to a folder (`python3 "
+                "bootstrap.py` uses dagster_home/), or leave out --parallel."
+            )
+        code = _ingest_in_parallel(
+            config_path, start, end, config.snapshots.max_days_per_run, parallel
+        )
+        if code:
+            return code
+        job = defs.resolve_job_def(SNAPSHOT_JOB)
     print(f"Materializing snapshots {first_key} .. {last_key} ({config_path}) ...", flush=True)
-    runs = execute_range(
-        job,
-        dt.date.fromisoformat(first_key),
-        dt.date.fromisoformat(last_key),
-        config.snapshots.max_days_per_run,
-        instance=instance,
-        # Dagster's console log would print tracebacks; failures are summarised below instead.
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-    )
-    total = (dt.date.fromisoformat(last_key) - dt.date.fromisoformat(first_key)).days + 1
-    began, done, rows = time.perf_counter(), 0, 0
-    for start, end, result in runs:
-        if not result.success:
-            return _report_failures(result, start, end)
-        done, rows = done + (end - start).days + 1, rows + rows_read(result)
-        elapsed = time.perf_counter() - began
-        print(f"  {start} .. {end} done: {progress_line(done, total, rows, elapsed)}", flush=True)
+    code = _run_in_date_order(job, start, end, config.snapshots.max_days_per_run, instance)
+    if code:
+        return code
     report = config.reports_dir / last_key / "engagement_report.md"
     print(f"Done. Lake: {config.lake_dir}  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})")
     print(f"Report for {last_key}: {report}")
     return 0
 
 
-def _report_failures(result, start: dt.date, end: dt.date) -> int:
-    """Print each failed step's message; 2 if any failed on bad config or input, else 1."""
-    from engagement_pipeline.defs.errors import USER_ERROR
+def _run_in_date_order(job, start: dt.date, end: dt.date, max_days: int, instance) -> int:
+    from engagement_pipeline.defs.runs import execute_range, progress_line, rows_read, step_failures
 
-    code = 1
-    for event in (e for e in result.all_events if e.is_step_failure):
-        error = event.step_failure_data.user_failure_data
-        # A bug arrives wrapped in Dagster's step error: its cause says what went wrong.
-        failure = event.step_failure_data.error
-        message = (error.description if error else None) or (failure.cause or failure).message
-        print(f"error in {event.step_key} ({start} .. {end}): {message.strip()}", file=sys.stderr)
-        flag = error.metadata.get(USER_ERROR) if error and error.metadata else None
-        if flag is not None and getattr(flag, "value", flag) is True:
-            code = 2  # README: exit 2 for bad config or input
-    return code
+    runs = execute_range(
+        job,
+        start,
+        end,
+        max_days,
+        instance=instance,
+        # Dagster's console log would print tracebacks; failures are summarised below instead.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    total = (end - start).days + 1
+    began, done, rows = time.perf_counter(), 0, 0
+    for first, last, result in runs:
+        if not result.success:
+            return _report_failures(step_failures(result), first, last)
+        done, rows = done + (last - first).days + 1, rows + rows_read(result)
+        elapsed = time.perf_counter() - began
+        print(f"  {first} .. {last} done: {progress_line(done, total, rows, elapsed)}", flush=True)
+    return 0
+
+
+def _ingest_in_parallel(
+    config_path: Path, start: dt.date, end: dt.date, max_days: int, parallel: int
+) -> int:
+    from engagement_pipeline.defs.runs import date_chunks, ingest_in_parallel, progress_line
+
+    chunks = list(date_chunks(start, end, max_days))
+    print(
+        f"Ingesting {start} .. {end} ({config_path}) in {len(chunks)} runs, "
+        f"up to {parallel} at once ...",
+        flush=True,
+    )
+    total = (end - start).days + 1
+    began, done, rows = time.perf_counter(), 0, 0
+    for first, last, outcome in ingest_in_parallel(config_path.resolve(), chunks, parallel):
+        if not outcome.success:
+            return _report_failures(outcome.failures, first, last)
+        done, rows = done + (last - first).days + 1, rows + outcome.rows
+        elapsed = time.perf_counter() - began
+        print(
+            f"  ingested {first} .. {last}: {progress_line(done, total, rows, elapsed)}",
+            flush=True,
+        )
+    return 0
+
+
+def _report_failures(failures, start: dt.date, end: dt.date) -> int:
+    """Print each failed step's message; 2 if any failed on bad config or input, else 1."""
+    for failure in failures:
+        print(f"error in {failure.step} ({start} .. {end}): {failure.message}", file=sys.stderr)
+    # README: exit 2 for bad config or input
+    return 2 if any(f.user_error for f in failures) else 1
 
 
 def _generate_sample(args: argparse.Namespace, _config_path: Path) -> int:
@@ -221,7 +267,15 @@ def _parser() -> argparse.ArgumentParser:
     p_run = add("run", "materialize all assets for a range of snapshot dates (default: all)")
     p_run.add_argument("--from", dest="first", type=_date)
     p_run.add_argument("--to", dest="last", type=_date)
-    p_run.set_defaults(handler=lambda a, path: run(path, a.first, a.last))
+    p_run.add_argument(
+        "--parallel",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="ingest the days first, as up to N runs at once (each in its own processes; "
+        "needs DAGSTER_HOME), then build the snapshots in date order",
+    )
+    p_run.set_defaults(handler=lambda a, path: run(path, a.first, a.last, a.parallel))
 
     p_status = add(
         "status",

@@ -17,7 +17,12 @@ from engagement_pipeline.defs.assets.customer_intelligence import (
 from engagement_pipeline.defs.assets.journeys import build_anomaly_checks, build_journey_assets
 from engagement_pipeline.defs.assets.raw import build_raw_assets
 from engagement_pipeline.defs.assets.report import build_report_assets
-from engagement_pipeline.defs.jobs import build_job, build_schedule
+from engagement_pipeline.defs.jobs import (
+    build_ingestion_job,
+    build_job,
+    build_schedule,
+    build_snapshot_job,
+)
 from engagement_pipeline.defs.late_data import build_late_data_sensor
 from engagement_pipeline.defs.partitions import backfill_policy, snapshot_partitions
 from engagement_pipeline.defs.resources import ParquetLakeIOManager, PipelineSettings
@@ -47,7 +52,7 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=build_anomaly_checks(common),
-        jobs=[job],
+        jobs=[job, build_ingestion_job(), build_snapshot_job()],
         schedules=[build_schedule(job, config.snapshots)],
         sensors=[build_late_data_sensor(job), build_alerts_sensor()],
         resources={

@@ -7,8 +7,11 @@ import datetime as dt
 import dagster as dg
 
 from engagement_pipeline.config import SnapshotsConfig
+from engagement_pipeline.defs.assets.raw import GROUP as RAW_GROUP
 
 ENGAGEMENT_JOB = "engagement_job"
+INGESTION_JOB = "ingestion_job"
+SNAPSHOT_JOB = "snapshot_job"
 DAILY_SCHEDULE = "daily_engagement_schedule"
 
 
@@ -17,6 +20,26 @@ def build_job() -> dg.UnresolvedAssetJobDefinition:
         ENGAGEMENT_JOB,
         selection=dg.AssetSelection.all(),
         description="Ingest the day's events and purchases, then build every snapshot and the report.",
+    )
+
+
+def build_ingestion_job() -> dg.UnresolvedAssetJobDefinition:
+    """Days are independent here: a backfill's runs of this job may run side by side."""
+    return dg.define_asset_job(
+        INGESTION_JOB,
+        selection=dg.AssetSelection.groups(RAW_GROUP),
+        description="Ingest the days' events and purchases (validate, quarantine, write the "
+        "raw partitions). Each day stands alone, so runs of different days run in parallel.",
+    )
+
+
+def build_snapshot_job() -> dg.UnresolvedAssetJobDefinition:
+    """Everything built from the raw days; each date builds on the date before."""
+    return dg.define_asset_job(
+        SNAPSHOT_JOB,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups(RAW_GROUP),
+        description="Build every snapshot asset and the report from the raw partitions. "
+        "Each date builds on the previous date's rows, so its runs go in date order.",
     )
 
 

@@ -1,9 +1,18 @@
-"""Running the main job over a range of snapshot dates in process, in runs of bounded size."""
+"""Running the jobs over a range of snapshot dates: in runs of bounded size, in date order,
+and (ingestion) as parallel runs in processes of their own."""
 
 import datetime as dt
+import multiprocessing
+import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+
+from engagement_pipeline.config import CONFIG_PATH_ENV
+from engagement_pipeline.defs.errors import USER_ERROR
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -66,3 +75,84 @@ def run_progress(keys: list[str], rows: int, seconds: float) -> str:
     rate = rows / seconds if seconds > 0 else 0.0
     span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]} ({len(keys)} dates)"
     return f"{span}: {rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)"
+
+
+# -- ingestion days as parallel runs --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    step: str
+    message: str
+    user_error: bool  # bad config or input (exit 2), not a bug
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run in another process reports back: enough to print progress or failures."""
+
+    run_id: str
+    success: bool
+    rows: int
+    failures: list[StepFailure]
+
+
+def step_failures(result) -> list[StepFailure]:
+    """Each failed step's message: ours for bad config or input, else the cause's."""
+    failures = []
+    for event in (e for e in result.all_events if e.is_step_failure):
+        error = event.step_failure_data.user_failure_data
+        # A bug arrives wrapped in Dagster's step error: its cause says what went wrong.
+        failure = event.step_failure_data.error
+        message = (error.description if error else None) or (failure.cause or failure).message
+        flag = error.metadata.get(USER_ERROR) if error and error.metadata else None
+        user = flag is not None and getattr(flag, "value", flag) is True
+        failures.append(StepFailure(event.step_key, message.strip(), user))
+    return failures
+
+
+def ingestion_job_from_config() -> dg.JobDefinition:
+    """$CONFIG_PATH's ingestion job: what each parallel run (and each of its step processes)
+    rebuilds for itself."""
+    # imported here: the asset modules import this one (run_progress)
+    from engagement_pipeline.defs.build import build_definitions
+    from engagement_pipeline.defs.jobs import INGESTION_JOB
+
+    return build_definitions().resolve_job_def(INGESTION_JOB)
+
+
+def _ingest_days(config_path: str, first: str, last: str) -> RunOutcome:
+    """One ingestion run of the days [first, last], in this (worker) process, its steps in
+    processes of their own (the multiprocess executor), recorded in $DAGSTER_HOME."""
+    os.environ[CONFIG_PATH_ENV] = config_path
+    instance = dg.DagsterInstance.get()
+    with dg.execute_job(
+        dg.reconstructable(ingestion_job_from_config),
+        instance,
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        raise_on_error=False,
+    ) as result:
+        return RunOutcome(result.run_id, result.success, rows_read(result), step_failures(result))
+
+
+def ingest_in_parallel(
+    config_path: Path, chunks: list[tuple[dt.date, dt.date]], parallel: int
+) -> Iterator[tuple[dt.date, dt.date, RunOutcome]]:
+    """Ingest each chunk of days as its own Dagster run, up to `parallel` at once (each run
+    writes only its own days' partitions; landing is shared safely). Yields each run as it
+    finishes; stops starting new runs after a failure."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited state
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        pending = {
+            pool.submit(_ingest_days, str(config_path), a.isoformat(), b.isoformat()): (a, b)
+            for a, b in chunks
+        }
+        for future in as_completed(pending):
+            start, end = pending[future]
+            outcome = future.result()
+            yield start, end, outcome
+            if not outcome.success:
+                for other in pending:
+                    other.cancel()
+                return

@@ -21,6 +21,9 @@ from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.engines.test_spark_stages import KEYS
 from engagement_pipeline_tests.frames import assert_same_rows
 
+# one Spark session (JVM) per worker under pytest-xdist (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("spark")
+
 FIRST, LAST = dt.date(2025, 1, 1), dt.date(2025, 1, 21)
 ASSET_KEYS = {
     **KEYS,

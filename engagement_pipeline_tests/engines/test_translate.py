@@ -9,6 +9,9 @@ import pytest
 from engagement_pipeline.engines.translate import TranslationError, to_spark
 from engagement_pipeline.sql import new_connection
 
+# one Spark session (JVM) per worker under pytest-xdist (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("spark")
+
 
 def both(spark, query: str, **frames: pd.DataFrame) -> tuple[list[tuple], list[tuple]]:
     """Rows of `query` on DuckDB and on Spark, the frames bound by name on each."""

@@ -5,6 +5,9 @@ import pytest
 from engagement_pipeline.presentation import charts
 from engagement_pipeline.presentation.html_report import render_html
 
+# one sample run and one browser per worker under pytest-xdist (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("presentation")
+
 SEGMENTS = [
     {"segment": "Champion", "customer_count": 10, "total_revenue": 5000.0},
     {"segment": "Potential", "customer_count": 30, "total_revenue": 1000.0},

@@ -23,6 +23,9 @@ from engagement_pipeline_tests.presentation.conftest import (
     wait_for,
 )
 
+# one sample run and one browser per worker under pytest-xdist (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("presentation")
+
 ASSET = "customer_segments"  # a snapshot asset: one partition per date, its own figures
 # One of its checks (not the one the tab opens on), with that date's rows as metadata.
 CHECK = "one_segment_per_customer"

@@ -13,6 +13,9 @@ from engagement_pipeline.presentation.dashboard import PAGES
 from engagement_pipeline.presentation.serve import dashboard_command
 from engagement_pipeline_tests.presentation.conftest import SCREENSHOTS, free_port, wait_for
 
+# one sample run and one browser per worker under pytest-xdist (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("presentation")
+
 TIMEOUT_MS = 60_000
 
 

@@ -5,12 +5,16 @@ import re
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 
 from engagement_pipeline.api import report_document
 from engagement_pipeline.config import load_config
 from engagement_pipeline.presentation.charts import FIGURE_KEYS
 from engagement_pipeline.presentation.html_report import render_html
 from engagement_pipeline_tests.presentation.conftest import ROOT
+
+# one sample run and one browser per worker under pytest-xdist (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("presentation")
 
 MAX_BYTES = 2 * 1024 * 1024
 

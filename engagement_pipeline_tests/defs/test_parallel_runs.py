@@ -1,0 +1,93 @@
+"""A backfill's ingestion days run as parallel Dagster runs, each in processes of its own
+(the multiprocess executor), each writing only its own days; the snapshots follow in date
+order. Four runs at once, recorded in a persistent instance."""
+
+import datetime as dt
+
+import dagster as dg
+import yaml
+
+from engagement_pipeline.cli import main
+from engagement_pipeline.config import load_config
+from engagement_pipeline.defs.jobs import INGESTION_JOB, SNAPSHOT_JOB
+from engagement_pipeline.defs.runs import RANGE_END_TAG, RANGE_START_TAG
+from engagement_pipeline.lake import Lake
+from engagement_pipeline.sample_data import generate
+from engagement_pipeline.sql import new_connection
+
+FIRST, DAYS = dt.date(2025, 1, 1), 20
+
+
+def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monkeypatch, capsys):
+    counts = generate(tmp_path / "src", 200, FIRST, DAYS, seed=3)
+    last = FIRST + dt.timedelta(days=DAYS - 1)
+    config = {
+        "snapshots": {
+            "start_date": FIRST.isoformat(),
+            "end_date": last.isoformat(),
+            "max_days_per_run": 5,
+        },
+        "engagement_data": {
+            "file_path": "src/engagement_events.csv",
+            "event_id_column": "event_id",
+            "engagement_score_column": "engagement_score",
+        },
+        "purchase_data": {"file_path": "src/purchases.csv"},
+        "storage": {"lake_path": "lake", "reports_path": "reports"},
+        "reports": {"html": False},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    assert main(["--config", str(path), "run", "--parallel", "4"]) == 0
+    out = capsys.readouterr().out
+    assert f"Ingesting {FIRST} .. {last} ({path}) in 4 runs, up to 4 at once" in out
+    assert out.count("  ingested ") == 4 and "Report for 2025-01-20:" in out
+
+    instance = dg.DagsterInstance.get()
+    ingest = instance.get_run_records(dg.RunsFilter(job_name=INGESTION_JOB))
+    assert len(ingest) == 4
+    assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in ingest)
+    # the four were running at the same time: each started before any of them ended
+    assert max(r.start_time for r in ingest) < min(r.end_time for r in ingest)
+    expected_ranges = {(f"2025-01-{d:02d}", f"2025-01-{d + 4:02d}") for d in (1, 6, 11, 16)}
+    ranges = set()
+    for record in ingest:
+        tags = record.dagster_run.tags
+        first, end = tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+        ranges.add((first, end))
+        # each run wrote only its own days
+        written = {
+            e.event_log_entry.dagster_event.partition
+            for e in instance.get_records_for_run(
+                record.dagster_run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+        }
+        assert written == {
+            (dt.date.fromisoformat(first) + dt.timedelta(days=i)).isoformat() for i in range(5)
+        }
+    assert ranges == expected_ranges
+    # and every source row is accounted for: loaded or quarantined, each exactly once
+    lake, con = Lake(load_config(path).lake_dir), new_connection()
+    keys = [(FIRST + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
+    loaded = lake.read(con, "raw_engagement_events", keys).aggregate("count(*)").fetchall()[0][0]
+    rejected = lake.read(con, "quarantined_engagement_events", keys)
+    rejected = rejected.aggregate("count(*)").fetchall()[0][0]
+    assert loaded + rejected == counts["engagement_events"]
+    # the snapshots ran after, in date order (each builds on the previous date)
+    snapshots = sorted(
+        instance.get_run_records(dg.RunsFilter(job_name=SNAPSHOT_JOB)),
+        key=lambda r: r.dagster_run.tags[RANGE_START_TAG],
+    )
+    assert [r.dagster_run.tags[RANGE_START_TAG] for r in snapshots] == [
+        "2025-01-01",
+        "2025-01-06",
+        "2025-01-11",
+        "2025-01-16",
+    ]
+    assert all(s.start_time >= max(r.end_time for r in ingest) for s in snapshots)
+    assert [s.start_time for s in snapshots] == sorted(s.start_time for s in snapshots)
+    assert lake.existing_keys("customer_segments") == set(keys)
