@@ -44,6 +44,9 @@ def _sorted(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     a, b = _comparable(a), _comparable(b)
+    if pd.api.types.is_datetime64_any_dtype(a) or pd.api.types.is_datetime64_any_dtype(b):
+        # a column of NULLs only reads as float on one side and as timestamps on the other
+        a, b = pd.to_datetime(a), pd.to_datetime(b)
     if a.dtype == object or b.dtype == object:
         a, b = a.astype(object).map(_plain), b.astype(object).map(_plain)
         return np.array([_close(x, y) for x, y in zip(a, b, strict=True)], dtype=bool)

@@ -139,6 +139,11 @@ class SparkConnection:
     def from_df(self, frame: pd.DataFrame) -> SparkRelation:
         return SparkRelation(self, self.session.createDataFrame(frame))
 
+    def from_arrow(self, table) -> SparkRelation:
+        """Rows from an Arrow table, with its types (also when it has no rows, where
+        pandas would leave Spark nothing to infer the schema from)."""
+        return SparkRelation(self, self.session.createDataFrame(table))
+
     def table(self, name: str) -> SparkRelation:
         return SparkRelation(self, self.session.table(name))
 

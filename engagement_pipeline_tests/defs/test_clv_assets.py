@@ -17,6 +17,9 @@ from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.sample_data import generate
 from engagement_pipeline_tests.defs.test_assets import read
 
+# the seventy-day run once: both tests on one worker under pytest-xdist
+pytestmark = pytest.mark.xdist_group("clv_assets")
+
 
 def write_config(root, **segmentation):
     config = {

@@ -58,7 +58,8 @@ def data_set(spark, request):
         validate(con, config, first, last).loaded.create(name)
         raw[name] = con.table(name)
     allowed_empty = NEEDS_EVENTS if request.param == "cdnow" else set()
-    return config, con, raw, {n: spark.from_df(r.df()) for n, r in raw.items()}, allowed_empty
+    spark_raw = {n: spark.from_arrow(r.to_arrow_table()) for n, r in raw.items()}
+    return config, con, raw, spark_raw, allowed_empty
 
 
 def test_every_stage_equals_duckdb_over_a_range(spark, data_set):
