@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing
+import os
 import resource
 import time
 from pathlib import Path
@@ -38,6 +39,24 @@ BARE = {
 
 def _peak_mib(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: KiB
+
+
+def _running_children_peak_mib() -> float:
+    """Peak memory of this process's running children (Spark's JVM), from /proc (Linux):
+    getrusage counts only children that have ended."""
+    peak = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid():  # the parent pid
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]) / 1024)
+    return peak
 
 
 def run_engine(engine: str, folder: Path, day: dt.date, spark_memory: str) -> dict:
@@ -111,7 +130,9 @@ def run_engine(engine: str, folder: Path, day: dt.date, spark_memory: str) -> di
         "stages_seconds": round(total, 2),
         "stages_over_bare": round(total / bare_seconds, 1),
         "peak_mib_python": round(_peak_mib(resource.RUSAGE_SELF)),
-        "peak_mib_children": round(_peak_mib(resource.RUSAGE_CHILDREN)),
+        "peak_mib_children": round(
+            max(_peak_mib(resource.RUSAGE_CHILDREN), _running_children_peak_mib())
+        ),
         "stages": stages,
     }
 

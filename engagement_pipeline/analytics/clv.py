@@ -175,12 +175,27 @@ def _fit_from(
     # BFGS may stop on "precision loss" at the optimum; a tiny gradient there is convergence.
     gradient_small = bool(np.all(np.isfinite(result.jac)) and np.abs(result.jac).max() < 1e-5)
     converged = (bool(result.success) or gradient_small) and finite
-    message = str(result.message)
+    message = _in_our_words(result, converged, finite)
     # A parameter far out (past e^+-12) is a limit of the model the data prefer, e.g. a -> 0
     # (no customer drops out): still the maximum, but worth saying.
     if converged and np.any(np.abs(result.x) >= 12.0):
         message = "at a limit of the model (a parameter ran past e^+-12)"
     return params, ll if np.isfinite(ll) else -np.inf, converged, int(result.nit), message
+
+
+def _in_our_words(result: optimize.OptimizeResult, converged: bool, finite: bool) -> str:
+    """What the optimizer's stop means for the fit, in our words (SciPy's wording is about
+    its algorithm, not about the customers' data); its status code is kept for reference."""
+    if converged:
+        return "converged"
+    if not finite:
+        return "the likelihood was not finite at the end (the data are at a limit of the model)"
+    if result.nit >= 1000:
+        return "no optimum within 1,000 iterations"
+    return (
+        "stopped before an optimum: the likelihood stopped improving while its slope was not "
+        f"yet flat (optimizer status {result.status})"
+    )
 
 
 def _fit(

@@ -230,3 +230,21 @@ def test_daily_warm_started_fits_are_never_worse_than_a_fresh_fit(cdnow_daily):
     values = dict(zip(last["parameter"], last["value"], strict=True))
     assert values["r"] == pytest.approx(0.2426, abs=5e-4)
     assert values["b"] == pytest.approx(2.4259, abs=5e-3)
+
+
+def test_an_optimizer_stop_reads_in_our_words():
+    """SciPy's wording ("Desired error not necessarily achieved due to precision loss")
+    never reaches the run log: each way a fit can end is said in terms of the fit."""
+    from scipy.optimize import OptimizeResult
+
+    stalled = OptimizeResult(status=2, nit=40, message="Desired error not necessarily achieved")
+    assert clv._in_our_words(stalled, converged=False, finite=True) == (
+        "stopped before an optimum: the likelihood stopped improving while its slope was not "
+        "yet flat (optimizer status 2)"
+    )
+    assert clv._in_our_words(stalled, converged=True, finite=True) == "converged"
+    assert "not finite" in clv._in_our_words(stalled, converged=False, finite=False)
+    capped = OptimizeResult(status=1, nit=1000, message="Maximum number of iterations")
+    assert clv._in_our_words(capped, converged=False, finite=True) == (
+        "no optimum within 1,000 iterations"
+    )
