@@ -8,12 +8,13 @@ import dagster as dg
 import yaml
 
 from engagement_pipeline.cli import main
-from engagement_pipeline.config import load_config
+from engagement_pipeline.config import deep_merge, load_config
 from engagement_pipeline.defs.jobs import INGESTION_JOB, SNAPSHOT_JOB
 from engagement_pipeline.defs.runs import RANGE_END_TAG, RANGE_START_TAG
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sample_data import generate
 from engagement_pipeline.sql import new_connection
+from engagement_pipeline_tests.conftest import base_config
 
 FIRST, DAYS = dt.date(2025, 1, 1), 20
 
@@ -21,21 +22,14 @@ FIRST, DAYS = dt.date(2025, 1, 1), 20
 def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monkeypatch, capsys):
     counts = generate(tmp_path / "src", 200, FIRST, DAYS, seed=3)
     last = FIRST + dt.timedelta(days=DAYS - 1)
-    config = {
-        "snapshots": {
-            "start_date": FIRST.isoformat(),
-            "end_date": last.isoformat(),
-            "max_days_per_run": 5,
+    config = deep_merge(
+        base_config(FIRST.isoformat(), last.isoformat()),
+        {
+            "snapshots": {"max_days_per_run": 5},
+            "engagement_data": {"file_path": "src/engagement_events.csv"},
+            "purchase_data": {"file_path": "src/purchases.csv"},
         },
-        "engagement_data": {
-            "file_path": "src/engagement_events.csv",
-            "event_id_column": "event_id",
-            "engagement_score_column": "engagement_score",
-        },
-        "purchase_data": {"file_path": "src/purchases.csv"},
-        "storage": {"lake_path": "lake", "reports_path": "reports"},
-        "reports": {"html": False},
-    }
+    )
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     home = tmp_path / "dagster_home"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engagement_pipeline.config import load_config
+from engagement_pipeline.config import deep_merge, load_config
 from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.engines.spark import spark_errors, spark_session
@@ -18,6 +18,7 @@ from engagement_pipeline.errors import EngineError
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sample_data import generate
 from engagement_pipeline.sql import new_connection
+from engagement_pipeline_tests.conftest import base_config
 from engagement_pipeline_tests.engines.test_spark_stages import KEYS
 from engagement_pipeline_tests.frames import assert_same_rows
 
@@ -37,20 +38,16 @@ ASSET_KEYS = {
 def write_project(root: Path, engine: str) -> Path:
     folder = root / engine
     folder.mkdir()
-    config = {
-        "snapshots": {"start_date": FIRST.isoformat(), "end_date": LAST.isoformat()},
-        "engagement_data": {
-            "file_path": "../src/engagement_events.csv",
-            "event_id_column": "event_id",
-            "engagement_score_column": "engagement_score",
+    config = deep_merge(
+        base_config(FIRST.isoformat(), LAST.isoformat()),
+        {
+            "engagement_data": {"file_path": "../src/engagement_events.csv"},
+            "purchase_data": {"file_path": "../src/purchases.csv"},
+            # three weeks of a small sample: enough repeat buyers to fit CLV on most dates
+            "clv": {"min_repeat_customers": 5},
+            "engine": engine,
         },
-        "purchase_data": {"file_path": "../src/purchases.csv"},
-        # three weeks of a small sample: enough repeat buyers to fit CLV on most dates
-        "clv": {"min_repeat_customers": 5},
-        "storage": {"lake_path": "lake", "reports_path": "reports"},
-        "reports": {"html": False},
-        "engine": engine,
-    }
+    )
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
