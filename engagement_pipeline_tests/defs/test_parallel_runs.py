@@ -85,3 +85,12 @@ def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monk
     assert all(s.start_time >= max(r.end_time for r in ingest) for s in snapshots)
     assert [s.start_time for s in snapshots] == sorted(s.start_time for s in snapshots)
     assert lake.existing_keys("customer_segments") == set(keys)
+
+
+def test_parallel_without_a_persistent_instance_says_what_to_do(make_project, monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    path = make_project(end="2025-01-02")
+    assert main(["--config", str(path), "run", "--parallel", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "set DAGSTER_HOME to a folder" in err and "Traceback" not in err
+    assert not (path.parent / "lake" / "raw_engagement_events").exists()  # nothing ran
