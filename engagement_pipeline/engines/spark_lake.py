@@ -104,8 +104,7 @@ def run_stage(
     partitions `input_keys` names; its own earlier rows from `earlier_keys`), computed by
     the stage's own code, written back as the run's partitions. Returns each date's rows."""
     lake, con = Lake(config.lake_dir), spark_connection(config)
-    span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
-    with spark_errors(f"{stage.name} for {span}", spark_log_file(config)):
+    with spark_errors(f"{stage.name} for {_span(keys)}", spark_log_file(config)):
         inputs = {name: read_partitions(con, lake, name, ks) for name, ks in input_keys.items()}
         earlier = read_partitions(con, lake, stage.name, earlier_keys) if earlier_keys else None
         rows = stage.compute(con, inputs, dates, config, earlier)
@@ -125,11 +124,15 @@ def run_clv(
     date's state, the fits on the weighted tables only, the predictions in the executors;
     customer_clv's partitions written. Returns the fitted parameters and each date's status."""
     lake, con = Lake(config.lake_dir), spark_connection(config)
-    span = keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
-    with spark_errors(f"{CUSTOMER_CLV} for {span}", spark_log_file(config)):
+    with spark_errors(f"{CUSTOMER_CLV} for {_span(keys)}", spark_log_file(config)):
         purchases = read_partitions(con, lake, RAW_PURCHASES, purchase_keys)
         earlier = read_partitions(con, lake, CUSTOMER_CLV, earlier_keys) if earlier_keys else None
         summaries = transaction_summary(con, purchases, dates, config.clv.time_unit_days, earlier)
         fitted = fit_and_predict(con, summaries, dates, config, warm, log)
         write_partitions(lake, CUSTOMER_CLV, fitted.customers, keys)
     return fitted.parameters, fitted.statuses
+
+
+def _span(keys: Sequence[str]) -> str:
+    """The run's dates as a failure message names them."""
+    return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
