@@ -70,7 +70,10 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel
     if code:
         return code
     report = config.reports_dir / last_key / "engagement_report.md"
-    print(f"Done. Lake: {config.lake_dir}  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})")
+    catalog = (
+        "" if config.lake_is_remote else f"  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})"
+    )
+    print(f"Done. Lake: {config.lake_location}{catalog}")
     print(f"Report for {last_key}: {report}")
     return 0
 
@@ -173,9 +176,9 @@ def _clv_holdout(args: argparse.Namespace, config_path: Path) -> int:
 
 def _catalog(_args: argparse.Namespace, config_path: Path) -> int:
     from engagement_pipeline.config import load_config
-    from engagement_pipeline.lake import Lake
+    from engagement_pipeline.lake import open_lake
 
-    lake = Lake(load_config(config_path).lake_dir)
+    lake = open_lake(load_config(config_path))
     views = lake.rebuild_catalog()
     print(f"{lake.catalog_path}: views {', '.join(views) or '(none: the lake is empty)'}")
     return 0

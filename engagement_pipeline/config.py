@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -736,11 +737,57 @@ class AnomaliesConfig(_Section):
         return self
 
 
+class S3Config(_Section):
+    """How to reach an object store when `storage.lake_path` is an s3:// URI. Credentials
+    are never in the config: they come from the environment (AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the machine's role), as for any AWS client."""
+
+    endpoint_url: str | None = Field(
+        default=None,
+        description="The store's URL for an S3-compatible store (MinIO, Ceph, R2: "
+        "http://127.0.0.1:9000); unset for AWS S3 itself.",
+    )
+    region: str | None = Field(
+        default=None, description="The bucket's region (unset: the environment's AWS_REGION)."
+    )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+/?$", value):
+            raise ValueError(
+                f"'{value}' is not an endpoint URL: write it as http://host:port or "
+                "https://host (no path)"
+            )
+        return value
+
+
 class StorageConfig(_Section):
     """Where the Parquet lake and the reports are written, relative to the config file."""
 
-    lake_path: str = "data/warehouse"
+    lake_path: str = Field(
+        default="data/warehouse",
+        description="A folder (relative to the config file), or an object-store URI "
+        "s3://bucket/prefix (see `s3`).",
+    )
     reports_path: str = "reports"
+    s3: S3Config = S3Config()
+
+    @field_validator("lake_path")
+    @classmethod
+    def _lake_uri_known(cls, value: str) -> str:
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", value)
+        if scheme and scheme.group(1) != "s3":
+            raise ValueError(
+                f"'{scheme.group(1)}://' is not a lake location this pipeline writes: use a "
+                "folder path or an s3://bucket/prefix URI"
+            )
+        if scheme and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", value):
+            raise ValueError(
+                f"'{value}' does not name a bucket: write it as s3://bucket/prefix "
+                "(bucket names are 3-63 lower-case letters, digits, dots and hyphens)"
+            )
+        return value.rstrip("/")
 
 
 class SparkConfig(_Section):
@@ -823,8 +870,27 @@ class Config(_Section):
         return p if p.is_absolute() else (self.base_dir / p).resolve()
 
     @property
+    def lake_is_remote(self) -> bool:
+        """The lake is in an object store (s3://), not a folder on this machine."""
+        return self.storage.lake_path.startswith("s3://")
+
+    @property
+    def lake_location(self) -> str:
+        """Where the lake is, as users read it: an absolute folder or the s3:// URI."""
+        return self.storage.lake_path if self.lake_is_remote else str(self.lake_dir)
+
+    @property
     def lake_dir(self) -> Path:
+        """The lake's folder (a local lake only: see `lake_location`)."""
+        if self.lake_is_remote:
+            raise ValueError(f"the lake {self.storage.lake_path} is not a local folder")
         return self.resolve(self.storage.lake_path)
+
+    @property
+    def work_dir(self) -> Path:
+        """Local working files (the landed sources, Spark's log): beside a local lake, or
+        in .engagement beside the config file when the lake is in an object store."""
+        return self.resolve(".engagement") if self.lake_is_remote else self.lake_dir
 
     @property
     def reports_dir(self) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from engagement_pipeline.config import Config
 from engagement_pipeline.errors import LakeError
 from engagement_pipeline.sql import fetch_all, new_connection, quote_ident, quote_literal
 
@@ -102,6 +103,21 @@ def materialize(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS SELECT * FROM {quote_ident(table + '__lazy')}"
     )
     return con.table(table)
+
+
+def lake_at(location: str, endpoint_url: str | None = None, region: str | None = None) -> Lake:
+    """The lake at a folder or an s3:// URI (`endpoint_url`, `region`: the store's, for s3)."""
+    if location.startswith("s3://"):
+        from engagement_pipeline.object_lake import ObjectLake  # it builds on this module
+
+        return ObjectLake(location, endpoint_url, region)
+    return Lake(location)
+
+
+def open_lake(config: Config) -> Lake:
+    """The configured lake (`storage.lake_path`, and `storage.s3` for an object store)."""
+    s3 = config.storage.s3
+    return lake_at(config.lake_location, s3.endpoint_url, s3.region)
 
 
 class Lake:
@@ -272,6 +288,10 @@ class Lake:
             )
         if not keys:
             raise LakeError(f"{asset}: no partitions requested")
+        return self._files(asset, keys)
+
+    def _files(self, asset: str, keys: Sequence[str]) -> list[str]:
+        """The file of each of `keys` (all of which exist)."""
         return [str(self.partition_file(asset, k)) for k in keys]
 
     def row_counts(

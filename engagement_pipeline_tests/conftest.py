@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +88,57 @@ def ev(event_id: str, customer: str, touchpoint: str, ts: str, score: float | No
 
 def po(order_id: str, customer: str, ts: str, amount: float | str) -> dict:
     return {"order_id": order_id, "customer_id": customer, "purchase_date": ts, "amount": amount}
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """A local S3-compatible server for the tests (moto's server mode on 127.0.0.1)."""
+
+    endpoint_url: str
+
+    def new_bucket(self) -> str:
+        """A fresh, empty bucket's name."""
+        import pyarrow.fs as pafs
+
+        name = f"lake-{uuid.uuid4().hex[:12]}"
+        store = pafs.S3FileSystem(
+            endpoint_override=self.endpoint_url.removeprefix("http://"),
+            scheme="http",
+            allow_bucket_creation=True,
+        )
+        store.create_dir(name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def s3_credentials() -> Iterator[None]:
+    """Test credentials in the environment, where every S3 client (and Spark's Python
+    workers, which inherit the JVM's environment) takes them from: set before any Spark
+    session starts in this process."""
+    values = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def object_store(s3_credentials) -> Iterator[ObjectStore]:
+    """moto's S3 server, started by the tests themselves on a free port of 127.0.0.1."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield ObjectStore(f"http://{host}:{port}")
+    server.stop()

@@ -22,17 +22,19 @@ from engagement_pipeline.config import Config
 from engagement_pipeline.engines.batches import computed_once, map_batches
 from engagement_pipeline.sql import new_connection
 
+# Text columns typed as strings, not objects: a run with no fit (no rows) still writes
+# VARCHAR columns, not DuckDB's NULL type, so every partition of the asset has one schema.
 PARAMETER_COLUMNS = {
     "snapshot_date": "object",
-    "model": "object",
-    "parameter": "object",
+    "model": "string[python]",
+    "parameter": "string[python]",
     "value": float,
     "log_likelihood": float,
     "converged": bool,
     "iterations": int,
     "customers": int,
     "distinct_rows": int,
-    "status": "object",
+    "status": "string[python]",
 }
 WarmStart = dict[str, dict[str, float]]
 

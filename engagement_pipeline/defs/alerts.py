@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from engagement_pipeline.defs.resources import PipelineSettings
-from engagement_pipeline.lake import Lake
+from engagement_pipeline.lake import Lake, open_lake
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline.stages import CUSTOMER_ALERTS
 
@@ -80,7 +80,7 @@ def build_alerts_sensor() -> dg.SensorDefinition:
         ).records
         if not records:
             return dg.SensorResult(cursor=str(after), skip_reason="no new customer_alerts dates")
-        lake = Lake(settings.load().lake_dir)
+        lake = open_lake(settings.load())
         sent = []
         for record in records:  # one per materialized date
             alerts = alerts_of(lake, record.partition_key)

@@ -57,7 +57,11 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
         sensors=[build_late_data_sensor(job), build_alerts_sensor()],
         resources={
             "settings": PipelineSettings(config_path=str(path.resolve())),
-            "io_manager": ParquetLakeIOManager(lake_path=str(config.lake_dir)),
+            "io_manager": ParquetLakeIOManager(
+                lake_path=config.lake_location,
+                s3_endpoint_url=config.storage.s3.endpoint_url,
+                s3_region=config.storage.s3.region,
+            ),
             ALERT_NOTIFIER: JsonLinesNotifier(
                 path=str(config.resolve(config.alerts.notifications_path))
             ),

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from engagement_pipeline.config import Config, default_config_path, load_config
 from engagement_pipeline.defs.errors import user_errors
-from engagement_pipeline.lake import InLake, Lake, as_relation, connection
+from engagement_pipeline.lake import InLake, Lake, as_relation, connection, lake_at
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,15 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
     over exactly the upstream partitions the run's partition mapping asks for.
     """
 
-    lake_path: str
+    lake_path: str = Field(description="The lake's folder, or its s3://bucket/prefix URI.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="An S3-compatible store's URL (storage.s3.endpoint_url)."
+    )
+    s3_region: str | None = Field(default=None, description="The bucket's region.")
 
     @property
     def lake(self) -> Lake:
-        return Lake(self.lake_path)
+        return lake_at(self.lake_path, self.s3_endpoint_url, self.s3_region)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         asset = context.asset_key.to_python_identifier()

@@ -9,11 +9,13 @@ wrote it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engagement_pipeline.analytics.clv_fits import WarmStart, fit_and_predict
@@ -27,7 +29,8 @@ from engagement_pipeline.engines.spark import (
     spark_log_file,
 )
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.lake import PARTITION_COLUMN, Lake, check_dates
+from engagement_pipeline.lake import PARTITION_COLUMN, Lake, check_dates, open_lake
+from engagement_pipeline.object_lake import ObjectLake, s3_filesystem, store_errors
 from engagement_pipeline.stages import CUSTOMER_CLV, RAW_PURCHASES, Stage
 
 
@@ -35,6 +38,8 @@ def read_partitions(
     con: SparkConnection, lake: Lake, asset: str, keys: Iterable[str]
 ) -> SparkRelation:
     """The rows of the given partitions with their snapshot_date (a DATE), lazily."""
+    if isinstance(lake, ObjectLake):
+        return SparkRelation(con, _read_objects(con, lake, asset, keys))
     files = lake.partition_files(asset, keys)
     frame = (
         con.session.read.option("basePath", str(lake.asset_dir(asset)))
@@ -54,6 +59,8 @@ def write_partitions(
     if PARTITION_COLUMN not in relation.columns:
         raise LakeError(f"{asset}: value has no {PARTITION_COLUMN} column to partition by")
     frame = relation.frame.withColumn(PARTITION_COLUMN, F.col(PARTITION_COLUMN).cast("date"))
+    if isinstance(lake, ObjectLake):
+        return _write_objects(lake, asset, frame, keys)
 
     def stage(staging: Path) -> dict[str, int]:
         out = staging / "spark"
@@ -92,6 +99,83 @@ def _data_schema(frame, out: Path, written: dict[str, list[Path]]) -> pa.Schema:
     return pq.read_schema(next(empty.glob("*.parquet")))
 
 
+# -- an object-store lake: Spark's Python workers read and write through Arrow's S3 client,
+# so the cluster needs no Hadoop S3 connector; the switch itself is the lake's pointer.
+
+# A task reads a few partition files: enough tasks to spread, few enough to start quickly.
+_FILES_PER_TASK = 4
+
+
+def _read_objects(con: SparkConnection, lake: ObjectLake, asset: str, keys: Iterable[str]):
+    """The current files of the partitions, read in the executors (a task per few files)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    keys = sorted(set(keys))
+    files = lake.partition_files(asset, keys)
+    schema = lake.dataset(asset, keys).schema.remove_metadata()  # every file's, unified
+    data = schema.remove(schema.get_field_index(PARTITION_COLUMN))
+    endpoint, region = lake.endpoint_url, lake.region
+
+    def read(listing: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        store = s3_filesystem(endpoint, region)
+        for batch in listing:
+            for path, day in zip(batch["path"].to_pylist(), batch["day"].to_pylist(), strict=True):
+                for rows in pq.ParquetFile(path, filesystem=store).iter_batches():
+                    dates = pa.array(np.full(rows.num_rows, np.datetime64(day, "D")), pa.date32())
+                    yield pa.RecordBatch.from_arrays(
+                        [*rows.cast(data).columns, dates], schema=schema
+                    )
+
+    listing = con.session.createDataFrame(
+        list(zip(files, keys, strict=True)), "path string, day string"
+    )
+    tasks = max(1, -(-len(files) // _FILES_PER_TASK))
+    return listing.repartition(tasks).mapInArrow(read, from_arrow_schema(schema))
+
+
+def _write_objects(lake: ObjectLake, asset: str, frame, keys: Sequence[str]) -> dict[str, int]:
+    """Each date's rows written by one task as one object under a fresh name, then every
+    partition switched by its pointer (an empty file, with the schema, for a date without rows)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    objects = {key: lake.new_object(asset, key) for key in keys}
+    endpoint, region = lake.endpoint_url, lake.region
+
+    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        store, writers, rows = s3_filesystem(endpoint, region), {}, {}
+        for batch in batches:
+            days = batch.column(PARTITION_COLUMN)
+            for day in pc.unique(days).to_pylist():  # a task holds whole dates: few of them
+                part = batch.filter(pc.equal(days, day)).drop_columns([PARTITION_COLUMN])
+                key = day.isoformat()
+                rows[key] = rows.get(key, 0) + part.num_rows
+                if key not in objects:  # outside the run: counted, refused below, not written
+                    continue
+                if key not in writers:
+                    stream = store.open_output_stream(objects[key])
+                    writers[key] = (stream, pq.ParquetWriter(stream, part.schema))
+                writers[key][1].write_batch(part)
+        for stream, writer in writers.values():
+            writer.close()
+            stream.close()  # the upload completes here: the object appears whole
+        yield pa.RecordBatch.from_pydict({"day": list(rows), "rows": list(rows.values())})
+
+    written = (
+        frame.repartition(F.col(PARTITION_COLUMN))
+        .mapInArrow(write, "day string, rows long")
+        .collect()
+    )
+    counts = {row["day"]: int(row["rows"]) for row in written}
+    check_dates(asset, counts, keys)
+    empty = to_arrow_schema(frame.drop(PARTITION_COLUMN).schema).empty_table()
+    with store_errors(f"write {asset}", lake.uri):
+        for key in sorted(set(keys) - set(counts)):
+            pq.write_table(empty, objects[key], filesystem=lake.fs)
+    lake.publish(asset, {key: path.rsplit("/", 1)[1] for key, path in objects.items()})
+    return {key: counts.get(key, 0) for key in keys}
+
+
 def run_stage(
     config: Config,
     stage: Stage,
@@ -103,7 +187,7 @@ def run_stage(
     """One snapshot stage for a run's dates on Spark: its inputs read from the lake (the
     partitions `input_keys` names; its own earlier rows from `earlier_keys`), computed by
     the stage's own code, written back as the run's partitions. Returns each date's rows."""
-    lake, con = Lake(config.lake_dir), spark_connection(config)
+    lake, con = open_lake(config), spark_connection(config)
     with spark_errors(f"{stage.name} for {_span(keys)}", spark_log_file(config)):
         inputs = {name: read_partitions(con, lake, name, ks) for name, ks in input_keys.items()}
         earlier = read_partitions(con, lake, stage.name, earlier_keys) if earlier_keys else None
@@ -123,7 +207,7 @@ def run_clv(
     """The CLV asset's dates on Spark: summaries from the raw purchases and the previous
     date's state, the fits on the weighted tables only, the predictions in the executors;
     customer_clv's partitions written. Returns the fitted parameters and each date's status."""
-    lake, con = Lake(config.lake_dir), spark_connection(config)
+    lake, con = open_lake(config), spark_connection(config)
     with spark_errors(f"{CUSTOMER_CLV} for {_span(keys)}", spark_log_file(config)):
         purchases = read_partitions(con, lake, RAW_PURCHASES, purchase_keys)
         earlier = read_partitions(con, lake, CUSTOMER_CLV, earlier_keys) if earlier_keys else None

@@ -88,7 +88,7 @@ def land_source(
     con: duckdb.DuckDBPyConnection, config: Config, reader: SourceReader
 ) -> list[LandedFile]:
     """Every file of the source, landed (now, or by an earlier run when unchanged)."""
-    root = config.lake_dir / LANDING_FOLDER / reader.section
+    root = config.work_dir / LANDING_FOLDER / reader.section
     settings = json.dumps(
         [
             reader.source.model_dump(mode="json"),

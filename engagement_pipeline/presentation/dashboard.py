@@ -220,7 +220,7 @@ def main() -> None:
         config = load_config(default_config_path())
         st.title("Engagement dashboard")
         st.warning(
-            f"The lake at {config.lake_dir} has no complete snapshot yet. Run "
+            f"The lake at {config.lake_location} has no complete snapshot yet. Run "
             "`python3 bootstrap.py` (the sample) or `engagement-pipeline run`, then reload."
         )
         return

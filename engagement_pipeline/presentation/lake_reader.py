@@ -16,7 +16,7 @@ import pandas as pd
 
 from engagement_pipeline.analytics.report import REPORT_INPUTS, report_documents
 from engagement_pipeline.config import Config
-from engagement_pipeline.lake import Lake
+from engagement_pipeline.lake import open_lake
 from engagement_pipeline.sql import new_connection, quote_literal
 from engagement_pipeline.stages import (
     CUSTOMER_LIFECYCLE,
@@ -51,7 +51,7 @@ class LakeReader:
 
     def __init__(self, config: Config):
         self.config = config
-        self.lake = Lake(config.lake_dir)
+        self.lake = open_lake(config)
         self.con: duckdb.DuckDBPyConnection = new_connection()
 
     def dates(self) -> list[str]:

@@ -26,7 +26,7 @@ def render_report(config: Config, day: dt.date, fmt: str) -> str:
     if day.isoformat() not in dates:
         have = f"it has {dates[0]} .. {dates[-1]}" if dates else "it has no snapshot yet"
         raise LakeError(
-            f"The lake {config.lake_dir} has no complete snapshot for {day} ({have}). "
+            f"The lake {config.lake_location} has no complete snapshot for {day} ({have}). "
             f"Materialize that date first: `engagement-pipeline run --from {day} --to {day}`."
         )
     return RENDERERS[fmt](reader.document(day.isoformat()))

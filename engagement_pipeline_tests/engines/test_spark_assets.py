@@ -15,7 +15,8 @@ from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.engines.spark import spark_errors, spark_session
 from engagement_pipeline.errors import EngineError
-from engagement_pipeline.lake import Lake
+from engagement_pipeline.lake import Lake, open_lake
+from engagement_pipeline.object_lake import ObjectLake
 from engagement_pipeline.sample_data import generate
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.conftest import base_config
@@ -35,8 +36,9 @@ ASSET_KEYS = {
 }
 
 
-def write_project(root: Path, engine: str) -> Path:
-    folder = root / engine
+def write_project(root: Path, engine: str, lake: dict | None = None) -> Path:
+    """A project over root/src, in root/<engine> (root/<engine>-s3 for a lake in a store)."""
+    folder = root / (f"{engine}-s3" if lake else engine)
     folder.mkdir()
     config = deep_merge(
         base_config(FIRST.isoformat(), LAST.isoformat()),
@@ -46,6 +48,7 @@ def write_project(root: Path, engine: str) -> Path:
             # three weeks of a small sample: enough repeat buyers to fit CLV on most dates
             "clv": {"min_repeat_customers": 5},
             "engine": engine,
+            **({"storage": lake} if lake else {}),
         },
     )
     path = folder / "config.yaml"
@@ -78,16 +81,17 @@ def lakes(spark, tmp_path_factory) -> dict[str, Lake]:
     return lakes
 
 
-def test_every_asset_has_the_same_rows_and_types_on_both_engines(lakes):
-    duck, spark = lakes["duckdb"], lakes["spark"]
-    assets = sorted(p.name for p in duck.root.iterdir() if p.is_dir() and p.name[0] != ".")
-    assert len(assets) >= 25 and "customer_clv" in assets  # every asset group is there
-    expected_keys = {(FIRST + dt.timedelta(days=i)).isoformat() for i in range(21)}
+def local_assets(lake: Lake) -> list[str]:
+    return sorted(p.name for p in lake.root.iterdir() if p.is_dir() and p.name[0] != ".")
+
+
+def assert_same_lake(expected: Lake, got: Lake, assets: list[str], keys: set[str]) -> int:
+    """Every asset's partitions, rows and column types equal; returns the rows compared."""
     con = new_connection()
     compared = 0
     for asset in assets:
-        assert duck.existing_keys(asset) == spark.existing_keys(asset) == expected_keys, asset
-        left, right = duck.read(con, asset, expected_keys), spark.read(con, asset, expected_keys)
+        assert expected.existing_keys(asset) >= keys and got.existing_keys(asset) == keys, asset
+        left, right = expected.read(con, asset, keys), got.read(con, asset, keys)
         assert dict(zip(left.columns, map(str, left.types), strict=True)) == dict(
             zip(right.columns, map(str, right.types), strict=True)
         ), asset
@@ -96,10 +100,41 @@ def test_every_asset_has_the_same_rows_and_types_on_both_engines(lakes):
         frame, other = left.df().drop(columns=located), right.df().drop(columns=located)
         compared += len(frame)
         assert_same_rows(frame, other, ASSET_KEYS.get(asset, ("snapshot_date", "customer_id")))
+    return compared
+
+
+def test_every_asset_has_the_same_rows_and_types_on_both_engines(lakes):
+    assets = local_assets(lakes["duckdb"])
+    assert len(assets) >= 25 and "customer_clv" in assets  # every asset group is there
+    expected_keys = {(FIRST + dt.timedelta(days=i)).isoformat() for i in range(21)}
+    compared = assert_same_lake(lakes["duckdb"], lakes["spark"], assets, expected_keys)
     assert compared > 30_000  # rows on every date, not a comparison of nothing
+    con = new_connection()
     # the fits ran on Spark's weighted tables and predicted in its Python workers
-    clv = spark.read(con, "customer_clv", [LAST.isoformat()]).df()
+    clv = lakes["spark"].read(con, "customer_clv", [LAST.isoformat()]).df()
     assert clv["predicted_clv"].notna().sum() > 50
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_a_lake_on_an_s3_store_gets_the_same_rows_from_either_engine(engine, lakes, object_store):
+    """The whole job with `lake_path: s3://...` on a local S3 server: a range run, then the
+    next date alone (read back through the pointers), equal to the local lake's rows."""
+    bucket = object_store.new_bucket()
+    s3_lake = {
+        "lake_path": f"s3://{bucket}/lake",
+        "s3": {"endpoint_url": object_store.endpoint_url},
+    }
+    # the same sources as the local lake's (their paths are in the raw rows)
+    path = write_project(lakes["duckdb"].root.parent.parent, engine, s3_lake)
+    last = FIRST + dt.timedelta(days=6)
+    assert run(path, FIRST, last - dt.timedelta(days=1)) and run(path, last, last)
+    got = open_lake(load_config(path))
+    assert isinstance(got, ObjectLake)
+    keys = {(FIRST + dt.timedelta(days=i)).isoformat() for i in range(7)}
+    assets = local_assets(lakes["duckdb"])
+    assert assert_same_lake(lakes["duckdb"], got, assets, keys) > 5_000
+    # nothing of the lake went to local disk: only the landed sources' cache
+    assert not (path.parent / "lake").exists() and (path.parent / ".engagement").is_dir()
 
 
 def test_a_spark_failure_is_one_message_in_our_words(spark, tmp_path):

@@ -17,7 +17,7 @@ from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
-from engagement_pipeline.lake import InLake, Lake, connection, materialize
+from engagement_pipeline.lake import InLake, connection, materialize, open_lake
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
 from engagement_pipeline.stages import (
     CLV_MODEL_PARAMETERS,
@@ -161,7 +161,7 @@ def _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters
             warm,
             log,
         )
-        customers_rel = Lake(config.lake_dir).read(con, CUSTOMER_CLV, keys)
+        customers_rel = open_lake(config).read(con, CUSTOMER_CLV, keys)
         customers_out = InLake(customers_rel)
     else:
         summaries = transaction_summary(con, raw_purchases, dates, config.clv.time_unit_days, state)

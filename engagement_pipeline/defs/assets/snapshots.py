@@ -23,7 +23,7 @@ from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
 from engagement_pipeline.defs.runs import run_progress
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.lake import InLake, Lake, connection, materialize
+from engagement_pipeline.lake import InLake, connection, materialize, open_lake
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes
 from engagement_pipeline.stages import Lookback, Stage
 
@@ -151,7 +151,7 @@ def snapshot_asset(
                     keys,
                 ).values()
             )
-            result = Lake(run_config.lake_dir).read(con, name, keys)
+            result = open_lake(run_config).read(con, name, keys)
             output = InLake(result)
         else:
             computed = stage.compute(con, upstream, dates, run_config, earlier)
