@@ -26,7 +26,6 @@ from engagement_pipeline.defs.partitions import partition_keys
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
 from engagement_pipeline.models import SegmentTier
-from engagement_pipeline.presentation.charts import FIGURE_KEYS
 from engagement_pipeline.quality import CheckOutcome
 from engagement_pipeline.stages import CUSTOMER_ALERTS
 
@@ -68,6 +67,10 @@ def report_outcome(
     text = markdown_path.read_text(encoding="utf-8") if markdown_path.is_file() else ""
     problems = [f"Markdown lacks {s}" for s in REPORT_SECTIONS if s not in text]
     if html_path is not None:
+        # here, not at the top: the charts bring Altair, a half-second import that a run
+        # without HTML reports (a backfill, the benchmarks) should not pay
+        from engagement_pipeline.presentation.charts import FIGURE_KEYS
+
         page = html_path.read_text(encoding="utf-8") if html_path.is_file() else ""
         problems += [
             f"HTML lacks the {k} chart" for k in FIGURE_KEYS if f'data-chart="{k}"' not in page
