@@ -229,14 +229,16 @@ def ingest_without_dagster(config_path: Path) -> dict[str, int]:
 
 def journeys_state(config_path: Path, day: dt.date) -> dict[str, int]:
     """Write what the journeys group reads besides the day's raw rows: its own partitions of
-    the day before (metric_anomalies: of the training weeks before), daily_metrics and
-    customer_ltv of the day, each from the whole raw history (the full computation)."""
+    the day before (metric_anomalies: of the training weeks before; anomaly_timeline),
+    daily_metrics and customer_ltv of the day, each from the whole raw history (the full
+    computation)."""
     import duckdb
 
     from engagement_pipeline.analytics.anomalies import training_days
     from engagement_pipeline.config import load_config
     from engagement_pipeline.lake import Lake, connection, materialize
     from engagement_pipeline.stages import (
+        ANOMALY_TIMELINE,
         COHORT_RETENTION,
         CONVERSION_JOURNEYS,
         CUSTOMER_LTV,
@@ -280,7 +282,9 @@ def journeys_state(config_path: Path, day: dt.date) -> dict[str, int]:
     }
     build(CUSTOMER_LTV, {RAW_PURCHASES: everything[RAW_PURCHASES]}, [day])
     inputs[DAILY_METRICS] = build(DAILY_METRICS, everything, [d for d in year if d < day])
-    build(METRIC_ANOMALIES, inputs, sorted(training))
+    inputs[METRIC_ANOMALIES] = build(METRIC_ANOMALIES, inputs, sorted(training))
+    # the report's anomaly timeline (the group's since the HTML report), from the raw days
+    build(ANOMALY_TIMELINE, {**everything, METRIC_ANOMALIES: inputs[METRIC_ANOMALIES]}, [before])
     return rows
 
 
