@@ -97,6 +97,8 @@ def materialize(
     a partial selection) would find it before the Python variable of that name which a
     computation's SQL means (DuckDB resolves catalog tables before replacement scans).
     """
+    if relation.type == "TABLE_RELATION" and relation.alias.startswith("_computed_"):
+        return relation  # computed once already (by an engine step before the asset's)
     table = f"_computed_{name}"
     relation.create_view(f"{table}__lazy", replace=True)
     con.execute(
