@@ -183,14 +183,6 @@ def compute_journeys(
                    list_slice(touched_at, kept_from, len(touched_at)), open_date
             FROM quiet WHERE kept_from <= len(touched_at)
         ),
-        statuses AS (  -- from each customer's last purchase day (customer_ltv of the date)
-            SELECT o.open_date, o.customer_id,
-                   CASE WHEN c.last_purchase_date > o.open_date - {lookback}
-                        THEN '{IN_PROGRESS}' ELSE '{NOT_CONVERTED}' END AS status
-            FROM (SELECT open_date, customer_id FROM open_paths) o
-            LEFT JOIN customers c
-              ON c.snapshot_date = o.open_date AND c.customer_id = o.customer_id
-        ),
         converted_journeys AS (
             SELECT customer_id, order_id, journey_end, CAST(revenue AS DOUBLE) AS revenue,
                    steps AS path,
@@ -213,9 +205,14 @@ def compute_journeys(
               ON CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
              AND CAST(j.journey_end AS DATE) <= d.snapshot_date
             UNION ALL
-            SELECT j.open_date, j.customer_id, NULL, j.journey_end, s.status, false, 0.0,
-                   j.path, j.days_before_end, j.touched_at
-            FROM open_paths j JOIN statuses s USING (open_date, customer_id)
+            -- an open journey's status from the customer's last purchase day (customer_ltv
+            -- of the date): a purchase within the lookback means a journey in progress
+            SELECT j.open_date, j.customer_id, NULL, j.journey_end,
+                   CASE WHEN c.last_purchase_date > j.open_date - {lookback}
+                        THEN '{IN_PROGRESS}' ELSE '{NOT_CONVERTED}' END,
+                   false, 0.0, j.path, j.days_before_end, j.touched_at
+            FROM open_paths j LEFT JOIN customers c
+              ON c.snapshot_date = j.open_date AND c.customer_id = j.customer_id
         )
         SELECT snapshot_date, customer_id, order_id, journey_end, status, converted, revenue,
                path, array_to_string(path, '{PATH_SEPARATOR}') AS path_key,
