@@ -23,11 +23,13 @@ Phases, each in a fresh process (so peak RSS is per phase):
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -94,7 +96,9 @@ def phase(name: str, folder: Path) -> dict:
         defs = build_definitions(config_path)
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         # One instance for the phase's runs, with SQLite storage on disk as `dagster dev` has.
-        instance = dg.DagsterInstance.local_temp(tempfile.mkdtemp(prefix="bench-dagster-"))
+        home = tempfile.mkdtemp(prefix="bench-dagster-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)  # the phase's process only
+        instance = dg.DagsterInstance.local_temp(home)
         if name == "ingest":
             from engagement_pipeline.defs.runs import execute_range
 
@@ -174,8 +178,6 @@ def phase(name: str, folder: Path) -> dict:
 def bare_ingest(folder: Path) -> dict[str, int]:
     """The floor for ingestion: DuckDB reads each source and writes its columns (and the
     day) as day-partitioned Parquet, nothing else."""
-    import shutil
-
     import duckdb
 
     con = duckdb.connect()
@@ -201,8 +203,6 @@ def bare_ingest(folder: Path) -> dict[str, int]:
 def ingest_without_dagster(config_path: Path) -> dict[str, int]:
     """The ingestion assets' own work without Dagster's bookkeeping: land the sources,
     validate each run's days and write them to a lake of their own, in the same runs."""
-    import shutil
-
     from engagement_pipeline.config import load_config
     from engagement_pipeline.defs.runs import date_chunks
     from engagement_pipeline.ingestion.events import validate_events
