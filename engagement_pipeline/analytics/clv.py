@@ -17,10 +17,14 @@ import datetime as dt
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
+
+if TYPE_CHECKING:
+    from scipy import optimize
 
 from engagement_pipeline.config import CLVConfig
 
@@ -162,6 +166,9 @@ def _fit_from(
 ) -> tuple[np.ndarray, float, bool, int, str]:
     """One BFGS run in log space (parameters stay positive): parameters, log-likelihood,
     converged, iterations and the optimizer's message."""
+    # here: scipy.optimize takes 0.15 s to import, paid by every run process otherwise
+    from scipy import optimize
+
     result = optimize.minimize(
         objective,
         np.log(start),
