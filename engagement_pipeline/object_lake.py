@@ -9,7 +9,10 @@ rename, so a partition is replaced by a pointer switch, not by renaming over the
   resolves the pointer to one complete file, never half a partition and never a mix;
 - the file the pointer named before is kept (a reader that resolved it a moment ago can
   finish); files older than that, and uploads whose pointer switch never happened (a
-  writer that died), are deleted at the partition's next replacement.
+  writer that died), are deleted at the partition's next replacement, once they are an
+  hour older than the new file: a younger one may be another run's upload of the same
+  date, about to switch (two runs writing one date at once: the last switch wins, as the
+  last rename does in a folder lake).
 
 Partitions are independent: parallel runs writing different dates never touch the same
 pointer. Everything goes through Arrow's own S3 client (built into pyarrow), which both
@@ -19,6 +22,7 @@ writes them in its Python workers (`engines.spark_lake`), so neither needs an S3
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 import uuid
@@ -39,6 +43,8 @@ from engagement_pipeline.lake import PARTITION_COLUMN, Lake
 
 POINTER_FILE = "_CURRENT"
 PART_PREFIX = "part-"
+# An upload no pointer names is deleted only when it is this much older than the new file.
+STALE_AFTER = dt.timedelta(hours=1)
 # Pointer reads and small uploads wait on the network, not the CPU: overlap them.
 _IO_THREADS = 16
 HIVE_DATES = ds.partitioning(pa.schema([(PARTITION_COLUMN, pa.date32())]), flavor="hive")
@@ -93,6 +99,7 @@ class ObjectLake(Lake):
         self.endpoint_url, self.region = endpoint_url, region
         self.bucket_path = self.uri.removeprefix("s3://")  # Arrow's paths have no scheme
         self.fs = s3_filesystem(endpoint_url, region)
+        self.stale_after = STALE_AFTER
 
     def asset_dir(self, asset: str) -> str:  # type: ignore[override]  # a URI, not a Path
         return f"{self.uri}/{asset}"
@@ -169,7 +176,7 @@ class ObjectLake(Lake):
         partition then switches by its pointer (see the module's docstring)."""
         with tempfile.TemporaryDirectory(prefix="engagement-staging-") as staging:
             counts = stage(Path(staging))
-            names = {key: f"{PART_PREFIX}{uuid.uuid4().hex}.parquet" for key in keys}
+            names = {key: _fresh_name() for key in keys}
             with store_errors(f"upload {asset}", self.uri):
                 self._in_threads(
                     lambda key: pafs.copy_files(
@@ -186,11 +193,12 @@ class ObjectLake(Lake):
     def new_object(self, asset: str, key: str) -> str:
         """A fresh object path for a partition's next file (an engine uploads it itself,
         then calls `publish`)."""
-        return f"{self._folder(asset, key)}/{PART_PREFIX}{uuid.uuid4().hex}.parquet"
+        return f"{self._folder(asset, key)}/{_fresh_name()}"
 
     def publish(self, asset: str, names: Mapping[str, str]) -> None:
         """Switch each partition's pointer to its uploaded file (`names`: date -> file
-        name), then delete what neither the new nor the previous pointer names."""
+        name), then delete what neither the new nor the previous pointer names and is
+        `stale_after` older than the new file (by the store's clock)."""
 
         def switch(key: str) -> None:
             folder = self._folder(asset, key)
@@ -200,9 +208,10 @@ class ObjectLake(Lake):
                 out.write(names[key].encode())
             keep = {names[key], previous, POINTER_FILE}
             listing = self.fs.get_file_info(pafs.FileSelector(folder))
-            stale = [info.path for info in listing if info.base_name not in keep]
-            for path in stale:  # a handful of files: superseded or abandoned uploads
-                self.fs.delete_file(path)
+            written = next(i.mtime for i in listing if i.base_name == names[key])
+            for info in listing:  # a handful of files: superseded or abandoned uploads
+                if info.base_name not in keep and info.mtime <= written - self.stale_after:
+                    self.fs.delete_file(info.path)
 
         with store_errors(f"switch the partitions of {asset}", self.uri):
             self._in_threads(switch, list(names))
@@ -236,3 +245,8 @@ class ObjectLake(Lake):
             return [function(item) for item in items]
         with ThreadPoolExecutor(min(_IO_THREADS, len(items))) as pool:
             return list(pool.map(function, items))
+
+
+def _fresh_name() -> str:
+    """A partition file's name never used before: files are immutable once written."""
+    return f"{PART_PREFIX}{uuid.uuid4().hex}.parquet"

@@ -2,8 +2,12 @@
 the same writes, reads and counts as a local lake, and a partition replaced by a pointer
 switch, so a reader never sees half a partition or a mix of two."""
 
+import datetime as dt
+
 import pandas as pd
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -63,11 +67,26 @@ def test_a_reader_keeps_the_complete_file_it_resolved_while_the_partition_is_rep
     # ... and still reads the whole old partition; a new reader gets the whole new one
     assert sorted(before.to_table()["value"].to_pylist()) == [1, 2, 3]
     assert lake.dataset("a", ["2025-01-01"]).to_table()["value"].to_pylist() == [7]
-    # the previous file is kept for such readers; the one before it is deleted
+    # the previous file is kept for such readers; the one before it is deleted (once it is
+    # stale_after older than the new file: an hour, none here)
+    lake.stale_after = dt.timedelta(0)
     lake.write(con, "a", con.from_df(frame(["2025-01-01"], [8])), ["2025-01-01"])
     assert len(objects(lake, "a", "2025-01-01")) == 3  # the pointer, the current, the previous
     with pytest.raises(OSError):
         before.to_table()
+
+
+def test_two_runs_writing_one_date_at_once_leave_the_last_switch_whole(lake):
+    """Both upload, then both switch: the second switch wins and its file is there; the
+    first run's cleanup did not delete the other run's upload, still young."""
+    con = new_connection()
+    lake.write(con, "a", con.from_df(frame(["2025-01-01"], [1])), ["2025-01-01"])
+    first, second = (lake.new_object("a", "2025-01-01") for _ in range(2))
+    for path, value in ((first, 10), (second, 20)):
+        pq.write_table(pa.table({"value": [value]}), path, filesystem=lake.fs)
+    lake.publish("a", {"2025-01-01": first.rsplit("/", 1)[1]})
+    lake.publish("a", {"2025-01-01": second.rsplit("/", 1)[1]})
+    assert lake.read(con, "a", ["2025-01-01"]).fetchall()[0][0] == 20
 
 
 def test_a_write_that_fails_before_its_switch_leaves_the_old_partition(lake):
@@ -85,6 +104,7 @@ def test_a_write_that_fails_before_its_switch_leaves_the_old_partition(lake):
         lake.replace_partitions("a", ["2025-01-01"], dies_after_uploading)
     assert objects(lake, "a", "2025-01-01") == old  # nothing uploaded, nothing switched
     # an upload whose pointer switch never happened is invisible, then cleaned up
+    lake.stale_after = dt.timedelta(0)
     abandoned = lake.new_object("a", "2025-01-01")
     with lake.fs.open_output_stream(abandoned) as out:
         out.write(b"half a parquet file")
