@@ -303,16 +303,18 @@ class Lake:
         present = sorted(set(keys) & self.existing_keys(asset))
         if not present:
             return {}
-        files = [str(self.partition_file(asset, k)) for k in present]
-        rows = fetch_all(
-            con,
-            "SELECT file_name, sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
-            [files],
+        return dict(zip(present, self._file_rows(con, self._files(asset, present)), strict=True))
+
+    def _file_rows(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> list[int]:
+        """Each file's row count, from its Parquet footer."""
+        rows = dict(
+            fetch_all(
+                con,
+                "SELECT file_name, sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
+                [files],
+            )
         )
-        by_file = {
-            Path(f).parent.name.removeprefix(f"{PARTITION_COLUMN}="): int(n) for f, n in rows
-        }
-        return {k: by_file.get(k, 0) for k in present}
+        return [int(rows.get(f, 0)) for f in files]
 
     # -- catalog -----------------------------------------------------------------------
 

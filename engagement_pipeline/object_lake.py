@@ -153,19 +153,12 @@ class ObjectLake(Lake):
             )
             return factory.finish(factory.inspect(fragments=None))
 
-    def row_counts(
-        self, con: duckdb.DuckDBPyConnection, asset: str, keys: Iterable[str]
-    ) -> dict[str, int]:
-        """Row counts of those of `keys` that exist, from each file's Parquet footer."""
-        present = sorted(set(keys) & self.existing_keys(asset))
-        if not present:
-            return {}
-        files = self._files(asset, present)
-        with store_errors(f"read the row counts of {asset}", self.uri):
-            counts = self._in_threads(
+    def _file_rows(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> list[int]:
+        """Each file's row count, from its Parquet footer (read through the store)."""
+        with store_errors("read row counts", self.uri):
+            return self._in_threads(
                 lambda f: pq.read_metadata(f, filesystem=self.fs).num_rows, files
             )
-        return dict(zip(present, counts, strict=True))
 
     # -- writing -----------------------------------------------------------------------
 

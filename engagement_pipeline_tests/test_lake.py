@@ -24,6 +24,8 @@ def test_write_read_replace_and_empty_partitions(tmp_path):
     )
     assert counts == {"2025-01-01": 2, "2025-01-02": 0, "2025-01-03": 1}
     assert lake.existing_keys("a") == {"2025-01-01", "2025-01-02", "2025-01-03"}
+    # from the files' footers; a date never written is left out
+    assert lake.row_counts(con, "a", [*counts, "2025-01-09"]) == counts
     got = lake.read(con, "a", ["2025-01-01", "2025-01-02"]).df()
     assert (
         got["value"].tolist() == [1, 2] and str(got["snapshot_date"].iloc[0])[:10] == "2025-01-01"
