@@ -10,13 +10,16 @@ Phases, each in a fresh process (so peak RSS is per phase):
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
   snapshot   only the snapshot assets and the report for the last date, built from the
              previous date's snapshots (raw already in the lake)
-  snapshot_core  the same without the customer-intelligence assets and the report (the
-             snapshot as it was before them): `snapshot` against it is what they add
+  snapshot_core  the same without the customer-intelligence assets (the report reads their
+             rows of the date that a `snapshot` phase wrote): `snapshot` against it is
+             what those assets add
   snapshot_day30  the same for the 30th date (after history): the last date against it
   bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
-  journeys_state  without Dagster, the partitions the journeys group builds the last date
-             from (their own previous day, the training weeks of metric_anomalies, and
-             customer_ltv of the date), each by the full computation from the raw history
+  state      without Dagster, every partition a daily run of the last date builds on (each
+             snapshot asset's previous day, the day before each window, the training weeks
+             of metric_anomalies; customer_ltv of the date), by the full computation from
+             the raw history: what `snapshot` and `journeys` need, without the hour-long
+             `history` at 1,000,000 customers
   journeys   the journeys group alone for the last date, through Dagster, from that state
 """
 
@@ -68,8 +71,8 @@ def phase(name: str, folder: Path) -> dict:
         rows = bare_ingest(folder)
     elif name == "ingest_engine":
         rows = ingest_without_dagster(config_path)
-    elif name == "journeys_state":
-        rows = journeys_state(config_path, dt.date.fromisoformat(UNTIL))
+    elif name == "state":
+        rows = snapshot_state(config_path, dt.date.fromisoformat(UNTIL))
     elif name == "bare":
         import duckdb
 
@@ -152,8 +155,10 @@ def phase(name: str, folder: Path) -> dict:
                 )
             if name.startswith("snapshot"):
                 graph = defs.resolve_asset_graph()
-                # the groups the snapshot_core phase leaves out: what this issue added
-                later = {"customer_intelligence", "reporting"} if name == "snapshot_core" else set()
+                # snapshot_core leaves out the customer-intelligence assets: what they add.
+                # The report still runs, reading their rows of the date from the lake (a
+                # `snapshot` phase must have written them).
+                later = {"customer_intelligence"} if name == "snapshot_core" else set()
                 keys = {
                     k
                     for k in graph.get_all_asset_keys()
@@ -227,64 +232,80 @@ def ingest_without_dagster(config_path: Path) -> dict[str, int]:
     return rows
 
 
-def journeys_state(config_path: Path, day: dt.date) -> dict[str, int]:
-    """Write what the journeys group reads besides the day's raw rows: its own partitions of
-    the day before (metric_anomalies: of the training weeks before; anomaly_timeline),
-    daily_metrics and customer_ltv of the day, each from the whole raw history (the full
-    computation)."""
+def snapshot_state(config_path: Path, day: dt.date) -> dict[str, int]:
+    """Write, by the full computation from the raw history, every partition a daily run of
+    `day` builds on besides the day's raw rows: each snapshot asset's own earlier dates
+    (Lookback.needed: the day before, the day before each window, metric_anomalies'
+    training weeks), the same dates of the assets they read, the CLV fit's previous
+    parameters (its warm start), and customer_ltv of `day` itself (the journeys phase
+    builds only its group). A backfill of the year writes the same rows, in an hour."""
     import duckdb
 
-    from engagement_pipeline.analytics.anomalies import training_days
+    from engagement_pipeline.analytics.clv_fits import fit_and_predict
+    from engagement_pipeline.analytics.clv_summary import transaction_summary
     from engagement_pipeline.config import load_config
     from engagement_pipeline.lake import Lake, connection, materialize
     from engagement_pipeline.stages import (
-        ANOMALY_TIMELINE,
-        COHORT_RETENTION,
-        CONVERSION_JOURNEYS,
+        CLV_MODEL_PARAMETERS,
+        CUSTOMER_CLV,
         CUSTOMER_LTV,
-        CUSTOMER_MILESTONES,
         DAILY_METRICS,
-        METRIC_ANOMALIES,
         RAW_ENGAGEMENT_EVENTS,
         RAW_PURCHASES,
-        STAGE_BY_NAME,
+        STAGES,
     )
 
     config = load_config(config_path)
     lake, con = Lake(config.lake_dir), connection()
-    before = day - dt.timedelta(days=1)
-    training = [before - dt.timedelta(days=k) for k in range(training_days(config.anomalies))]
-    year = [START + dt.timedelta(days=i) for i in range((day - START).days + 1)]
+    start = config.snapshots.start_date
+    history = [start + dt.timedelta(days=i) for i in range((day - start).days + 1)]
+    # the dates each asset needs: its own, and those its readers are built for here (a
+    # snapshot reads its inputs of the same day); STAGES is in dependency order
+    needed: dict[str, set[dt.date]] = {
+        s.name: {d for d in s.lookback.needed(day, config) if start <= d < day}
+        if s.lookback
+        else set()
+        for s in STAGES
+    }
+    for stage in reversed(STAGES):
+        for name in stage.inputs:
+            if name in needed:
+                needed[name] |= needed[stage.name]
+    # metric_anomalies' full computation reads daily_metrics of the weeks before each date
+    needed[DAILY_METRICS] |= {d for d in history if d < day}
+    needed[CUSTOMER_LTV].add(day)
     raw = {
-        a: lake.read(con, a, [d.isoformat() for d in year if d <= before])
+        a: lake.read(con, a, [d.isoformat() for d in history])
         for a in (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES)
     }
     rows: dict[str, int] = {}
+    # The lake is raw days plus this state, as after a backfill: partitions left by earlier
+    # runs (older code, other dates) would be read with it.
+    for name in (*needed, CLV_MODEL_PARAMETERS):
+        shutil.rmtree(lake.root / name, ignore_errors=True)
 
-    def build(asset: str, inputs: dict, dates: list[dt.date]) -> duckdb.DuckDBPyRelation:
-        stage = STAGE_BY_NAME[asset]
-        result = materialize(
-            con,
-            stage.compute(con, {i: inputs[i] for i in stage.inputs}, dates, config, None),
-            asset,
-        )
-        rows[asset] = sum(lake.write(con, asset, result, [d.isoformat() for d in dates]).values())
-        return result
+    def write(asset: str, computed: duckdb.DuckDBPyRelation, dates: list[dt.date]) -> None:
+        keys = [d.isoformat() for d in dates]
+        rows[asset] = sum(lake.write(con, asset, materialize(con, computed, asset), keys).values())
 
-    inputs = dict(raw)
-    inputs[CUSTOMER_LTV] = build(CUSTOMER_LTV, inputs, [before])
-    inputs[CUSTOMER_MILESTONES] = build(CUSTOMER_MILESTONES, inputs, [before])
-    build(COHORT_RETENTION, inputs, [before])
-    build(CONVERSION_JOURNEYS, inputs, [before])
-    everything = {
-        a: lake.read(con, a, [d.isoformat() for d in year])
-        for a in (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES)
-    }
-    build(CUSTOMER_LTV, {RAW_PURCHASES: everything[RAW_PURCHASES]}, [day])
-    inputs[DAILY_METRICS] = build(DAILY_METRICS, everything, [d for d in year if d < day])
-    inputs[METRIC_ANOMALIES] = build(METRIC_ANOMALIES, inputs, sorted(training))
-    # the report's anomaly timeline (the group's since the HTML report), from the raw days
-    build(ANOMALY_TIMELINE, {**everything, METRIC_ANOMALIES: inputs[METRIC_ANOMALIES]}, [before])
+    for stage in STAGES:
+        dates = sorted(needed[stage.name])
+        if not dates:
+            continue
+        inputs = {
+            n: raw[n] if n in raw else lake.read(con, n, [d.isoformat() for d in sorted(needed[n])])
+            for n in stage.inputs
+        }
+        if stage.name == CUSTOMER_CLV:  # the asset also keeps the fit's parameters
+            summaries = transaction_summary(
+                con, inputs[RAW_PURCHASES], dates, config.clv.time_unit_days, None
+            )
+            fitted = fit_and_predict(con, summaries, dates, config)
+            write(CUSTOMER_CLV, fitted.customers, dates)
+            write(CLV_MODEL_PARAMETERS, con.from_df(fitted.parameters), dates)
+        else:
+            write(stage.name, stage.compute(con, inputs, dates, config, None), dates)
+        print(f"{stage.name}: {len(dates)} dates", file=sys.stderr, flush=True)
     return rows
 
 

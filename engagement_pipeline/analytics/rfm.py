@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from engagement_pipeline.config import RFMConfig
-from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.sql import quote_ident, quote_literal
 
 
 def rank_position_sql(order: str, measure: str = "") -> str:
@@ -27,7 +27,28 @@ def quintile_sql(order: str, measure: str) -> str:
     """A score 1..5 by quintile of `order` (worst first): 1 + floor(5 * position / n), in
     integers so an edge never depends on rounding. Customers with equal values get equal
     scores: a tie that spans a quintile edge takes the score of its lowest position."""
-    return f"CAST(1 + (5 * {rank_position_sql(order, measure)}) // {date_count_sql()} AS TINYINT)"
+    return score_sql(rank_position_sql(order, measure), date_count_sql())
+
+
+def counted_positions_sql(source: str, column: str, descending: bool = False) -> str:
+    """SQL: each (snapshot_date, value of `column`) of `source` with its position, the count
+    of the date's rows ranking strictly before it: rank() - 1, as rank_position_sql gives,
+    from the counts per value instead of sorting every row. For whole-number measures with
+    few distinct values (days, order counts)."""
+    order = f"{quote_ident(column)}{' DESC' if descending else ''}"
+    return f"""
+        SELECT snapshot_date, {quote_ident(column)},
+               coalesce(sum(n) OVER (PARTITION BY snapshot_date ORDER BY {order}
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                   AS position
+        FROM (SELECT snapshot_date, {quote_ident(column)}, count(*) AS n FROM {source} GROUP BY ALL)
+    """
+
+
+def score_sql(position: str, count: str) -> str:
+    """A score 1..5 by quintile from a position (from 0) among `count`: 1 + floor(5 * p / n),
+    in integers so an edge never depends on rounding."""
+    return f"CAST(1 + (5 * {position}) // {count} AS TINYINT)"
 
 
 def rfm_segment_sql(config: RFMConfig) -> str:
@@ -59,12 +80,17 @@ def compute_rfm(
                    purchase_count AS frequency, total_revenue AS monetary
             FROM ltv WHERE purchase_count > 0
         ),
+        -- recency and frequency are whole numbers: their positions from counts per value
+        recency_positions AS ({counted_positions_sql("measured", "recency_days", descending=True)}),
+        frequency_positions AS ({counted_positions_sql("measured", "frequency")}),
         scored AS (
-            SELECT *,
-                   {quintile_sql("recency_days DESC", "r")} AS r_score,
-                   {quintile_sql("frequency", "f")} AS f_score,
+            SELECT m.*,
+                   {score_sql("r.position", date_count_sql())} AS r_score,
+                   {score_sql("f.position", date_count_sql())} AS f_score,
                    {quintile_sql("monetary", "m")} AS m_score
-            FROM measured
+            FROM measured m
+            JOIN recency_positions r USING (snapshot_date, recency_days)
+            JOIN frequency_positions f USING (snapshot_date, frequency)
         )
         SELECT snapshot_date, customer_id, recency_days, frequency, monetary,
                r_score, f_score, m_score,

@@ -102,10 +102,23 @@ def compute_risk(
         f"l.top[{i}].signal AS signal_{i}, -l.top[{i}].key AS contribution_{i}"
         for i in range(1, TOP_SIGNALS + 1)
     )
-    earlier_levels = (
-        "SELECT snapshot_date, customer_id, risk_level FROM previous_day UNION ALL "
-        if previous_day is not None
+    # The previous level: the run's first date finds it in the day before the run (joined
+    # to the narrow input rows, so the hash table holds three columns, not the scored rows);
+    # a later date of the run, in the run's own rows.
+    if previous_day is None:
+        previous_day = con.sql(  # noqa: F841 - referenced by name in the SQL below
+            "SELECT NULL::DATE AS snapshot_date, NULL::VARCHAR AS customer_id, "
+            "NULL::VARCHAR AS risk_level WHERE false"
+        )
+    within_run = len(set(dates)) > 1
+    own_levels = (
+        """LEFT JOIN leveled o
+          ON o.customer_id = l.customer_id AND o.snapshot_date = l.snapshot_date - 1"""
+        if within_run
         else ""
+    )
+    previous_level = (
+        "coalesce(l.level_before_run, o.risk_level)" if within_run else "l.level_before_run"
     )
     default_gap = float(config.default_gap_days)
     return con.sql(
@@ -124,10 +137,13 @@ def compute_risk(
                    t.recent_events, t.previous_events, t.events_change,
                    t.recent_spend, t.previous_spend, t.spend_change,
                    t.recent_support_contacts, t.previous_support_contacts,
-                   c.p_alive
+                   c.p_alive, p.risk_level AS level_before_run
             FROM t LEFT JOIN clv c
               ON CAST(c.snapshot_date AS DATE) = CAST(t.snapshot_date AS DATE)
              AND c.customer_id = t.customer_id
+            LEFT JOIN previous_day p
+              ON p.customer_id = t.customer_id
+             AND CAST(p.snapshot_date AS DATE) = CAST(t.snapshot_date AS DATE) - 1
             WHERE CAST(t.snapshot_date AS DATE) IN (SELECT snapshot_date FROM run_dates)
         ),
         signals AS (SELECT *, {_signals_sql(config)} FROM base),
@@ -136,11 +152,8 @@ def compute_risk(
         scored AS MATERIALIZED (
             SELECT *, {score} AS risk_score, {_top_signals_sql()} AS top FROM contributed
         ),
-        leveled AS MATERIALIZED (
+        leveled AS {"MATERIALIZED" if within_run else ""} (
             SELECT *, {level_sql("risk_score", config)} AS risk_level FROM scored
-        ),
-        levels AS (
-            {earlier_levels}SELECT snapshot_date, customer_id, risk_level FROM leveled
         )
         SELECT l.snapshot_date, l.customer_id,
                l.days_since_last_purchase, l.purchase_days, l.usual_gap_days,
@@ -149,11 +162,9 @@ def compute_risk(
                l.recent_support_contacts, l.previous_support_contacts, l.p_alive,
                {", ".join(f"l.{s}_signal" for s in RISK_SIGNALS)},
                {", ".join(f"l.contribution_{s}" for s in RISK_SIGNALS)},
-               l.risk_score, l.risk_level, p.risk_level AS previous_risk_level,
+               l.risk_score, l.risk_level, {previous_level} AS previous_risk_level,
                {top}
-        FROM leveled l LEFT JOIN levels p
-          ON p.customer_id = l.customer_id
-         AND CAST(p.snapshot_date AS DATE) = l.snapshot_date - 1
+        FROM leveled l {own_levels}
         ORDER BY l.snapshot_date, l.customer_id
         """
     )

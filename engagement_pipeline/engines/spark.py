@@ -48,6 +48,11 @@ class SparkRelation:
     def columns(self) -> list[str]:
         return list(self.frame.columns)
 
+    @property
+    def types(self) -> list[str]:
+        """Each column's type as SQL (bigint, decimal(38,0), date), for a CAST in a query."""
+        return [field.dataType.simpleString() for field in self.frame.schema.fields]
+
     def _over(self, query: str) -> SparkRelation:
         return self.con.sql(query, _tables={"self_": self})
 

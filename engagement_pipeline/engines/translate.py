@@ -9,8 +9,8 @@ counterpart are rewritten here as equivalent portable SQL (see docs/assumptions.
   join on the right rows' validity interval [effective, next effective).
 - AS MATERIALIZED (a DuckDB hint to compute a CTE once) is dropped.
 - INTERVAL (n) MONTH takes its count as a literal.
-- list_slice, list[a:b], list_sum, len() of a list, epoch(a - b) and quantile_cont(x, p)
-  become Spark's slice, size, aggregate, unix_micros and percentile.
+- list_slice, list[a:b], list_sum, len() of a list, epoch(a - b), quantile_cont(x, p) and
+  round_even become Spark's slice, size, aggregate, unix_micros, percentile and bround.
 - CAST(unnest(list) AS T) casts the list (Spark has no generator inside an expression).
 - format() templates ({} and {:,.2f}) become format_string's (%s and %,.2f).
 - Several unnests in one SELECT zip their lists (inline(arrays_zip(...))), as DuckDB does.
@@ -210,6 +210,8 @@ def _function(node: exp.Expression) -> exp.Expression:
                 f"CASE WHEN size({array.sql(WRITE)}) > 0 THEN aggregate({array.sql(WRITE)}, "
                 "CAST(0 AS DOUBLE), (acc, v) -> acc + coalesce(v, 0)) END"
             )
+        if name == "ROUND_EVEN":  # half to even: Spark's bround
+            return exp.Anonymous(this="BROUND", expressions=args)
     if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
         (index,) = node.expressions
         if isinstance(index, exp.Slice):  # list[a:b]

@@ -239,3 +239,31 @@ def test_alerts_fire_on_a_rise_into_high_or_critical_for_high_value_only(con):
         ("Y",),
         ("Y2",),
     ]
+
+
+def test_a_customer_still_critical_is_not_alerted_again_but_a_rise_to_critical_is(con):
+    # One high-value customer per case, each with its level and the day before's:
+    # A critical -> critical: no alert (alerted when it first became critical);
+    # B high -> critical: a rise within the alerting levels, alerted again;
+    # C critical -> high: a fall, no alert;
+    # D first scored today at critical: alerted (from no level at all);
+    # E low -> critical but of medium value: not an alerting value segment.
+    rows = con.sql(
+        """
+        SELECT DATE '2025-02-20' AS snapshot_date, * FROM (VALUES
+            ('A', 90.0, 'critical', 'critical', 'high'),
+            ('B', 70.0, 'critical', 'high', 'high'),
+            ('C', 50.0, 'high', 'critical', 'high'),
+            ('D', 65.0, 'critical', NULL, 'high'),
+            ('E', 95.0, 'critical', 'low', 'medium')
+        ) t(customer_id, risk_score, risk_level, previous_risk_level, value_segment)
+        """
+    ).project(
+        "*, 1000.0 AS predicted_value, 'VIP care' AS action, 400.0 AS expected_return, "
+        "'why' AS explanation"
+    )
+    alerts = compute_alerts(con, rows, AlertsConfig()).df()
+    # ordered by risk score, highest first
+    assert alerts["customer_id"].tolist() == ["B", "D"]
+    assert alerts["previous_risk_level"].tolist()[0] == "high"
+    assert pd.isna(alerts["previous_risk_level"].tolist()[1])
