@@ -16,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 DEFAULT_KEYS = ("snapshot_date", "customer_id")
+# Floating point agrees within 1e-9 relative; the absolute floor only lets a value that is
+# zero on one engine be a rounding residue (1e-17) on the other.
+RELATIVE, ZERO = 1e-9, 1e-12
 
 
 def assert_same_rows(
@@ -51,7 +54,9 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
         a, b = a.astype(object).map(_plain), b.astype(object).map(_plain)
         return np.array([_close(x, y) for x, y in zip(a, b, strict=True)], dtype=bool)
     if pd.api.types.is_float_dtype(a) or pd.api.types.is_float_dtype(b):
-        return np.isclose(a.astype(float), b.astype(float), rtol=1e-9, atol=1e-9, equal_nan=True)
+        return np.isclose(
+            a.astype(float), b.astype(float), rtol=RELATIVE, atol=ZERO, equal_nan=True
+        )
     return ((a == b) | (a.isna() & b.isna())).to_numpy(dtype=bool)
 
 
@@ -100,5 +105,5 @@ def _close(a: object, b: object) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) or isinstance(b, float):
-        return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=1e-9))
+        return bool(np.isclose(float(a), float(b), rtol=RELATIVE, atol=ZERO))
     return bool(a == b)

@@ -1,13 +1,16 @@
 """Anomalies: each day's event counts per touchpoint, orders and revenue against the same
 weekday over the trailing weeks.
 
-The baseline of a metric on day D is the median of its values on D - 7, D - 14, ... D - 7k
-(k = training_weeks; the same weekday, so the weekly rhythm is the baseline's, not an
-anomaly), and its spread the median absolute deviation (MAD) around that median, scaled
-by 1.4826 so it estimates a standard deviation for normal data. Both are robust: one odd
-day in the history does not move them. The score is (value - median) / spread; past the
-threshold the day is a spike or a drop. A spread never falls below min_spread_share of the
-median, so a history of identical days does not turn a change of one into an anomaly.
+The expected value of a metric on day D is its level (the median of the seven days before
+D) times the usual ratio of that weekday to its own level (the median of the ratio on D - 7,
+D - 14, ... D - 7k, k = training_weeks): the weekly rhythm and a slow trend are the
+baseline's, not anomalies. Its spread is the median absolute deviation (MAD) of those
+ratios, scaled by 1.4826 so it estimates a standard deviation for normal data, times the
+level. Both are robust: one odd day in the history does not move them. The spread never
+falls below min_spread_share of the expected value nor below the counting noise, so a
+flat history does not turn a change of one into an anomaly. The score is
+(value - expected) / spread; past the threshold the day is a spike or a drop.
+docs/decision_logic.md ("Anomalies") has the same in full.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from engagement_pipeline.analytics.milestones import (
 from engagement_pipeline.config import (
     CohortsConfig,
     FunnelConfig,
+    FunnelStage,
     JourneysConfig,
     LTVConfig,
     load_config,
@@ -163,6 +164,46 @@ def test_milestones_cohorts_and_funnel_by_hand(con):
     assert stages.loc["repeat_purchase", "conversion_from_previous"] == 0.5
     # A: awareness 01-03 -> consideration 01-04 (1 day); B: same day (0) -> median 0.5
     assert stages.loc["consideration", "median_days_from_previous"] == 0.5
+
+
+def test_funnel_stages_from_event_types_and_touchpoints_with_the_share_reaching_each(con):
+    ev = events(
+        con,
+        [
+            ("A", "web", "2025-01-02 09:00", "search"),  # A: signs up on the web, 01-02
+            ("A", "mobile", "2025-01-05 09:00", "app"),  # ... a mobile session, 01-05
+            ("B", "mobile", "2025-01-03 09:00", "app"),  # B: a mobile session, no signup
+            ("C", "web", "2025-01-04 09:00", "search"),  # C: signs up on the web, 01-04
+            ("D", "email", "2025-01-04 09:00", "mail"),  # D: only an email view
+        ],
+    ).project(
+        "* REPLACE (CASE WHEN touchpoint = 'web' THEN 'signup' WHEN touchpoint = 'mobile' "
+        "THEN 'session' ELSE 'view' END AS event_type)"
+    )
+    pu = purchases(con, [("A", "O1", "2025-01-06 10:00", 10.0)])
+    funnel = FunnelConfig(
+        stages=[
+            FunnelStage(name="awareness"),
+            FunnelStage(name="signed_up", event_types=["signup"]),
+            # both filters must hold: a session on mobile
+            FunnelStage(name="app_session", touchpoints=["mobile"], event_types=["session"]),
+            FunnelStage(name="purchase", min_purchases=1),
+        ]
+    )
+    days = [dt.date(2025, 1, 6)]
+    milestones = compute_milestones(con, ev, pu, days, CohortsConfig(), funnel)
+    ms = milestones.df().set_index("customer_id")
+    assert str(ms.loc["C", "signed_up_date"])[:10] == "2025-01-04"
+    assert pd.isna(ms.loc["B", "signed_up_date"]) and pd.isna(ms.loc["D", "signed_up_date"])
+    stages = compute_funnel(con, milestones, funnel).df().set_index("stage")
+    # awareness A, B, C, D; signed up A, C; then a mobile session: A (B skipped the signup,
+    # so it does not count); purchase: A
+    assert list(stages["customers_reached"]) == [4, 2, 1, 1]
+    assert list(stages["share_of_customers"]) == [1.0, 0.5, 0.25, 0.25]
+    assert list(stages["conversion_from_previous"].iloc[1:]) == [0.5, 0.5, 1.0]
+    # A: signup 01-02 -> session 01-05 (3 days) -> purchase 01-06 (1 day)
+    assert stages.loc["app_session", "median_days_from_previous"] == 3.0
+    assert stages.loc["purchase", "median_days_from_previous"] == 1.0
 
 
 def test_first_engagement_cohorts_count_events_as_activity(con):

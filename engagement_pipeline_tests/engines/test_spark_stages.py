@@ -1,6 +1,6 @@
 """Every snapshot stage on Spark equals DuckDB's rows on the shipped sample and on CDNOW
 (keys exact, floating point within 1e-9 relative): a range of dates from the whole history,
-and the daily path from the previous day's rows."""
+and one date by the daily path, from the previous days' rows."""
 
 import datetime as dt
 from pathlib import Path
@@ -82,23 +82,45 @@ def test_every_stage_equals_duckdb_over_a_range(spark, data_set):
         )
 
 
-def test_the_daily_path_from_the_previous_days_rows(spark, data_set):
-    """Stages with state, one date from the rows of the day before (the daily run's path)."""
+def test_every_stage_one_date_from_the_previous_days_rows(spark, data_set):
+    """Every stage for one date as the daily run computes it: the day's raw rows, the same
+    day's rows of the stages before it, and, for a stage with state, its own rows of the
+    dates it builds on (here from DuckDB's full computation, as a backfill would write)."""
     config, con, raw, spark_raw, allowed_empty = data_set
-    last = config.snapshots.end_date
-    before = last - dt.timedelta(days=1)
-    day = {n: r.filter(f"snapshot_date = DATE '{last}'") for n, r in raw.items()}
-    spark_day = {n: r.filter(f"snapshot_date = DATE '{last}'") for n, r in spark_raw.items()}
+    last, start = config.snapshots.end_date, config.snapshots.start_date
+    # every earlier date some stage builds on, within the partitions that exist
+    earlier_dates = sorted(
+        {
+            d
+            for stage in STAGES
+            if stage.lookback is not None
+            for d in stage.lookback.needed(last, config)
+            if start <= d < last
+        }
+    )
+    history = dict(raw)
+    duck = {n: r.filter(f"snapshot_date = DATE '{last}'") for n, r in raw.items()}
+    sparked = {n: r.filter(f"snapshot_date = DATE '{last}'") for n, r in spark_raw.items()}
     for stage in STAGES:
-        if stage.lookback is None or set(stage.inputs) - {RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES}:
-            continue
-        needed = sorted({*stage.lookback.needed(last, config), before})
-        earlier = stage.compute(con, raw, needed, config, None).create_view(
-            f"_earlier_{stage.name}", replace=True
+        inputs = {n: history[n] for n in stage.inputs}
+        computed = stage.compute(con, inputs, earlier_dates, config, None)
+        history[stage.name] = computed.create_view(f"_history_{stage.name}", replace=True)
+        earlier = spark_earlier = None
+        if stage.lookback is not None:
+            # what the asset reads: its partitions within its lookback
+            oldest = last - dt.timedelta(days=stage.lookback.days(config))
+            earlier = history[stage.name].filter(f"snapshot_date >= DATE '{oldest}'")
+            spark_earlier = spark.from_arrow(earlier.to_arrow_table())  # DATE stays DATE
+        rows = stage.compute(con, {n: duck[n] for n in stage.inputs}, [last], config, earlier)
+        duck[stage.name] = rows.create_view(f"_day_{stage.name}", replace=True)
+        on_spark = stage.compute(
+            spark, {n: sparked[n] for n in stage.inputs}, [last], config, spark_earlier
         )
-        expected = stage.compute(con, day, [last], config, earlier).df()
-        computed = stage.compute(spark, spark_day, [last], config, spark.from_df(earlier.df()))
+        sparked[stage.name] = on_spark.create_view(f"_spark_day_{stage.name}")
+        expected = duck[stage.name].df()
         assert len(expected) > 0 or stage.name in allowed_empty, stage.name
         assert_same_rows(
-            expected, computed.df(), KEYS.get(stage.name, ("snapshot_date", "customer_id"))
+            expected,
+            sparked[stage.name].df(),
+            KEYS.get(stage.name, ("snapshot_date", "customer_id")),
         )

@@ -75,6 +75,16 @@ def test_list_functions_and_format(spark):
     assert rows == duck
 
 
+def test_round_even_rounds_halves_to_even(spark):
+    numbers = pd.DataFrame({"x": [12.5, 13.5, -0.5, 82.4999, 999.5]})
+    query = (
+        "SELECT CAST(CAST(round_even(x, 0) AS BIGINT) AS VARCHAR) AS whole FROM numbers ORDER BY x"
+    )
+    duck, rows = both(spark, query, numbers=numbers)
+    # -0.5 -> 0 (-0 cast to a whole 0), 12.5 -> 12, 13.5 -> 14 (to the even neighbour)
+    assert duck == rows == [("0",), ("12",), ("14",), ("82",), ("1000",)]
+
+
 def test_month_intervals_and_decimal_literals(spark):
     query = """SELECT CAST(DATE '2025-03-31' + INTERVAL 1 DAY - INTERVAL (1) MONTH AS DATE) - 1
                AS before_window, 7 / 2.0 AS half"""

@@ -113,7 +113,7 @@ def snapshot_asset(
         description=stage.description,
         group_name=group,
         ins=ins,
-        kinds={"duckdb", "parquet"},
+        kinds={config.engine, "parquet"},
         owners=[OWNER],
         tags={"layer": "snapshot"},
         code_version="1",

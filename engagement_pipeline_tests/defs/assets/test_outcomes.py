@@ -7,6 +7,7 @@ from engagement_pipeline.analytics.journeys_report import JOURNEY_SECTIONS
 from engagement_pipeline.analytics.report_figures import FIGURE_SECTIONS
 from engagement_pipeline.defs.assets import customer_analytics as ca
 from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
+from engagement_pipeline.defs.assets.journeys import anomaly_outcomes
 from engagement_pipeline.defs.assets.report import REPORT_SECTIONS, report_outcome
 
 
@@ -85,3 +86,34 @@ def test_strategy_outcome_counts_segments_and_customers(con):
     frame.loc[0, "customer_count"] = 2
     out = ca.segment_strategy_outcomes(con.from_df(frame), con, {ca.CUSTOMER_SEGMENTS: segments})
     assert not out[ca.FIVE_SEGMENTS_ADDING_UP]["2025-01-01"].passed
+
+
+def test_an_anomaly_fails_the_raw_assets_warning_check_with_the_expected_range(con):
+    # (the check is non-blocking: defs/definitions_snapshot.txt pins blocking=False)
+    rows = con.sql(
+        """
+        SELECT CAST(d AS DATE) AS snapshot_date, * EXCLUDE (d) FROM (VALUES
+            ('2025-05-15', 'events/email', 'raw_engagement_events', 3.0, 80.0, 120.0, 8, true, 'drop'),
+            ('2025-05-15', 'events/web', 'raw_engagement_events', 50.0, 40.0, 60.0, 8, false, NULL),
+            ('2025-05-15', 'revenue', 'raw_purchases', 9000.0, 100.0, 900.0, 8, true, 'spike'),
+            ('2025-05-16', 'events/email', 'raw_engagement_events', 95.0, 80.0, 120.0, 8, false, NULL),
+            ('2025-05-16', 'events/web', 'raw_engagement_events', 52.0, NULL, NULL, 3, false, NULL)
+        ) t(d, metric, source_asset, value, expected_low, expected_high, training_points,
+            is_anomaly, direction)
+        """
+    )
+    events = anomaly_outcomes(rows, "raw_engagement_events")
+    outage, next_day = events["2025-05-15"], events["2025-05-16"]
+    assert not outage.passed
+    assert outage.description == "events/email drop: 3.00 against 80.00..120.00"
+    # every metric of the raw asset with its expected range; the revenue spike is not this
+    # asset's (it fails raw_purchases' check)
+    assert outage.metadata == {
+        "anomalies": 1,
+        "events/email": "3.00 (expected 80.00..120.00)",
+        "events/web": "50.00 (expected 40.00..60.00)",
+    }
+    assert next_day.passed and next_day.description == "every metric within its expected range"
+    assert next_day.metadata["events/web"] == "52.00 (no baseline yet: 3 earlier weeks)"
+    spike = anomaly_outcomes(rows, "raw_purchases")["2025-05-15"]
+    assert not spike.passed and spike.description.startswith("revenue spike: 9,000.00")
