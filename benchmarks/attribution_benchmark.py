@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +50,7 @@ REFERENCE_PYTHON = ROOT / ".attr-venv" / "bin" / "python"
 CHANNELS = ["affiliate", "direct", "display", "email", "referral", "search", "sms", "social"]
 MAX_TOUCHES = 10
 DAY = dt.date(2025, 6, 30)
+AGREEMENT = 1e-9  # ours against do-attribution, where both define the same quantity
 
 
 def synthetic_paths(customers: int, seed: int = 7) -> pd.DataFrame:
@@ -193,13 +195,13 @@ def main() -> None:
     )
     print(table.to_markdown(floatfmt=".10f"))
     print()
-    print(
-        f"max |ours - do-attribution| Markov removal effect: {(effects - do_effects).abs().max():.2e}"
-    )
-    print(
-        f"max |ours - do-attribution| Shapley value (same game): "
-        f"{(on_their_game - do_values).abs().max():.2e}"
-    )
+    # the same quantities must agree to AGREEMENT: the run fails (after its figures) if not
+    differences = {
+        "Markov removal effect": float((effects - do_effects).abs().max()),
+        "Shapley value (same game)": float((on_their_game - do_values).abs().max()),
+    }
+    for quantity, difference in differences.items():
+        print(f"max |ours - do-attribution| {quantity}: {difference:.2e}")
     print(f"do-attribution's Shapley shares (normalised by v(N)): {do['shapley_shares_status']}")
     print(
         f"max |ChannelAttribution mean - exact| removal effect: "
@@ -223,6 +225,11 @@ def main() -> None:
     print("| step | seconds |\n|---|---:|")
     for name, seconds in timings.items():
         print(f"| {name} | {seconds:.2f} |")
+    disagreeing = [q for q, d in differences.items() if not d <= AGREEMENT]
+    if disagreeing:
+        sys.exit(
+            f"ours and do-attribution differ by more than {AGREEMENT:g}: {', '.join(disagreeing)}"
+        )
 
 
 if __name__ == "__main__":

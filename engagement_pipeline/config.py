@@ -709,7 +709,19 @@ class AttributionConfig(_Section):
 class AnomaliesConfig(_Section):
     """Daily metrics against the same weekday's median and MAD over the trailing weeks."""
 
-    training_weeks: int = Field(default=8, ge=2, le=52)
+    training_weeks: int = Field(
+        default=8,
+        ge=2,
+        le=52,
+        description="The same weekday of this many weeks before a date makes its usual ratio.",
+    )
+    level_days: int = Field(
+        default=7,
+        ge=1,
+        le=28,
+        description="A day's level is the median of this many days before it (7: a week, "
+        "so the weekly rhythm evens out).",
+    )
     min_training_points: int = Field(default=6, ge=2)
     threshold: float = Field(
         default=5.0, gt=0.0, description="Robust z-score beyond which a day is an anomaly."

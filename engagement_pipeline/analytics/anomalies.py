@@ -1,8 +1,8 @@
 """Anomalies: each day's event counts per touchpoint, orders and revenue against the same
 weekday over the trailing weeks.
 
-The expected value of a metric on day D is its level (the median of the seven days before
-D) times the usual ratio of that weekday to its own level (the median of the ratio on D - 7,
+The expected value of a metric on day D is its level (the median of the level_days, 7, days
+before D) times the usual ratio of that weekday to its own level (the median of the ratio on D - 7,
 D - 14, ... D - 7k, k = training_weeks): the weekly rhythm and a slow trend are the
 baseline's, not anomalies. Its spread is the median absolute deviation (MAD) of those
 ratios, scaled by 1.4826 so it estimates a standard deviation for normal data, times the
@@ -38,8 +38,8 @@ def metric_names() -> list[str]:
 
 def training_days(config: AnomaliesConfig) -> int:
     """How many days before a date its baseline reaches back (the training weeks, and the
-    week before the first of them, which sets that day's level)."""
-    return 7 * int(config.training_weeks) + 7
+    level_days before the first of them, which set that day's level)."""
+    return 7 * int(config.training_weeks) + int(config.level_days)
 
 
 def compute_daily_metrics(
@@ -105,13 +105,15 @@ def compute_anomalies(
             .union(history)
         )
     weeks, threshold = int(config.training_weeks), float(config.threshold)
+    level_days = int(config.level_days)
     floor = float(config.min_spread_share)
     return con.sql(
         f"""
-        WITH leveled AS (  -- each day's level: the median of the seven days before it
+        WITH leveled AS (  -- each day's level: the median of the level_days before it
             SELECT snapshot_date, metric, source_asset, value,
                    median(value) OVER (PARTITION BY metric ORDER BY snapshot_date
-                       RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND INTERVAL 1 DAY PRECEDING)
+                       RANGE BETWEEN INTERVAL {level_days} DAY PRECEDING
+                             AND INTERVAL 1 DAY PRECEDING)
                        AS level
             FROM history
         ),

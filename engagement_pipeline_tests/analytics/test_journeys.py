@@ -9,7 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engagement_pipeline.analytics.anomalies import compute_anomalies, compute_daily_metrics
+from engagement_pipeline.analytics.anomalies import (
+    compute_anomalies,
+    compute_daily_metrics,
+    training_days,
+)
 from engagement_pipeline.analytics.journeys import compute_journeys, compute_top_paths
 from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.milestones import (
@@ -18,6 +22,7 @@ from engagement_pipeline.analytics.milestones import (
     compute_milestones,
 )
 from engagement_pipeline.config import (
+    AnomaliesConfig,
     CohortsConfig,
     FunnelConfig,
     FunnelStage,
@@ -267,6 +272,30 @@ def test_cohort_matrix_daily_chain_equals_full_recomputation(sample):
     last_day = full[pd.to_datetime(full["snapshot_date"]).dt.date == last]
     assert (last_day[last_day["months_since"] == 0]["retention_rate"] == 1.0).all()
     assert len(last_day["cohort_month"].unique()) == 6  # January .. June
+
+
+def test_the_level_is_the_median_of_the_configured_days_before(con):
+    # A flat 10 a day for ten weeks, then 20 on the three days before D (a Wednesday):
+    # with a level of 3 days D's level is 20, with 7 days the median of 10,10,10,10,20,20,20
+    # = 10. The usual ratio of Wednesdays to their level is 1 (a flat history), so the
+    # baseline is the level.
+    day = dt.date(2025, 3, 19)
+    metrics = con.sql(
+        f"""
+        SELECT CAST(d AS DATE) AS snapshot_date, 'orders' AS metric,
+               'raw_purchases' AS source_asset,
+               CASE WHEN d >= DATE '{day}' - 3 AND d < DATE '{day}' THEN 20.0 ELSE 10.0 END
+                   AS value
+        FROM range(DATE '{day}' - 70, DATE '{day}' + 1, INTERVAL 1 DAY) t(d)
+        """
+    )
+    baselines = {}
+    for level_days in (3, 7):
+        config = AnomaliesConfig(level_days=level_days)
+        assert training_days(config) == 7 * 8 + level_days  # what a daily run reads back
+        found = compute_anomalies(con, metrics, [day], config).df()
+        baselines[level_days] = found["baseline"].iloc[0]
+    assert baselines == {3: 20.0, 7: 10.0}
 
 
 def test_the_planted_anomalies_are_found_and_nothing_else(sample):
