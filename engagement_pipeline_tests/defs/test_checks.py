@@ -1,6 +1,7 @@
 """Asset checks in Dagster: blocking contracts stop downstream assets; warnings do not."""
 
 import dataclasses
+import datetime as dt
 
 import dagster as dg
 import pandas as pd
@@ -10,7 +11,8 @@ from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.validation import Validated
-from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES, run
+from engagement_pipeline_tests.conftest import ev, po
+from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES, range_tags, run
 
 
 def evaluations(result, partition=None):
@@ -152,3 +154,46 @@ def test_rows_read_equal_loaded_plus_quarantined_per_partition(make_project):
         total_quarantined += quarantined
     assert total_loaded + total_quarantined == len(EVENTS)
     assert (total_loaded, total_quarantined) == (4, 1)
+
+
+def test_an_email_outage_fails_the_raw_events_no_anomaly_warning_on_its_day(make_project):
+    # 60 email and 10 web events a day, one order a day; on 2025-01-20 no email at all.
+    # With two training weeks and a one-day level, days from 2025-01-16 on are judged:
+    # email's expected 60 with a spread of sqrt(61) = 7.8, so 0 scores -7.7 (beyond -5).
+    days = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(20)]
+    events = [
+        ev(f"{d}-{t}-{i}", f"c{i}", t, f"{d} 10:00")
+        for d in days
+        for t, n in (("email", 0 if d == days[-1] else 60), ("web", 10))
+        for i in range(n)
+    ]
+    purchases = [po(f"o{d}", "c1", f"{d} 12:00", "10.00") for d in days]
+    path = make_project(
+        events,
+        purchases,
+        end=str(days[-1]),
+        anomalies={"training_weeks": 2, "min_training_points": 2, "level_days": 1},
+    )
+    defs = build_definitions(path)
+    judged = {
+        "raw_engagement_events",
+        "quarantined_engagement_events",
+        "raw_purchases",
+        "quarantined_purchases",
+        "daily_metrics",
+        "metric_anomalies",
+    }
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey(a) for a in judged}
+    )
+    result = job.execute_in_process(tags=range_tags(str(days[0]), str(days[-1])))
+    assert result.success  # a warning does not fail the run
+    outage = evaluations(result, "2025-01-20")[("raw_engagement_events", "no_anomaly")]
+    assert not outage.passed and outage.severity == dg.AssetCheckSeverity.WARN
+    assert outage.metadata["anomalies"].value == 1
+    assert outage.metadata["events/email"].value.startswith("0.00 (expected ")
+    assert outage.description.startswith("events/email drop: 0.00 against ")
+    before = evaluations(result, "2025-01-19")[("raw_engagement_events", "no_anomaly")]
+    assert before.passed
+    # orders and revenue kept their rhythm: raw_purchases' check passes on the same day
+    assert evaluations(result, "2025-01-20")[("raw_purchases", "no_anomaly")].passed
