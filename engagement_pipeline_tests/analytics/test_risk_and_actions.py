@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engagement_pipeline.analytics.decisions import compute_actions, compute_alerts
-from engagement_pipeline.analytics.risk import compute_risk
+from engagement_pipeline.analytics.risk import compute_risk, level_sql
 from engagement_pipeline.config import (
     ActionCondition,
     ActionRule,
@@ -197,6 +197,44 @@ def test_first_rule_that_holds_its_economics_and_its_explanation(con):
     assert z["explanation"] == (
         "Risk 11 (low): 45 days since the only purchase day against a default gap of 30; "
         "predicted value $50. No action."
+    )
+
+
+def test_levels_at_their_thresholds(con):
+    scores = [0.0, 19.99, 20.0, 39.99, 40.0, 59.99, 60.0, 100.0]
+    levels = con.sql(
+        f"SELECT {level_sql('s', RiskConfig())} FROM (SELECT unnest({scores}) AS s)"
+    ).fetchall()
+    # each threshold is the lowest score of its level (20, 40, 60 by default)
+    assert [r[0] for r in levels] == [
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+        "critical",
+        "critical",
+    ]
+
+
+def test_a_valuable_active_customer_at_low_risk_gets_the_upsell_bundle(con):
+    # Z (risk 10.94, low) made active and of high value, predicted value $50: the upsell
+    # bundle (rule 3). Upside 50 * .2 = 10, expected return 10 * .15 = 1.50 for a cost of
+    # $5: ROI (1.5 - 5) / 5 = -0.7 (the rule's economics, not a filter on them).
+    lifecycle = [row if row[0] != "Z" else ("Z", "active", "high", 50.0) for row in LIFECYCLE]
+    rfm = con.sql(
+        "SELECT DATE '2025-02-20' AS snapshot_date, 'X' AS customer_id, 'Champions' AS rfm_segment"
+    )
+    out = compute_actions(
+        con, risk_frame(con), lifecycle_rel(con, lifecycle), rfm, ActionsConfig(), window_days=30
+    )
+    z = out.df().set_index("customer_id").loc["Z"]
+    assert (z["action"], z["action_rank"], z["cost"]) == ("Upsell bundle", 3, 5.0)
+    assert z["value_at_stake"] == pytest.approx(10.0)
+    assert z["expected_return"] == pytest.approx(1.5) and z["roi"] == pytest.approx(-0.7)
+    assert z["explanation"].endswith(
+        "predicted value $50. Upsell bundle: cost $5, expected return $1.50."
     )
 
 
