@@ -62,10 +62,10 @@ def money_sql(amount: str) -> str:
     """Whole dollars from $100 and for whole amounts ($1,240, $15), cents below ($1.20).
     Below $999.50 whole dollars need no thousands separator, so no formatting call."""
     return (
-        f"'$' || CASE WHEN abs({amount}) < 999.5 AND (abs({amount}) >= 100 "
-        f"OR {amount} = round({amount})) THEN {whole_sql(amount)} "
-        f"WHEN abs({amount}) >= 100 OR {amount} = round({amount}) "
-        f"THEN format('{{:,.0f}}', {amount}) ELSE format('{{:,.2f}}', {amount}) END"
+        f"'$' || CASE WHEN abs({amount}) >= 100 OR {amount} = round({amount}) "
+        f"THEN CASE WHEN abs({amount}) < 999.5 THEN {whole_sql(amount)} "
+        f"ELSE format('{{:,.0f}}', {amount}) END "
+        f"ELSE format('{{:,.2f}}', {amount}) END"
     )
 
 

@@ -122,7 +122,7 @@ def compute_risk(
         f"AS contribution_{s}"
         for s, term in zip(RISK_SIGNALS, weighted, strict=True)
     )
-    score = " + ".join(f"coalesce(contribution_{s}, 0.0)" for s in RISK_SIGNALS)
+    score = " + ".join(_contribution_sql(s) for s in RISK_SIGNALS)
     # The previous level: the run's first date finds it in the day before the run (joined
     # to the narrow input rows, so the hash table holds three columns, not the scored rows);
     # a later date of the run, in the run's own rows.

@@ -78,6 +78,8 @@ def fold_state(
     deltas_in = deltas.filter(  # noqa: F841 - referenced by name in the SQL below
         f"{lower}effective_date <= DATE '{last.isoformat()}'"
     )
+    if previous is not None and first == last:  # a daily run: no running aggregate needed
+        return _fold_one_day(con, spec, previous, deltas_in, first)
     start_rows = ""
     if previous is not None:
         previous_in = previous  # noqa: F841 - referenced by name in the SQL below
@@ -99,8 +101,6 @@ def fold_state(
         f"THEN effective_date END) OVER running) AS {quote_ident(m)}"
         for m, (total, n) in spec.reached.items()
     )
-    if previous is not None and first == last:
-        return _fold_one_day(con, spec, previous_in, deltas_in, first)
     plain = ", ".join(quote_ident(c) for c in spec.columns)
     return con.sql(
         f"""
@@ -138,7 +138,7 @@ def _combined_sql(how: Combine, before: str, day: str) -> str:
     """SQL: a state column after the day: the previous value combined with the day's (NULL
     where either has none, as the aggregate would ignore it)."""
     if how == "sum":
-        return f"CASE WHEN {day} IS NULL THEN {before} WHEN {before} IS NULL THEN {day} ELSE {before} + {day} END"
+        return f"coalesce({before} + {day}, {before}, {day})"
     return f"{'least' if how == 'min' else 'greatest'}({before}, {day})"  # both skip NULLs
 
 
