@@ -27,6 +27,7 @@ from engagement_pipeline.analytics.engagement import compute_engagement_scores
 from engagement_pipeline.analytics.journeys import (
     compute_journeys,
     compute_top_paths,
+    reported_journeys,
 )
 from engagement_pipeline.analytics.lifecycle import compute_lifecycle
 from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
@@ -235,7 +236,8 @@ def _paths(con, inputs: Relations, _dates, config: Config, _earlier):
 
 
 def _attribution(con, inputs: Relations, dates, config: Config, _earlier):
-    return compute_attribution(con, inputs[CONVERSION_JOURNEYS], dates, config.attribution)
+    reported = reported_journeys(inputs[CONVERSION_JOURNEYS], config.journeys)
+    return compute_attribution(con, reported, dates, config.attribution)
 
 
 def _daily_metrics(con, inputs: Relations, dates, _config: Config, _earlier):

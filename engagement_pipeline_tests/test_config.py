@@ -41,12 +41,12 @@ def test_the_shipped_config_spells_out_the_intelligence_rules_a_user_edits(tmp_p
     # The RFM segment table and the action rules live in config.yaml for users to rename
     # and redraw; the shipped file says exactly what the defaults do.
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    assert {"rfm", "lifecycle", "trends", "risk", "actions", "alerts"} <= set(raw)
+    assert {"rfm", "lifecycle", "trends", "risk", "actions", "alerts", "journeys"} <= set(raw)
     assert len(raw["rfm"]["segments"]) == 12  # At Risk takes two rectangles of the grid
     assert [r["name"] for r in raw["actions"]["rules"]][-1] == "No action"
     config = load_config(ROOT / "config.yaml")
     defaults = load_config(write(tmp_path, yaml.safe_dump(minimal())))
-    for section in ("rfm", "lifecycle", "trends", "risk", "actions", "alerts"):
+    for section in ("rfm", "lifecycle", "trends", "risk", "actions", "alerts", "journeys"):
         assert getattr(config, section) == getattr(defaults, section), section
     assert len(config.rfm.segment_names()) == 11
 

@@ -31,6 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engagement_pipeline.analytics.journeys import days_before_end
 from engagement_pipeline.config import AttributionConfig
 
 NO_TOUCH = "(no touch)"
@@ -87,14 +88,14 @@ def heuristic_attribution(
     return con.sql(
         f"""
         WITH numbered AS (
-            SELECT snapshot_date, revenue, path, days_before_end, len(path) AS n,
-                   list_sum(list_transform(days_before_end, lambda d: {_decay_sql("d", config)}))
+            SELECT snapshot_date, revenue, path, days, len(path) AS n,
+                   list_sum(list_transform(days, lambda d: {_decay_sql("d", config)}))
                        AS decay_total
-            FROM source
+            FROM (SELECT *, {days_before_end()} AS days FROM source)
         ),
         touches AS (
             SELECT snapshot_date, revenue, n, decay_total,
-                   unnest(path) AS channel, unnest(days_before_end) AS days,
+                   unnest(path) AS channel, unnest(days) AS days,
                    unnest(range(1, n + 1)) AS i
             FROM numbered WHERE n > 0
         ),

@@ -17,16 +17,29 @@ import datetime as dt
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 if TYPE_CHECKING:
     from scipy import optimize
 
 from engagement_pipeline.config import CLVConfig
+
+
+class _SciPySpecial:
+    """scipy.special, imported at first use. Every run process imports this module (it is
+    part of the asset graph) but only the CLV steps call it: importing it up front was
+    0.15 s of every process's start."""
+
+    def __getattr__(self, name: str) -> Any:
+        from scipy import special as module
+
+        return getattr(module, name)
+
+
+special = _SciPySpecial()
 
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMS = ("p", "q", "gamma")

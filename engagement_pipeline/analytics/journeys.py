@@ -4,9 +4,10 @@ and the most frequent paths with their conversion rate.
 A journey ends with a purchase (a conversion) or is still open at the end of the snapshot
 date. Its path is the customer's touches in the lookback_days before its end and after
 their previous purchase (touches before that belong to the previous conversion), in time
-order, each named by the configured dimension (touchpoint, channel or campaign), the last
-max_path_length kept. A snapshot holds the conversions of its last window_days days and
-every open journey of its date, with a status:
+order, the last max_path_length kept: each touch's touchpoint, channel and campaign side by
+side (lists in the same order as touched_at). The path that paths and attribution count is
+the configured dimension's list; path_key is it joined. A snapshot holds the conversions of
+its last window_days days and every open journey of its date, with a status:
 
 - converted: an order of the window;
 - not_converted: a customer with touches and no purchase in the lookback (reported);
@@ -29,6 +30,7 @@ import duckdb
 from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.analytics.state import day_before
 from engagement_pipeline.config import JourneysConfig
+from engagement_pipeline.errors import LakeError
 from engagement_pipeline.sql import quote_ident, values_sql
 
 NO_VALUE = "(none)"  # a touch without a value in the dimension (e.g. no campaign)
@@ -38,14 +40,27 @@ CONVERTED, NOT_CONVERTED, IN_PROGRESS = "converted", "not_converted", "in_progre
 REPORTED = f"status <> '{IN_PROGRESS}'"
 
 
-def reported_journeys(journeys: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """The converted and not-converted journeys (the in-progress ones are state only)."""
-    return journeys.filter(REPORTED)
+def reported_journeys(
+    journeys: duckdb.DuckDBPyRelation, config: JourneysConfig
+) -> duckdb.DuckDBPyRelation:
+    """The converted and not-converted journeys (the in-progress ones are state only), each
+    with its `path`: the configured dimension's list, the steps paths and attribution count."""
+    return journeys.filter(REPORTED).project(f"*, {touch_list(config.dimension)} AS path")
 
 
-def _days_before(stamps: str) -> str:
-    """SQL: the days from each touch time in `stamps` to the journey's end."""
-    return f"list_transform({stamps}, lambda s: epoch(journey_end - s) / 86400.0)"
+def days_before_end(stamps: str = "touched_at", end: str = "journey_end") -> str:
+    """SQL: the days from each touch time in the list `stamps` to the journey's end."""
+    return f"list_transform({stamps}, lambda s: epoch({end} - s) / 86400.0)"
+
+
+# What a journey records of each touch, side by side (a column of lists each): the column
+# of the raw events it comes from. The configured one is the path (reported_journeys).
+TOUCH_LISTS = {"touchpoints": "touchpoint", "channels": "channel", "campaigns": "campaign"}
+
+
+def touch_list(dimension: str) -> str:
+    """The journeys' list column that holds a dimension's value of each touch."""
+    return next(name for name, column in TOUCH_LISTS.items() if column == dimension)
 
 
 def compute_journeys(
@@ -58,8 +73,9 @@ def compute_journeys(
     earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """One row per journey and snapshot date: each conversion of the window (by order) and
-    each customer's open journey on the date, with the status, the path, when each kept
-    touch happened, the days from it to the journey's end, and the revenue.
+    each customer's open journey on the date, with the status, the revenue, and each kept
+    touch's touchpoint, channel, campaign and time, in time order, and `path_key`: the
+    configured dimension's list joined.
 
     `ltv` (customer_ltv of the dates) gives each customer's last purchase day, which tells
     a not-converted journey from one in progress. Incremental: `earlier` holds this asset's
@@ -70,7 +86,12 @@ def compute_journeys(
         int(config.lookback_days),
         int(config.max_path_length),
     )
-    dim = quote_ident(config.dimension)
+    path = touch_list(config.dimension)
+    lists = list(TOUCH_LISTS)  # touchpoints, channels, campaigns
+    values = {  # each touch's value in each dimension ('(none)' where it has none)
+        name: f"coalesce(nullif(trim(CAST({quote_ident(column)} AS VARCHAR)), ''), '{NO_VALUE}')"
+        for name, column in TOUCH_LISTS.items()
+    }
     excluded = (
         f"touchpoint NOT IN {values_sql(t.value for t in config.exclude_touchpoints)}"
         if config.exclude_touchpoints
@@ -84,12 +105,19 @@ def compute_journeys(
     previous = day_before(earlier, first)
     if previous is None:  # the same columns, no rows: everything comes from the raw rows
         previous = con.sql(  # noqa: F841 - referenced by name in the SQL below
-            """SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS order_id,
+            f"""SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS order_id,
                       NULL::TIMESTAMP AS journey_end, NULL::VARCHAR AS status,
-                      NULL::DOUBLE AS revenue, NULL::VARCHAR[] AS path,
-                      NULL::DOUBLE[] AS days_before_end, NULL::TIMESTAMP[] AS touched_at
+                      NULL::DOUBLE AS revenue, {", ".join(f"NULL::VARCHAR[] AS {n}" for n in lists)},
+                      NULL::TIMESTAMP[] AS touched_at
                WHERE false"""
         )
+    else:
+        require_touch_lists(previous, first)
+
+    def each(template: str) -> str:
+        """`template` with {n} for each list column, comma-separated."""
+        return ", ".join(template.format(n=n) for n in lists)
+
     return con.sql(
         f"""
         WITH active AS (  -- customers with a touch or an order in the run
@@ -99,23 +127,23 @@ def compute_journeys(
             SELECT * FROM previous WHERE status <> '{CONVERTED}'
         ),
         carried_touches AS (  -- the active customers' open journeys, touch by touch
-            SELECT customer_id, unnest(touched_at) AS ts, unnest(path) AS step,
-                   unnest(range(1, len(path) + 1)) AS seq, NULL::VARCHAR AS event_id
+            SELECT customer_id, unnest(touched_at) AS ts, {each("unnest({n}) AS {n}")},
+                   unnest(range(1, len(touched_at) + 1)) AS seq, NULL::VARCHAR AS event_id
             FROM carried_open SEMI JOIN active USING (customer_id)
         ),
         quiet AS (  -- the others' open journeys only age: the touches leaving the lookback go
             SELECT d.snapshot_date AS open_date, o.customer_id,
-                   CAST(d.snapshot_date + 1 AS TIMESTAMP) AS journey_end, o.path, o.touched_at,
+                   CAST(d.snapshot_date + 1 AS TIMESTAMP) AS journey_end, {each("o.{n}")},
+                   o.touched_at,
                    len(o.touched_at) - len(list_filter(o.touched_at, lambda t:
                        t >= d.snapshot_date + 1 - INTERVAL {lookback} DAY)) + 1 AS kept_from
             FROM carried_open o ANTI JOIN active USING (customer_id)
             CROSS JOIN run_dates d
         ),
         touches AS (
-            SELECT customer_id, ts, step, seq, event_id FROM carried_touches
+            SELECT customer_id, ts, {each("{n}")}, seq, event_id FROM carried_touches
             UNION ALL
-            SELECT customer_id, event_timestamp,
-                   coalesce(nullif(trim(CAST({dim} AS VARCHAR)), ''), '{NO_VALUE}'), 0, event_id
+            SELECT customer_id, event_timestamp, {", ".join(values.values())}, 0, event_id
             FROM seen WHERE {excluded}
         ),
         orders AS (
@@ -152,8 +180,9 @@ def compute_journeys(
         paths AS (  -- each journey's touches, in time order (ties: carried order, event id)
             SELECT e.customer_id, e.order_id, e.journey_end, e.revenue, e.open_date,
                    list_sort(coalesce(
-                       list({{'ts': t.ts, 'seq': t.seq, 'event_id': t.event_id, 'step': t.step}})
-                           FILTER (WHERE t.step IS NOT NULL), [])) AS touched
+                       list({{'ts': t.ts, 'seq': t.seq, 'event_id': t.event_id,
+                              {each("'{n}': t.{n}")}}})
+                           FILTER (WHERE t.ts IS NOT NULL), [])) AS touched
             FROM ends e LEFT JOIN touches t
               ON t.customer_id = e.customer_id
              AND t.ts >= e.journey_end - INTERVAL {lookback} DAY AND t.ts < e.journey_end
@@ -161,9 +190,9 @@ def compute_journeys(
             GROUP BY ALL
         ),
         kept AS (  -- the last max_path_length touches; an open journey needs one
-            SELECT * EXCLUDE (touched),
-                   list_transform(last_touches, lambda x: x.step) AS steps,
-                   list_transform(last_touches, lambda x: x.ts) AS stamps
+            SELECT * EXCLUDE (touched, last_touches),
+                   {each("list_transform(last_touches, lambda x: x.{n}) AS {n}")},
+                   list_transform(last_touches, lambda x: x.ts) AS touched_at
             FROM (
                 SELECT *, list_slice(touched, greatest(len(touched) - {keep} + 1, 1),
                                      len(touched)) AS last_touches
@@ -172,35 +201,27 @@ def compute_journeys(
             )
         ),
         open_paths AS (  -- reported (no purchase in the lookback) or in progress
-            SELECT customer_id, journey_end, steps AS path,
-                   {_days_before("stamps")}
-                       AS days_before_end,
-                   stamps AS touched_at, open_date
+            SELECT customer_id, journey_end, {each("{n}")}, touched_at, open_date
             FROM kept WHERE order_id IS NULL
             UNION ALL
-            SELECT customer_id, journey_end, list_slice(path, kept_from, len(path)),
-                   {_days_before("list_slice(touched_at, kept_from, len(touched_at))")},
+            SELECT customer_id, journey_end, {each("list_slice({n}, kept_from, len({n}))")},
                    list_slice(touched_at, kept_from, len(touched_at)), open_date
             FROM quiet WHERE kept_from <= len(touched_at)
         ),
         converted_journeys AS (
             SELECT customer_id, order_id, journey_end, CAST(revenue AS DOUBLE) AS revenue,
-                   steps AS path,
-                   {_days_before("stamps")}
-                       AS days_before_end,
-                   stamps AS touched_at
+                   {each("{n}")}, touched_at
             FROM kept WHERE order_id IS NOT NULL
             UNION ALL  -- the window's conversions before the run, as they were
-            SELECT customer_id, order_id, journey_end, revenue, path, days_before_end,
-                   touched_at
+            SELECT customer_id, order_id, journey_end, revenue, {each("{n}")}, touched_at
             FROM previous
             WHERE status = '{CONVERTED}'
               AND CAST(journey_end AS DATE) > DATE '{first}' - {window}
         ),
         every AS (
             SELECT d.snapshot_date, j.customer_id, j.order_id, j.journey_end,
-                   '{CONVERTED}' AS status, true AS converted, j.revenue, j.path,
-                   j.days_before_end, j.touched_at
+                   '{CONVERTED}' AS status, true AS converted, j.revenue, {each("j.{n}")},
+                   j.touched_at
             FROM run_dates d JOIN converted_journeys j
               ON CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
              AND CAST(j.journey_end AS DATE) <= d.snapshot_date
@@ -210,17 +231,29 @@ def compute_journeys(
             SELECT j.open_date, j.customer_id, NULL, j.journey_end,
                    CASE WHEN c.last_purchase_date > j.open_date - {lookback}
                         THEN '{IN_PROGRESS}' ELSE '{NOT_CONVERTED}' END,
-                   false, 0.0, j.path, j.days_before_end, j.touched_at
+                   false, 0.0, {each("j.{n}")}, j.touched_at
             FROM open_paths j LEFT JOIN customers c
               ON c.snapshot_date = j.open_date AND c.customer_id = j.customer_id
         )
         SELECT snapshot_date, customer_id, order_id, journey_end, status, converted, revenue,
-               path, array_to_string(path, '{PATH_SEPARATOR}') AS path_key,
-               days_before_end, touched_at
+               array_to_string({path}, '{PATH_SEPARATOR}') AS path_key, {each("{n}")},
+               touched_at
         FROM every
         ORDER BY snapshot_date, customer_id, journey_end, order_id
         """
     )
+
+
+def require_touch_lists(previous: duckdb.DuckDBPyRelation, first: dt.date) -> None:
+    """Journeys written before they kept every dimension of a touch cannot be continued."""
+    missing = [n for n in TOUCH_LISTS if n not in previous.columns]
+    if missing:
+        raise LakeError(
+            f"conversion_journeys of {first - dt.timedelta(days=1)} has no {missing[0]} "
+            "column: it was written by an earlier version of the pipeline, which kept only "
+            "the path. Materialize conversion_journeys again from the first snapshot date "
+            "(a backfill in the UI, or `engagement-pipeline run --from <start_date>`)."
+        )
 
 
 def compute_top_paths(
@@ -228,7 +261,7 @@ def compute_top_paths(
 ) -> duckdb.DuckDBPyRelation:
     """The most frequent paths of each date (top_paths of them, most journeys first; ties by
     the path itself), with journeys, conversions, conversion rate and revenue."""
-    source = reported_journeys(journeys)  # noqa: F841 - referenced by name in the SQL below
+    source = reported_journeys(journeys, config)  # noqa: F841 - referenced by name in the SQL below
     return con.sql(
         f"""
         WITH counted AS (

@@ -11,6 +11,7 @@ Journeys of 2025-06-30 (revenue in brackets):
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -22,9 +23,11 @@ from engagement_pipeline.analytics.attribution import (
     shapley_values,
     transition_counts,
 )
-from engagement_pipeline.config import AttributionConfig
+from engagement_pipeline.config import AttributionConfig, load_config
 from engagement_pipeline.sql import new_connection
+from engagement_pipeline.stages import CHANNEL_ATTRIBUTION, CONVERSION_JOURNEYS, STAGE_BY_NAME
 
+ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2025, 6, 30)
 
 
@@ -34,6 +37,7 @@ def con():
 
 
 def journeys(con, rows):
+    """Journeys ending at noon of DAY; each touch given by its days before that end."""
     frame = pd.DataFrame(
         rows, columns=["customer_id", "converted", "revenue", "path", "days_before_end"]
     )
@@ -41,7 +45,9 @@ def journeys(con, rows):
     return con.from_df(frame).project(
         "CAST(snapshot_date AS DATE) AS snapshot_date, customer_id, converted, "
         "CAST(revenue AS DOUBLE) AS revenue, CAST(path AS VARCHAR[]) AS path, "
-        "CAST(days_before_end AS DOUBLE[]) AS days_before_end"
+        f"TIMESTAMP '{DAY} 12:00' AS journey_end, "
+        f"list_transform(CAST(days_before_end AS DOUBLE[]), lambda d: TIMESTAMP '{DAY} 12:00' "
+        "- to_microseconds(CAST(round(d * 86400e6) AS BIGINT))) AS touched_at"
     )
 
 
@@ -136,3 +142,26 @@ def test_every_model_adds_up_to_the_totals(con):
     for model, row in sums.iterrows():
         assert row["conversions"] == pytest.approx(3.0), model
         assert row["revenue"] == pytest.approx(180.0), model
+
+
+def test_the_asset_attributes_the_reported_journeys_by_the_configured_dimension(con):
+    """channel_attribution reads conversion_journeys as stored: the configured dimension's
+    list is the path, and a journey in progress (touches since a recent purchase) is in no
+    model. Here the example's channels are stored as touchpoints and an in-progress journey
+    b is added: by touchpoint, the asset gives the example's Markov split."""
+    stored = journeys(con, [*EXAMPLE, ("J6", False, 0.0, ["b"], [1.0])]).project(
+        "snapshot_date, customer_id, converted, revenue, journey_end, touched_at, "
+        "CASE WHEN customer_id = 'J6' THEN 'in_progress' WHEN converted THEN 'converted' "
+        "ELSE 'not_converted' END AS status, path AS touchpoints, "
+        "list_transform(path, lambda p: 'x') AS channels, "
+        "list_transform(path, lambda p: 'y') AS campaigns"
+    )
+    shipped = load_config(ROOT / "config.yaml")
+    by_touchpoint = shipped.journeys.model_copy(update={"dimension": "touchpoint"})
+    config = shipped.model_copy(update={"journeys": by_touchpoint})
+    stage = STAGE_BY_NAME[CHANNEL_ATTRIBUTION]
+    frame = stage.compute(con, {CONVERSION_JOURNEYS: stored}, [DAY], config, None).df()
+    markov = frame[frame["model"] == "markov"].set_index("channel")["conversions"]
+    # as in test_markov_removal_effects_solved_exactly; counting J6 as a journey that did
+    # not convert would add start -> b -> null: effects a 1/4, b 1, a split of 1/5 : 4/5
+    assert markov.to_dict() == pytest.approx({"a": 0.5, "b": 1.5, NO_TOUCH: 1.0})

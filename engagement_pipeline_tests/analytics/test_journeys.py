@@ -14,7 +14,12 @@ from engagement_pipeline.analytics.anomalies import (
     compute_daily_metrics,
     training_days,
 )
-from engagement_pipeline.analytics.journeys import compute_journeys, compute_top_paths
+from engagement_pipeline.analytics.attribution import compute_attribution
+from engagement_pipeline.analytics.journeys import (
+    compute_journeys,
+    compute_top_paths,
+    reported_journeys,
+)
 from engagement_pipeline.analytics.ltv import compute_customer_ltv
 from engagement_pipeline.analytics.milestones import (
     compute_cohort_matrix,
@@ -23,6 +28,7 @@ from engagement_pipeline.analytics.milestones import (
 )
 from engagement_pipeline.config import (
     AnomaliesConfig,
+    AttributionConfig,
     CohortsConfig,
     FunnelConfig,
     FunnelStage,
@@ -30,6 +36,7 @@ from engagement_pipeline.config import (
     LTVConfig,
     load_config,
 )
+from engagement_pipeline.errors import LakeError
 from engagement_pipeline.sample_data import planted_days
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline_tests.analytics.test_incremental import History
@@ -94,19 +101,28 @@ def test_a_conversion_path_starts_after_the_previous_purchase(con):
     )
     rows = journeys(con, ev, pu, [D], JourneysConfig()).df()
     by_key = {(r.customer_id, r.order_id if r.converted else None): r for r in rows.itertuples()}
-    assert list(by_key[("A", "O1")].path) == ["mail"]
-    assert list(by_key[("A", "O2")].path) == ["search", "social"]
+    assert list(by_key[("A", "O1")].channels) == ["mail"]
+    assert list(by_key[("A", "O2")].channels) == ["search", "social"]
     assert by_key[("A", "O2")].revenue == 60.0
-    assert list(by_key[("B", None)].path) == ["search"] and not by_key[("B", None)].converted
+    assert list(by_key[("B", None)].channels) == ["search"] and not by_key[("B", None)].converted
     assert ("C", None) not in by_key  # no touch in the lookback
     # D bought in the lookback and touched since: neither converted nor not converted
     assert by_key[("D", None)].status == "in_progress" and by_key[("B", None)].status == (
         "not_converted"
     )
-    assert list(by_key[("D", "O4")].path) == []  # a conversion without touches is kept
+    assert list(by_key[("D", "O4")].channels) == []  # a conversion without touches is kept
     assert len(rows) == 5
-    # days before the end: 2025-03-21 12:00 - 2025-03-10 09:00 = 11 days 3 hours
-    assert by_key[("A", "O2")].days_before_end[0] == pytest.approx(11.125)
+    # each touch's touchpoint, channel and campaign side by side, in time order
+    a2 = by_key[("A", "O2")]
+    assert (list(a2.touchpoints), list(a2.channels), list(a2.campaigns)) == (
+        ["web", "web"],
+        ["search", "social"],
+        ["(none)", "(none)"],
+    )
+    assert [pd.Timestamp(t) for t in a2.touched_at] == [
+        pd.Timestamp("2025-03-10 09:00"),
+        pd.Timestamp("2025-03-20 09:00"),
+    ]
     paths = compute_top_paths(con, con.from_df(rows), JourneysConfig()).df()
     # D's in-progress journey is not a path; its conversion without touches is
     assert set(paths["path"]) == {"mail", "search > social", "search", "(no touch)"}
@@ -118,8 +134,62 @@ def test_paths_keep_their_last_touches(con):
     ev = events(con, [("A", "web", f"2025-03-{d:02d} 09:00", f"c{d}") for d in range(1, 6)])
     pu = purchases(con, [("A", "O1", "2025-03-06 12:00", 10.0)])
     rows = journeys(con, ev, pu, [D], JourneysConfig(max_path_length=2)).df()
-    assert list(rows.loc[0, "path"]) == ["c4", "c5"]
+    assert list(rows.loc[0, "channels"]) == ["c4", "c5"]
     assert [str(t)[:10] for t in rows.loc[0, "touched_at"]] == ["2025-03-04", "2025-03-05"]
+
+
+@pytest.mark.parametrize(
+    ("dimension", "a_path", "b_path"),
+    [
+        ("touchpoint", ["email", "web", "web"], ["social"]),
+        ("channel", ["newsletter", "search", "(none)"], ["ads"]),
+        ("campaign", ["spring", "(none)", "spring"], ["(none)"]),
+    ],
+)
+def test_a_journey_keeps_touchpoints_channels_and_campaigns_side_by_side(
+    con, dimension, a_path, b_path
+):
+    """Whatever the configured dimension, a journey records all three lists in time order;
+    the path (and so the paths table and attribution) is the configured one."""
+    frame = pd.DataFrame(
+        [  # customer, touchpoint, time, channel, campaign
+            ("A", "web", "2025-03-12 09:00", "search", None),
+            ("A", "email", "2025-03-10 09:00", "newsletter", "spring"),
+            ("A", "web", "2025-03-14 09:00", " ", "spring"),  # blank channel: (none)
+            ("B", "social", "2025-03-20 09:00", "ads", ""),  # blank campaign: (none)
+        ],
+        columns=["customer_id", "touchpoint", "event_timestamp", "channel", "campaign"],
+    )
+    frame["event_id"] = [f"E{i}" for i in range(len(frame))]
+    ev = con.from_df(frame).project(
+        "event_id, customer_id, touchpoint, CAST(event_timestamp AS TIMESTAMP) AS event_timestamp, "
+        "'interaction' AS event_type, channel, CAST(campaign AS VARCHAR) AS campaign, "
+        "CAST(event_timestamp AS DATE) AS snapshot_date"
+    )
+    pu = purchases(con, [("A", "O1", "2025-03-15 12:00", 80.0)])
+    config = JourneysConfig(dimension=dimension)
+    rows = journeys(con, ev, pu, [D], config).df().set_index("customer_id")
+    a, b = rows.loc["A"], rows.loc["B"]
+    assert (list(a.touchpoints), list(a.channels), list(a.campaigns)) == (
+        ["email", "web", "web"],
+        ["newsletter", "search", "(none)"],
+        ["spring", "(none)", "spring"],
+    )
+    assert (list(b.touchpoints), list(b.channels), list(b.campaigns)) == (
+        ["social"],
+        ["ads"],
+        ["(none)"],
+    )
+    assert (a.path_key, b.path_key) == (" > ".join(a_path), " > ".join(b_path))
+    stored = con.from_df(rows.reset_index())
+    assert list(reported_journeys(stored, config).df().set_index("customer_id").path["A"]) == a_path
+    paths = compute_top_paths(con, stored, config).df()
+    assert paths.set_index("path").loc[" > ".join(a_path), "conversions"] == 1
+    credited = compute_attribution(
+        con, reported_journeys(stored, config), [D], AttributionConfig()
+    ).df()
+    last_touch = credited[credited.model == "last_touch"].set_index("channel")
+    assert last_touch.loc[a_path[-1], "revenue"] == pytest.approx(80.0)
 
 
 def test_milestones_cohorts_and_funnel_by_hand(con):
@@ -321,3 +391,18 @@ def test_the_planted_anomalies_are_found_and_nothing_else(sample):
     assert web[weekend].value.mean() < 0.85 * web[~weekend].value.mean()
     spike = flagged[flagged["metric"] == "revenue"].iloc[0]
     assert spike.value > spike.expected_high and spike.training_points == 8
+
+
+def test_journeys_written_before_touches_kept_every_dimension_ask_for_a_rebuild(con):
+    # a lake from before the touchpoints/channels/campaigns lists: the day before D
+    # carries only the path, so D cannot continue its open journeys
+    old = con.sql(
+        f"""SELECT DATE '{D - dt.timedelta(days=1)}' AS snapshot_date, 'A' AS customer_id,
+                   NULL::VARCHAR AS order_id, TIMESTAMP '{D}' AS journey_end,
+                   'not_converted' AS status, false AS converted, 0.0 AS revenue,
+                   ['search'] AS path, [TIMESTAMP '2025-03-20 09:00'] AS touched_at"""
+    )
+    ev = events(con, [("A", "web", "2025-03-31 09:00", "search")])
+    pu = purchases(con, [("A", "O1", "2025-03-31 12:00", 10.0)])
+    with pytest.raises(LakeError, match=r"conversion_journeys of 2025-03-30 has no touchpoints"):
+        journeys(con, ev, pu, [D], JourneysConfig(), earlier=old)
