@@ -149,12 +149,14 @@ class Lake:
         asset: str,
         relation: duckdb.DuckDBPyRelation,
         keys: Sequence[str],
+        order_by: str | None = None,
     ) -> dict[str, int]:
         """Replace the partitions `keys` of `asset` with the rows of `relation`.
 
         The relation carries a snapshot_date column; every key gets a file, an empty one
         (with the schema) when it has no rows, so "computed, nothing that day" differs from
-        "never computed". Rows dated outside `keys` are a programming error.
+        "never computed". Rows dated outside `keys` are a programming error. `order_by`
+        (columns) sorts each file's rows as they are written.
         """
         if PARTITION_COLUMN not in relation.columns:
             raise LakeError(f"{asset}: value has no {PARTITION_COLUMN} column to partition by")
@@ -178,7 +180,7 @@ class Lake:
                 )
                 check_dates(asset, counts, keys)
                 self._stage_partitions(
-                    con, out, con.table(out).columns, keys, bool(counts), staging
+                    con, out, con.table(out).columns, keys, bool(counts), staging, order_by
                 )
                 return counts
             finally:
@@ -215,15 +217,18 @@ class Lake:
         keys: Sequence[str],
         any_rows: bool,
         staging: Path,
+        order_by: str | None = None,
     ) -> None:
-        """Write `table` as one `<key>.parquet` per key into `staging`."""
+        """Write `table` as one `<key>.parquet` per key into `staging` (each file's rows in
+        `order_by` order, when given)."""
         data_columns = ", ".join(quote_ident(c) for c in columns if c != PARTITION_COLUMN)
+        order = f" ORDER BY {order_by}" if order_by else ""
 
         def copy_one(key: str) -> None:
             self._copy(
                 con,
                 f"SELECT {data_columns} FROM {quote_ident(table)} WHERE {PARTITION_COLUMN} = DATE "
-                f"{quote_literal(key)}",
+                f"{quote_literal(key)}{order}",
                 staging / f"{key}.parquet",
             )
 
@@ -233,7 +238,9 @@ class Lake:
             return
         # One pass writes every partition of a range; empty ones are added after.
         con.execute(
-            f"COPY (SELECT * FROM {quote_ident(table)}) TO {quote_literal(str(staging / 'range'))} "
+            f"COPY (SELECT * FROM {quote_ident(table)}"
+            + (f" ORDER BY {PARTITION_COLUMN}, {order_by}" if order_by else "")
+            + f") TO {quote_literal(str(staging / 'range'))} "
             f"(FORMAT parquet, PARTITION_BY ({PARTITION_COLUMN}), "
             f"FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE)"
         )

@@ -95,6 +95,10 @@ class Stage:
     compute: Compute
     lookback: Lookback | None = None
     figures: Mapping[str, str] = field(default_factory=dict)  # per-date metadata (SQL)
+    # The order of each partition's rows, applied as they are written (the asset's
+    # row_order metadata), for a stage whose rows are too wide to sort in its computation:
+    # a sort inside the query materializes every row once more.
+    row_order: str | None = None
 
 
 def _previous_day(day: dt.date, _config: Config) -> list[dt.date]:
@@ -439,6 +443,7 @@ STAGES: tuple[Stage, ...] = (
             "in_progress": "count(*) FILTER (WHERE status = 'in_progress')",
             "revenue": "sum(revenue)",
         },
+        row_order="customer_id, journey_end, order_id",
     ),
     Stage(
         JOURNEY_PATHS,

@@ -36,6 +36,25 @@ def test_write_read_replace_and_empty_partitions(tmp_path):
     assert not any((tmp_path / ".staging").iterdir())  # nothing left half-written
 
 
+def test_order_by_sorts_each_file_as_it_is_written(tmp_path):
+    # rows in no order, 3,000 a date (several vectors): a range write and a one-date write
+    lake, con = Lake(tmp_path), new_connection()
+    rows = con.sql(
+        """SELECT DATE '2025-01-01' + CAST(i % 2 AS INTEGER) AS snapshot_date,
+                  (i * 7919) % 3001 AS customer, i % 3 AS part, i AS value
+           FROM range(6000) t(i)"""
+    )
+    keys = ["2025-01-01", "2025-01-02"]
+    lake.write(con, "a", rows, keys, order_by="customer, part")
+    lake.write(con, "b", rows.filter("snapshot_date = DATE '2025-01-02'"), keys[1:], "customer")
+    for asset, key in (("a", "2025-01-01"), ("a", "2025-01-02"), ("b", "2025-01-02")):
+        got = pd.read_parquet(lake.partition_file(asset, key))
+        assert len(got) == 3000
+        assert got.equals(
+            got.sort_values(["customer", "part"], kind="stable").reset_index(drop=True)
+        )
+
+
 def test_missing_partitions_are_named(tmp_path):
     lake, con = Lake(tmp_path), new_connection()
     lake.write(con, "a", con.from_df(frame(["2025-01-01"], [1])), ["2025-01-01"])

@@ -118,6 +118,17 @@ def compute_journeys(
         """`template` with {n} for each list column, comma-separated."""
         return ", ".join(template.format(n=n) for n in lists)
 
+    def carried_then_fresh(carried: str, field: str) -> str:
+        """A journey's list: the carried touches it keeps, then its touches of the run."""
+        return (
+            f"list_concat(coalesce(list_slice({carried}, kept_from, len({carried})), []), "
+            f"coalesce(list_transform(touched, lambda x: x.{field}), []))"
+        )
+
+    def last_kept(column: str) -> str:
+        """The last max_path_length elements of a list."""
+        return f"list_slice({column}, greatest(len({column}) - {keep} + 1, 1), len({column}))"
+
     return con.sql(
         f"""
         WITH active AS (  -- customers with a touch or an order in the run
@@ -126,9 +137,8 @@ def compute_journeys(
         carried_open AS (
             SELECT * FROM previous WHERE status <> '{CONVERTED}'
         ),
-        carried_touches AS (  -- the active customers' open journeys, touch by touch
-            SELECT customer_id, unnest(touched_at) AS ts, {each("unnest({n}) AS {n}")},
-                   unnest(range(1, len(touched_at) + 1)) AS seq, NULL::VARCHAR AS event_id
+        carried AS (  -- the active customers' open journeys: every touch before the run
+            SELECT customer_id, {each("{n}")}, touched_at
             FROM carried_open SEMI JOIN active USING (customer_id)
         ),
         quiet AS (  -- the others' open journeys only age: the touches leaving the lookback go
@@ -140,10 +150,9 @@ def compute_journeys(
             FROM carried_open o ANTI JOIN active USING (customer_id)
             CROSS JOIN run_dates d
         ),
-        touches AS (
-            SELECT customer_id, ts, {each("{n}")}, seq, event_id FROM carried_touches
-            UNION ALL
-            SELECT customer_id, event_timestamp, {", ".join(values.values())}, 0, event_id
+        touches AS (  -- the run's own touches
+            SELECT customer_id, event_timestamp AS ts, event_id,
+                   {", ".join(f"{v} AS {n}" for n, v in values.items())}
             FROM seen WHERE {excluded}
         ),
         orders AS (
@@ -158,47 +167,61 @@ def compute_journeys(
             WHERE day > DATE '{first}' - {window} AND day <= DATE '{last}'
         ),
         open_ends AS (  -- (date, customer) with a touch in the date's lookback
-            SELECT DISTINCT d.snapshot_date, t.customer_id,
-                   CAST(d.snapshot_date + 1 AS TIMESTAMP) AS journey_end
-            FROM run_dates d JOIN touches t
+            SELECT d.snapshot_date, t.customer_id FROM run_dates d JOIN touches t
               ON t.ts >= d.snapshot_date + 1 - INTERVAL {lookback} DAY
              AND t.ts < d.snapshot_date + 1
+            UNION  -- a carried journey's last touch is its latest
+            SELECT d.snapshot_date, c.customer_id FROM run_dates d JOIN carried c
+              ON c.touched_at[len(c.touched_at)] >= d.snapshot_date + 1 - INTERVAL {lookback} DAY
         ),
         open_journeys AS (  -- cut at the customer's last purchase before the date ends
             SELECT e.snapshot_date, e.customer_id, e.journey_end, o.ts AS previous_at
-            FROM open_ends e ASOF LEFT JOIN orders o
+            FROM (SELECT *, CAST(snapshot_date + 1 AS TIMESTAMP) AS journey_end FROM open_ends) e
+            ASOF LEFT JOIN orders o
               ON o.customer_id = e.customer_id AND e.journey_end > o.ts
         ),
-        ends AS (
-            SELECT customer_id, order_id, journey_end, revenue, previous_at,
-                   NULL::DATE AS open_date
-            FROM conversions
-            UNION ALL
-            SELECT customer_id, NULL, journey_end, 0.0, previous_at, snapshot_date
-            FROM open_journeys
+        ends AS (  -- end_key: a journey of its customer (the order, or the open date)
+            SELECT *, coalesce('order ' || order_id, 'open ' || CAST(open_date AS VARCHAR))
+                          AS end_key
+            FROM (
+                SELECT customer_id, order_id, journey_end, revenue, previous_at,
+                       NULL::DATE AS open_date
+                FROM conversions
+                UNION ALL
+                SELECT customer_id, NULL, journey_end, 0.0, previous_at, snapshot_date
+                FROM open_journeys
+            )
         ),
-        paths AS (  -- each journey's touches, in time order (ties: carried order, event id)
-            SELECT e.customer_id, e.order_id, e.journey_end, e.revenue, e.open_date,
-                   list_sort(coalesce(
-                       list({{'ts': t.ts, 'seq': t.seq, 'event_id': t.event_id,
-                              {each("'{n}': t.{n}")}}})
-                           FILTER (WHERE t.ts IS NOT NULL), [])) AS touched
-            FROM ends e LEFT JOIN touches t
+        fresh AS (  -- each journey's touches of the run, in time order (ties: event id)
+            SELECT e.customer_id, e.end_key,
+                   list_sort(list({{'ts': t.ts, 'event_id': t.event_id,
+                                    {each("'{n}': t.{n}")}}})) AS touched
+            FROM ends e JOIN touches t
               ON t.customer_id = e.customer_id
              AND t.ts >= e.journey_end - INTERVAL {lookback} DAY AND t.ts < e.journey_end
              AND (e.previous_at IS NULL OR t.ts > e.previous_at)
-            GROUP BY ALL
+            GROUP BY e.customer_id, e.end_key
+        ),
+        joined AS (  -- with the carried touches in its lookback and after its previous order
+            SELECT e.*, {each("c.{n} AS carried_{n}")}, c.touched_at AS carried_at,
+                   len(list_filter(c.touched_at, lambda t:
+                       t < e.journey_end - INTERVAL {lookback} DAY
+                       OR (e.previous_at IS NOT NULL AND t <= e.previous_at))) + 1 AS kept_from,
+                   f.touched
+            FROM ends e LEFT JOIN carried c USING (customer_id)
+            LEFT JOIN fresh f USING (customer_id, end_key)
+        ),
+        whole AS (  -- carried touches precede the run's: the two lists join in time order
+            SELECT customer_id, order_id, journey_end, revenue, open_date,
+                   {", ".join(f"{carried_then_fresh(f'carried_{n}', n)} AS {n}" for n in lists)},
+                   {carried_then_fresh("carried_at", "ts")} AS touched_at
+            FROM joined
         ),
         kept AS (  -- the last max_path_length touches; an open journey needs one
-            SELECT * EXCLUDE (touched, last_touches),
-                   {each("list_transform(last_touches, lambda x: x.{n}) AS {n}")},
-                   list_transform(last_touches, lambda x: x.ts) AS touched_at
-            FROM (
-                SELECT *, list_slice(touched, greatest(len(touched) - {keep} + 1, 1),
-                                     len(touched)) AS last_touches
-                FROM paths
-                WHERE order_id IS NOT NULL OR len(touched) > 0
-            )
+            SELECT customer_id, order_id, journey_end, revenue, open_date,
+                   {", ".join(f"{last_kept(n)} AS {n}" for n in [*lists, "touched_at"])}
+            FROM whole
+            WHERE order_id IS NOT NULL OR len(touched_at) > 0
         ),
         open_paths AS (  -- reported (no purchase in the lookback) or in progress
             SELECT customer_id, journey_end, {each("{n}")}, touched_at, open_date
@@ -239,8 +262,7 @@ def compute_journeys(
                array_to_string({path}, '{PATH_SEPARATOR}') AS path_key, {each("{n}")},
                touched_at
         FROM every
-        ORDER BY snapshot_date, customer_id, journey_end, order_id
-        """
+        """  # unsorted: the lake sorts each partition as it writes it (the stage's row_order)
     )
 
 

@@ -11,6 +11,10 @@ from engagement_pipeline.config import Config, default_config_path, load_config
 from engagement_pipeline.defs.errors import user_errors
 from engagement_pipeline.lake import InLake, Lake, as_relation, connection, lake_at
 
+# Definition metadata of an asset whose computation leaves its rows unsorted: the columns
+# each partition file is sorted by as it is written (the UI shows it with the asset).
+ROW_ORDER = "row_order"
+
 
 @dataclass(frozen=True)
 class EarlierPartitions:
@@ -58,7 +62,11 @@ class ParquetLakeIOManager(dg.ConfigurableIOManager):
         if not isinstance(obj, InLake):  # else its engine wrote the partitions already
             with user_errors():
                 self.lake.write(
-                    con, asset, as_relation(con, obj), list(context.asset_partition_keys)
+                    con,
+                    asset,
+                    as_relation(con, obj),
+                    list(context.asset_partition_keys),
+                    (context.definition_metadata or {}).get(ROW_ORDER),
                 )
         # Row counts and previews are each partition's own (the asset records them).
         context.add_output_metadata(

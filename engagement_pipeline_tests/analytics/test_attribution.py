@@ -19,6 +19,7 @@ import pytest
 from engagement_pipeline.analytics.attribution import (
     NO_TOUCH,
     compute_attribution,
+    distinct_paths,
     markov_removal_effects,
     shapley_values,
     transition_counts,
@@ -92,7 +93,7 @@ def test_position_based_middle_touches(con):
 
 
 def test_markov_removal_effects_solved_exactly(con):
-    moves = transition_counts(con, journeys(con, EXAMPLE))
+    moves = transition_counts(con, distinct_paths(con, journeys(con, EXAMPLE)))
     # start->a 2, start->b 2; a->b 1, a->null 2 (J3, J4's last), b->conv 2, b->a 1
     # P(conv | a) = 1/3 * P(conv | b); P(conv | b) = 2/3 + 1/3 * P(conv | a)
     # => P(b) = 2/3 + P(b)/9 => P(b) = 3/4, P(a) = 1/4; P(start) = (1/4 + 3/4) / 2 = 1/2

@@ -20,7 +20,7 @@ from engagement_pipeline.defs.checks import Contract, check_specs, partition_che
 from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
-from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
+from engagement_pipeline.defs.resources import ROW_ORDER, EarlierPartitions, PipelineSettings
 from engagement_pipeline.defs.runs import run_progress
 from engagement_pipeline.errors import LakeError
 from engagement_pipeline.lake import InLake, connection, materialize, open_lake
@@ -117,7 +117,10 @@ def snapshot_asset(
         owners=[OWNER],
         tags={"layer": "snapshot"},
         code_version="1",
-        metadata=source_link(module_file),
+        metadata={
+            **source_link(module_file),
+            **({ROW_ORDER: stage.row_order} if stage.row_order else {}),
+        },
         check_specs=check_specs(contracts, common["partitions_def"]),
         **common,
     )
