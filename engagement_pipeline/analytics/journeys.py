@@ -288,7 +288,7 @@ def compute_top_paths(
         f"""
         WITH counted AS (
             SELECT snapshot_date, CASE WHEN path_key = '' THEN '(no touch)' ELSE path_key END
-                       AS path, max(len(path)) AS steps,
+                       AS path, max(len(touched_at)) AS steps,  -- as long as the path
                    count(*) AS journeys, count(*) FILTER (WHERE converted) AS conversions,
                    sum(revenue) AS revenue
             FROM source GROUP BY snapshot_date, 2
