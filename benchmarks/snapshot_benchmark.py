@@ -283,9 +283,15 @@ def snapshot_state(config_path: Path, day: dt.date) -> dict[str, int]:
     for name in (*needed, CLV_MODEL_PARAMETERS):
         shutil.rmtree(lake.root / name, ignore_errors=True)
 
-    def write(asset: str, computed: duckdb.DuckDBPyRelation, dates: list[dt.date]) -> None:
+    def write(
+        asset: str,
+        computed: duckdb.DuckDBPyRelation,
+        dates: list[dt.date],
+        order_by: str | None = None,  # the stage's row_order, as the asset writes it
+    ) -> None:
         keys = [d.isoformat() for d in dates]
-        rows[asset] = sum(lake.write(con, asset, materialize(con, computed, asset), keys).values())
+        table = materialize(con, computed, asset)
+        rows[asset] = sum(lake.write(con, asset, table, keys, order_by).values())
 
     for stage in STAGES:
         dates = sorted(needed[stage.name])
@@ -303,7 +309,8 @@ def snapshot_state(config_path: Path, day: dt.date) -> dict[str, int]:
             write(CUSTOMER_CLV, fitted.customers, dates)
             write(CLV_MODEL_PARAMETERS, con.from_df(fitted.parameters), dates)
         else:
-            write(stage.name, stage.compute(con, inputs, dates, config, None), dates)
+            computed = stage.compute(con, inputs, dates, config, None)
+            write(stage.name, computed, dates, stage.row_order)
         print(f"{stage.name}: {len(dates)} dates", file=sys.stderr, flush=True)
     return rows
 
