@@ -11,7 +11,7 @@ def _cell(value: object) -> str:
         return " > ".join(_cell(v) for v in value)
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:,.2f}"
@@ -19,8 +19,16 @@ def _cell(value: object) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:
-    """A Markdown table of the first `max_rows` rows of `frame`."""
-    head = frame.head(max_rows)
+    """A Markdown table of the first `max_rows` rows of `frame`. A column of times that
+    are all midnight (snapshot_date, read back from the lake as a timestamp) shows dates."""
+    head = frame.head(max_rows).copy()
+    for name in head.columns:
+        column = head[name]
+        if (
+            pd.api.types.is_datetime64_any_dtype(column)
+            and (column.isna() | (column == column.dt.normalize())).all()
+        ):
+            head[name] = column.dt.strftime("%Y-%m-%d").astype(object).where(column.notna())
     lines = [
         "| " + " | ".join(str(c) for c in head.columns) + " |",
         "|" + "---|" * len(head.columns),

@@ -20,3 +20,18 @@ def test_list_cells_are_joined_steps_and_floats_are_rounded():
     lines = markdown_table(frame).splitlines()
     assert lines[2] == "| email > search | 2025-06-01 09:30:00 | 12.50 |"
     assert lines[3] == "|  |  |  |"
+
+
+def test_a_column_of_midnights_shows_dates_and_other_times_keep_theirs():
+    frame = pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2025-06-30", "2025-06-30", None]),
+            "journey_end": pd.to_datetime(["2025-07-01 00:00:00", "2025-06-30 10:48:30", None]),
+        }
+    )
+    lines = markdown_table(frame).splitlines()
+    assert lines[2:] == [
+        "| 2025-06-30 | 2025-07-01 00:00:00 |",
+        "| 2025-06-30 | 2025-06-30 10:48:30 |",
+        "|  |  |",
+    ]

@@ -61,13 +61,20 @@ def rows_read(result: dg.ExecuteInProcessResult) -> int:
     return total
 
 
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
 def progress_line(done: int, total: int, rows: int, seconds: float) -> str:
-    """'40/181 dates, 1,234,567 rows at 20,576 rows/s, about 3m 26s left'."""
+    """'40/181 dates, 1,234,567 rows at 20,576 rows/s, about 3m 26s left'; the last line
+    says how long the whole took instead."""
     rate = rows / seconds if seconds > 0 else 0.0
+    line = f"{done}/{total} dates, {rows:,} rows at {rate:,.0f} rows/s"
+    if done >= total:
+        return f"{line}, all in {_duration(seconds)}"
     left = seconds / done * (total - done) if done else 0.0
-    minutes, secs = divmod(round(left), 60)
-    eta = f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-    return f"{done}/{total} dates, {rows:,} rows at {rate:,.0f} rows/s, about {eta} left"
+    return f"{line}, about {_duration(left)} left"
 
 
 def run_progress(keys: list[str], rows: int, seconds: float) -> str:
