@@ -32,7 +32,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engagement_pipeline.analytics.journeys import days_before_end
+from engagement_pipeline.analytics.journeys import DAYS_BEFORE_END
 from engagement_pipeline.config import AttributionConfig
 from engagement_pipeline.engines.batches import computed_once
 
@@ -93,7 +93,7 @@ def heuristic_attribution(
             SELECT snapshot_date, revenue, path, days, len(path) AS n,
                    list_sum(list_transform(days, lambda d: {_decay_sql("d", config)}))
                        AS decay_total
-            FROM (SELECT *, {days_before_end()} AS days FROM source)
+            FROM (SELECT *, {DAYS_BEFORE_END} AS days FROM source)
         ),
         touches AS (
             SELECT snapshot_date, revenue, n, decay_total,

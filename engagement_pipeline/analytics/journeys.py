@@ -48,9 +48,8 @@ def reported_journeys(
     return journeys.filter(REPORTED).project(f"*, {touch_list(config.dimension)} AS path")
 
 
-def days_before_end(stamps: str = "touched_at", end: str = "journey_end") -> str:
-    """SQL: the days from each touch time in the list `stamps` to the journey's end."""
-    return f"list_transform({stamps}, lambda s: epoch({end} - s) / 86400.0)"
+# SQL over a journeys row: the days from each kept touch (touched_at) to the journey's end.
+DAYS_BEFORE_END = "list_transform(touched_at, lambda s: epoch(journey_end - s) / 86400.0)"
 
 
 # What a journey records of each touch, side by side (a column of lists each): the column
