@@ -140,7 +140,9 @@ def main() -> None:
             "SELECT path, converted, count(*), sum(revenue) FROM journeys GROUP BY ALL"
         ).fetchall()
     )
-    paths, path_counting = timed(lambda: distinct_paths(con, journeys))
+    # each synthetic journey is one counted row (journeys = 1), as count_paths gives them
+    counted = journeys.project("snapshot_date, converted, path, 1 AS journeys, revenue")
+    paths, path_counting = timed(lambda: distinct_paths(con, counted))
     moves, counting = timed(lambda: transition_counts(con, paths))
     effects, solving = timed(lambda: markov_removal_effects(moves.drop(columns="snapshot_date")))
     sets, grouping = timed(lambda: channel_sets(con, paths, 12))

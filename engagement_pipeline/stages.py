@@ -24,17 +24,17 @@ from engagement_pipeline.analytics.clv_fits import fit_and_predict
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.analytics.decisions import compute_actions, compute_alerts
 from engagement_pipeline.analytics.engagement import compute_engagement_scores
-from engagement_pipeline.analytics.journeys import (
-    compute_journeys,
-    compute_top_paths,
-    reported_journeys,
-)
+from engagement_pipeline.analytics.journeys import compute_journeys, compute_top_paths
 from engagement_pipeline.analytics.lifecycle import compute_lifecycle
 from engagement_pipeline.analytics.ltv import compute_customer_ltv, ltv_window_offsets
 from engagement_pipeline.analytics.milestones import (
     compute_cohort_matrix,
     compute_funnel,
     compute_milestones,
+)
+from engagement_pipeline.analytics.path_conversions import (
+    compute_path_conversions,
+    window_paths,
 )
 from engagement_pipeline.analytics.rfm import compute_rfm
 from engagement_pipeline.analytics.risk import compute_risk
@@ -64,6 +64,7 @@ CUSTOMER_MILESTONES = "customer_milestones"
 COHORT_RETENTION = "cohort_retention"
 FUNNEL_CONVERSION = "funnel_conversion"
 CONVERSION_JOURNEYS = "conversion_journeys"
+PATH_CONVERSIONS = "path_conversions"
 JOURNEY_PATHS = "journey_paths"
 CHANNEL_ATTRIBUTION = "channel_attribution"
 DAILY_METRICS = "daily_metrics"
@@ -99,6 +100,11 @@ class Stage:
     # row_order metadata), for a stage whose rows are too wide to sort in its computation:
     # a sort inside the query materializes every row once more.
     row_order: str | None = None
+
+
+def _days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from first to last, both included."""
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _previous_day(day: dt.date, _config: Config) -> list[dt.date]:
@@ -235,13 +241,30 @@ def _journeys(con, inputs: Relations, dates, config: Config, earlier):
     )
 
 
+def _path_conversions(con, inputs: Relations, dates, config: Config, earlier):
+    journeys = inputs[CONVERSION_JOURNEYS]
+    if earlier is None:  # the full computation: the conversions of every day of the windows
+        window = int(config.journeys.window_days)
+        first = max(config.snapshots.start_date, min(dates) - dt.timedelta(days=window - 1))
+        days = _days_between(first, max(dates))
+        events, purchases = inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES]
+        journeys = compute_journeys(con, events, purchases, None, days, config.journeys)
+    return compute_path_conversions(
+        con, journeys, dates, config.journeys, config.attribution, earlier
+    )
+
+
+def _window_paths(con, inputs: Relations, config: Config):
+    """The date's reported journeys counted by path, for paths and attribution."""
+    return window_paths(con, inputs[CONVERSION_JOURNEYS], inputs[PATH_CONVERSIONS], config.journeys)
+
+
 def _paths(con, inputs: Relations, _dates, config: Config, _earlier):
-    return compute_top_paths(con, inputs[CONVERSION_JOURNEYS], config.journeys)
+    return compute_top_paths(con, _window_paths(con, inputs, config), config.journeys)
 
 
 def _attribution(con, inputs: Relations, dates, config: Config, _earlier):
-    reported = reported_journeys(inputs[CONVERSION_JOURNEYS], config.journeys)
-    return compute_attribution(con, reported, dates, config.attribution)
+    return compute_attribution(con, _window_paths(con, inputs, config), dates, config.attribution)
 
 
 def _daily_metrics(con, inputs: Relations, dates, _config: Config, _earlier):
@@ -252,7 +275,7 @@ def _anomalies(con, inputs: Relations, dates, config: Config, earlier):
     if earlier is None:  # the full computation: the metrics of every raw day up to the dates
         events, purchases = inputs[RAW_ENGAGEMENT_EVENTS], inputs[RAW_PURCHASES]
         first = min(config.snapshots.start_date, min(dates))
-        days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
+        days = _days_between(first, max(dates))
         metrics = compute_daily_metrics(con, events, purchases, days)
     else:
         metrics = inputs[DAILY_METRICS]
@@ -264,7 +287,7 @@ def _timeline(con, inputs: Relations, dates, config: Config, earlier):
     if earlier is None:  # the full computation: every judged day of the first date's timeline
         start = config.snapshots.start_date
         first = max(start, min(dates) - dt.timedelta(days=int(config.anomalies.timeline_days) - 1))
-        days = [first + dt.timedelta(days=i) for i in range((max(dates) - first).days + 1)]
+        days = _days_between(first, max(dates))
         anomalies = _anomalies(con, inputs, days, config, None)
     return compute_anomaly_timeline(con, anomalies, dates, config.anomalies, earlier)
 
@@ -430,9 +453,9 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         CONVERSION_JOURNEYS,
-        "One journey on the date: a conversion (order) of the last window_days, a customer "
-        "with touches and no purchase in the lookback (not converted), or touches since a "
-        "purchase in the lookback (in progress), with its path of touches.",
+        "One journey on the date: a conversion (order) of the day, a customer with touches "
+        "and no purchase in the lookback (not converted), or touches since a purchase in the "
+        "lookback (in progress), with its path of touches.",
         (RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES, CUSTOMER_LTV),
         _journeys,
         Lookback(lambda _c: 1, _previous_day),
@@ -446,10 +469,23 @@ STAGES: tuple[Stage, ...] = (
         row_order="customer_id, journey_end, order_id",
     ),
     Stage(
+        PATH_CONVERSIONS,
+        "One path and conversion day of the date's window (the last window_days): the "
+        "conversions that ended that day with that path, their revenue, and each position's "
+        "time-decay shares.",
+        # the raw days: read only without earlier rows (the first date, or the API's
+        # computation from the whole history), to find the window's conversions
+        (CONVERSION_JOURNEYS, RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
+        _path_conversions,
+        Lookback(lambda _c: 1, _previous_day),
+        {"paths": "count(*)", "conversions": "sum(journeys)", "revenue": "sum(revenue)"},
+        row_order="journey_day, path",
+    ),
+    Stage(
         JOURNEY_PATHS,
         "One of the date's most frequent journey paths, with its journeys, conversions, "
         "conversion rate and revenue.",
-        (CONVERSION_JOURNEYS,),
+        (CONVERSION_JOURNEYS, PATH_CONVERSIONS),
         _paths,
         None,
         {"paths": "count(*)"},
@@ -458,7 +494,7 @@ STAGES: tuple[Stage, ...] = (
         CHANNEL_ATTRIBUTION,
         "One channel's attributed conversions and revenue under one model (first touch, last "
         "touch, linear, time decay, position based, Markov, Shapley) on the date.",
-        (CONVERSION_JOURNEYS,),
+        (CONVERSION_JOURNEYS, PATH_CONVERSIONS),
         _attribution,
         None,
         {"rows": "count(*)", "conversions": "sum(conversions) FILTER (WHERE model = 'markov')"},

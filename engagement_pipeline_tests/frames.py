@@ -40,7 +40,7 @@ def assert_same_rows(
 
 
 def _sorted(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    order = pd.DataFrame({key: _comparable(frame[key]) for key in keys})
+    order = pd.DataFrame({key: _sortable(frame[key]) for key in keys})
     index = order.sort_values(list(keys), kind="stable").index
     return frame.loc[index].reset_index(drop=True)
 
@@ -76,6 +76,14 @@ def _comparable(column: pd.Series) -> pd.Series:
         return column.astype("string")
     if isinstance(first, numbers.Number):
         return column.astype(float)
+    return column
+
+
+def _sortable(column: pd.Series) -> pd.Series:
+    """A key column to sort by: as _comparable, with a list key (a path) as a tuple."""
+    column = _comparable(column)
+    if column.dtype == object:
+        return column.map(_plain)
     return column
 
 

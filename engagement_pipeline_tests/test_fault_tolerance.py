@@ -13,6 +13,7 @@ import pytest
 from engagement_pipeline.config import load_config
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sql import new_connection
+from engagement_pipeline_tests.conftest import ev, po
 from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES, read, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +130,15 @@ def test_two_processes_on_different_partitions_at_once(make_project):
 
 
 def test_rerun_gives_the_same_rows_and_the_same_bytes(make_project):
-    path = make_project(EVENTS, PURCHASES, end="2025-01-05")
+    # six more customers who buy on 2025-01-04 after one to six touches: that day's
+    # conversions have six paths, which path_conversions must keep in its row order
+    touches = [
+        ev(f"x{n}{k}", f"buyer{n}", "web", f"2025-01-0{1 + k % 3} 0{k}:00")
+        for n in range(1, 7)
+        for k in range(n)
+    ]
+    orders = [po(f"x{n}", f"buyer{n}", "2025-01-04 12:00", "10.00") for n in range(1, 7)]
+    path = make_project(EVENTS + touches, PURCHASES + orders, end="2025-01-05")
     assert run(path, "2025-01-01", "2025-01-05").success
     lake = Lake(load_config(path).lake_dir)
     assets = (
@@ -138,13 +147,16 @@ def test_rerun_gives_the_same_rows_and_the_same_bytes(make_project):
         "customer_ltv",
         "customer_segments",
         "segment_strategies",
-        "conversion_journeys",  # sorted as it is written (row_order), not by its query
+        # sorted as they are written (row_order), not by their query
+        "conversion_journeys",
+        "path_conversions",
     )
     from_range = {a: read(path, a, "2025-01-05") for a in assets}
-    journeys = from_range["conversion_journeys"][["customer_id", "journey_end", "order_id"]]
-    assert len(journeys) > 1 and journeys.equals(
-        journeys.sort_values(list(journeys.columns), kind="stable")
+    paths = from_range["path_conversions"][["journey_day", "path"]]
+    in_order = paths.sort_values(
+        ["journey_day", "path"], key=lambda c: c.map(tuple) if c.name == "path" else c
     )
+    assert len(paths) > 1 and paths.equals(in_order)
     assert run(path, "2025-01-05").success
     first = {a: lake.partition_file(a, "2025-01-05").read_bytes() for a in assets}
     assert run(path, "2025-01-05").success

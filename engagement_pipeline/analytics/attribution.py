@@ -3,9 +3,11 @@ data-driven ones (a first-order Markov chain's removal effects, Shapley values).
 
 Every model splits each date's conversions and revenue completely: its channels' shares
 add up to the date's conversions and revenue (an asset check holds them to it).
-Conversions with no touch in their lookback go to NO_TOUCH in every model. The heuristic
-models weigh each converting journey's touches (SQL over the journeys); the data-driven
-models work on the date's distinct paths (a few thousand rows) with NumPy:
+Conversions with no touch in their lookback go to NO_TOUCH in every model. Every model
+reads the date's journeys counted by path (analytics/path_conversions.py): the heuristic
+models weigh each path's touches by position (time decay by the journeys' own decay
+shares, summed by position) in SQL; the data-driven models work on the date's distinct
+paths with NumPy:
 
 - Markov: states start, one per channel, conversion and null. Transition probabilities are
   counted over every journey with a touch, converted or not. The probability of
@@ -32,7 +34,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from engagement_pipeline.analytics.journeys import DAYS_BEFORE_END
 from engagement_pipeline.config import AttributionConfig
 from engagement_pipeline.engines.batches import computed_once
 
@@ -45,8 +46,8 @@ ATTRIBUTION_COLUMNS = ["snapshot_date", "model", "channel", "conversions", "reve
 
 
 def _heuristic_weights_sql(config: AttributionConfig) -> str:
-    """Each model's weight of touch i (1-based) of n, given days before the conversion and
-    the journey's decay_total (the sum of its touches' decay factors)."""
+    """Each position-only model's weight of touch i (1-based) of n (time decay's weights are
+    the journeys' own, summed by position in decay_shares)."""
     f, m, last = (
         config.position_based.first,
         config.position_based.middle,
@@ -60,27 +61,32 @@ def _heuristic_weights_sql(config: AttributionConfig) -> str:
         CASE WHEN i = 1 THEN 1.0 ELSE 0.0 END AS first_touch,
         CASE WHEN i = n THEN 1.0 ELSE 0.0 END AS last_touch,
         1.0 / n AS linear,
-        {_decay_sql("days", config)} / decay_total AS time_decay,
         CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN {two}
              WHEN i = 1 THEN {f!r} WHEN i = n THEN {last!r}
              ELSE {m!r} / (n - 2) END AS position_based"""
 
 
-def _decay_sql(days: str, config: AttributionConfig) -> str:
-    """A touch's time-decay factor: it halves every half_life_days before the conversion."""
-    return f"pow(2.0, -{days} / {float(config.half_life_days)!r})"
+POSITION_MODELS = tuple(m for m in HEURISTIC_MODELS if m != "time_decay")
 
 
 def heuristic_attribution(
-    con: duckdb.DuckDBPyConnection, journeys: duckdb.DuckDBPyRelation, config: AttributionConfig
+    con: duckdb.DuckDBPyConnection, counted: duckdb.DuckDBPyRelation, config: AttributionConfig
 ) -> duckdb.DuckDBPyRelation:
-    """(snapshot_date, model, channel, conversions, revenue) for the heuristic models.
+    """(snapshot_date, model, channel, conversions, revenue) for the heuristic models, from
+    the converting journeys counted by path (path_conversions.count_paths).
 
-    Each touch's weights are summed per channel in one pass (a column per model), and only
-    those few sums are turned into one row per model."""
-    source = journeys.filter("converted")  # noqa: F841 - referenced by name in the SQL below
+    A path's touch i of n gets each position model's weight times the path's journeys (and
+    revenue); time decay gets the journeys' own decay shares of that position, summed. All
+    models are summed per channel in one pass (a column each), then turned into rows."""
+    source = counted.filter("converted")  # noqa: F841 - referenced by name in the SQL below
     sums = ", ".join(
-        f"sum({m}) AS {m}_conversions, sum({m} * revenue) AS {m}_revenue" for m in HEURISTIC_MODELS
+        [
+            *(
+                f"sum({m} * journeys) AS {m}_conversions, sum({m} * revenue) AS {m}_revenue"
+                for m in POSITION_MODELS
+            ),
+            "sum(decay_share) AS time_decay_conversions, sum(decay_revenue) AS time_decay_revenue",
+        ]
     )
     per_model = " UNION ALL ".join(
         f"SELECT snapshot_date, '{m}' AS model, channel, {m}_conversions AS conversions, "
@@ -89,20 +95,16 @@ def heuristic_attribution(
     )
     return con.sql(
         f"""
-        WITH numbered AS (
-            SELECT snapshot_date, revenue, path, days, len(path) AS n,
-                   list_sum(list_transform(days, lambda d: {_decay_sql("d", config)}))
-                       AS decay_total
-            FROM (SELECT *, {DAYS_BEFORE_END} AS days FROM source)
-        ),
-        touches AS (
-            SELECT snapshot_date, revenue, n, decay_total,
-                   unnest(path) AS channel, unnest(days) AS days,
-                   unnest(range(1, n + 1)) AS i
-            FROM numbered WHERE n > 0
+        WITH touches AS (
+            SELECT snapshot_date, journeys, revenue, len(path) AS n,
+                   unnest(path) AS channel, unnest(decay_shares) AS decay_share,
+                   unnest(decay_revenue) AS decay_revenue,
+                   unnest(range(1, len(path) + 1)) AS i
+            FROM source WHERE len(path) > 0
         ),
         weighted AS (
-            SELECT snapshot_date, channel, revenue, {_heuristic_weights_sql(config)}
+            SELECT snapshot_date, channel, journeys, revenue, decay_share, decay_revenue,
+                   {_heuristic_weights_sql(config)}
             FROM touches
         ),
         summed AS (
@@ -110,9 +112,9 @@ def heuristic_attribution(
         ),
         untouched AS (
             SELECT snapshot_date, m.model, '{NO_TOUCH}' AS channel,
-                   CAST(count(*) AS DOUBLE) AS conversions, sum(revenue) AS revenue
-            FROM numbered, (SELECT unnest({list(HEURISTIC_MODELS)}) AS model) m
-            WHERE n = 0 GROUP BY ALL
+                   CAST(sum(journeys) AS DOUBLE) AS conversions, sum(revenue) AS revenue
+            FROM source, (SELECT unnest({list(HEURISTIC_MODELS)}) AS model) m
+            WHERE len(path) = 0 GROUP BY ALL
         )
         {per_model}
         UNION ALL SELECT * FROM untouched
@@ -123,15 +125,15 @@ def heuristic_attribution(
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 
 
-def distinct_paths(con: Any, journeys: Any) -> Any:
-    """(snapshot_date, converted, path, journeys, revenue): the journeys with a touch,
-    counted by their path, computed once. The data-driven models read only these (far
-    fewer rows than journeys) instead of every journey twice."""
-    counted = journeys.filter("len(path) > 0").aggregate(
-        "snapshot_date, converted, path, count(*) AS journeys, sum(revenue) AS revenue",
+def distinct_paths(con: Any, counted: Any) -> Any:
+    """(snapshot_date, converted, path, journeys, revenue): the journeys with a touch
+    counted by their path alone (`counted` also splits them by the day they ended),
+    computed once for the data-driven models to read."""
+    paths = counted.filter("len(path) > 0").aggregate(
+        "snapshot_date, converted, path, sum(journeys) AS journeys, sum(revenue) AS revenue",
         "snapshot_date, converted, path",
     )
-    return computed_once(con, counted, "attribution_paths")
+    return computed_once(con, paths, "attribution_paths")
 
 
 def transition_counts(
@@ -288,18 +290,20 @@ def _split(total: float, effects: pd.Series) -> pd.Series:
 
 def data_driven_attribution(
     con: duckdb.DuckDBPyConnection,
-    journeys: duckdb.DuckDBPyRelation,
+    counted: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: AttributionConfig,
 ) -> pd.DataFrame:
-    """(snapshot_date, model, channel, conversions, revenue) for Markov and Shapley."""
-    paths = distinct_paths(con, journeys)
+    """(snapshot_date, model, channel, conversions, revenue) for Markov and Shapley, from
+    the journeys counted by path."""
+    paths = distinct_paths(con, counted)
     moves = transition_counts(con, paths)
     sets = channel_sets(con, paths, config.shapley_max_channels)
     untouched = (
-        journeys.filter("converted AND len(path) = 0")
+        counted.filter("converted AND len(path) = 0")
         .aggregate(
-            "snapshot_date, count(*) AS conversions, sum(revenue) AS revenue", "snapshot_date"
+            "snapshot_date, sum(journeys) AS conversions, sum(revenue) AS revenue",
+            "snapshot_date",
         )
         .df()
     )
@@ -351,14 +355,15 @@ def data_driven_attribution(
 
 def compute_attribution(
     con: duckdb.DuckDBPyConnection,
-    journeys: duckdb.DuckDBPyRelation,
+    counted: duckdb.DuckDBPyRelation,
     dates: Sequence[dt.date],
     config: AttributionConfig,
 ) -> duckdb.DuckDBPyRelation:
     """Every model's conversions and revenue per channel and date, with each channel's share
-    of the date's conversions and revenue under that model."""
-    heuristic = heuristic_attribution(con, journeys, config)  # noqa: F841
-    data_driven = data_driven_attribution(con, journeys, dates, config)  # noqa: F841
+    of the date's conversions and revenue under that model, from the date's reported
+    journeys counted by path (path_conversions.count_paths, window_paths)."""
+    heuristic = heuristic_attribution(con, counted, config)  # noqa: F841
+    data_driven = data_driven_attribution(con, counted, dates, config)  # noqa: F841
     return con.sql(
         """
         WITH every AS (

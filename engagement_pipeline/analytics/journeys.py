@@ -7,9 +7,10 @@ their previous purchase (touches before that belong to the previous conversion),
 order, the last max_path_length kept: each touch's touchpoint, channel and campaign side by
 side (lists in the same order as touched_at). The path that paths and attribution count is
 the configured dimension's list; path_key is it joined. A snapshot holds the conversions of
-its last window_days days and every open journey of its date, with a status:
+its own day and every open journey of its date, with a status:
 
-- converted: an order of the window;
+- converted: an order of the day (the window_days of conversions that paths and
+  attribution report are counted by path in path_conversions, not kept journey by journey);
 - not_converted: a customer with touches and no purchase in the lookback (reported);
 - in_progress: touches since a purchase within the lookback (not reported: the customer
   converted recently). It is kept because the next date's journeys continue from it.
@@ -66,25 +67,22 @@ def compute_journeys(
     con: duckdb.DuckDBPyConnection,
     events: duckdb.DuckDBPyRelation,
     purchases: duckdb.DuckDBPyRelation,
-    ltv: duckdb.DuckDBPyRelation,
+    ltv: duckdb.DuckDBPyRelation | None,
     dates: Sequence[dt.date],
     config: JourneysConfig,
     earlier: duckdb.DuckDBPyRelation | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """One row per journey and snapshot date: each conversion of the window (by order) and
-    each customer's open journey on the date, with the status, the revenue, and each kept
+    """One row per journey and snapshot date: each conversion of the date's day (by order)
+    and each customer's open journey on the date, with the status, the revenue, and each kept
     touch's touchpoint, channel, campaign and time, in time order, and `path_key`: the
     configured dimension's list joined.
 
     `ltv` (customer_ltv of the dates) gives each customer's last purchase day, which tells
-    a not-converted journey from one in progress. Incremental: `earlier` holds this asset's
+    a not-converted journey from one in progress; without it only the conversions are
+    computed (path_conversions' full computation). Incremental: `earlier` holds this asset's
     rows of the day before the first date, and the raw rows only the run's days. Without it
     they are the whole history."""
-    window, lookback, keep = (
-        int(config.window_days),
-        int(config.lookback_days),
-        int(config.max_path_length),
-    )
+    lookback, keep = int(config.lookback_days), int(config.max_path_length)
     path = touch_list(config.dimension)
     lists = list(TOUCH_LISTS)  # touchpoints, channels, campaigns
     values = {  # each touch's value in each dimension ('(none)' where it has none)
@@ -101,6 +99,11 @@ def compute_journeys(
     seen = events  # noqa: F841 - referenced by name in the SQL below
     bought = purchases  # noqa: F841 - referenced by name in the SQL below
     customers = ltv  # noqa: F841 - referenced by name in the SQL below
+    if ltv is None:  # the conversions alone: no open journey is asked for, none is computed
+        customers = con.sql(  # noqa: F841 - referenced by name in the SQL below
+            "SELECT NULL::DATE AS snapshot_date, NULL::VARCHAR AS customer_id, "
+            "NULL::DATE AS last_purchase_date WHERE false"
+        )
     previous = day_before(earlier, first)
     if previous is None:  # the same columns, no rows: everything comes from the raw rows
         previous = con.sql(  # noqa: F841 - referenced by name in the SQL below
@@ -160,10 +163,10 @@ def compute_journeys(
                        ORDER BY purchase_timestamp, order_id) AS previous_at
             FROM bought
         ),
-        conversions AS (  -- each order of the run's windows, once
+        conversions AS (  -- each order of the run's days
             SELECT customer_id, order_id, ts AS journey_end, amount AS revenue, previous_at
             FROM orders
-            WHERE day > DATE '{first}' - {window} AND day <= DATE '{last}'
+            WHERE day BETWEEN DATE '{first}' AND DATE '{last}'
         ),
         open_ends AS (  -- (date, customer) with a touch in the date's lookback
             SELECT d.snapshot_date, t.customer_id FROM run_dates d JOIN touches t
@@ -175,7 +178,8 @@ def compute_journeys(
         ),
         open_journeys AS (  -- cut at the customer's last purchase before the date ends
             SELECT e.snapshot_date, e.customer_id, e.journey_end, o.ts AS previous_at
-            FROM (SELECT *, CAST(snapshot_date + 1 AS TIMESTAMP) AS journey_end FROM open_ends) e
+            FROM (SELECT *, CAST(snapshot_date + 1 AS TIMESTAMP) AS journey_end FROM open_ends
+                  WHERE {"false" if ltv is None else "true"}) e  -- none for conversions alone
             ASOF LEFT JOIN orders o
               ON o.customer_id = e.customer_id AND e.journey_end > o.ts
         ),
@@ -230,23 +234,11 @@ def compute_journeys(
                    list_slice(touched_at, kept_from, len(touched_at)), open_date
             FROM quiet WHERE kept_from <= len(touched_at)
         ),
-        converted_journeys AS (
-            SELECT customer_id, order_id, journey_end, CAST(revenue AS DOUBLE) AS revenue,
-                   {each("{n}")}, touched_at
+        every AS (  -- each conversion on its own day
+            SELECT CAST(journey_end AS DATE) AS snapshot_date, customer_id, order_id,
+                   journey_end, '{CONVERTED}' AS status, true AS converted,
+                   CAST(revenue AS DOUBLE) AS revenue, {each("{n}")}, touched_at
             FROM kept WHERE order_id IS NOT NULL
-            UNION ALL  -- the window's conversions before the run, as they were
-            SELECT customer_id, order_id, journey_end, revenue, {each("{n}")}, touched_at
-            FROM previous
-            WHERE status = '{CONVERTED}'
-              AND CAST(journey_end AS DATE) > DATE '{first}' - {window}
-        ),
-        every AS (
-            SELECT d.snapshot_date, j.customer_id, j.order_id, j.journey_end,
-                   '{CONVERTED}' AS status, true AS converted, j.revenue, {each("j.{n}")},
-                   j.touched_at
-            FROM run_dates d JOIN converted_journeys j
-              ON CAST(j.journey_end AS DATE) > d.snapshot_date - {window}
-             AND CAST(j.journey_end AS DATE) <= d.snapshot_date
             UNION ALL
             -- an open journey's status from the customer's last purchase day (customer_ltv
             -- of the date): a purchase within the lookback means a journey in progress
@@ -261,6 +253,7 @@ def compute_journeys(
                array_to_string({path}, '{PATH_SEPARATOR}') AS path_key, {each("{n}")},
                touched_at
         FROM every
+        WHERE {"converted" if ltv is None else "true"}
         """  # unsorted: the lake sorts each partition as it writes it (the stage's row_order)
     )
 
@@ -278,19 +271,26 @@ def require_touch_lists(previous: duckdb.DuckDBPyRelation, first: dt.date) -> No
 
 
 def compute_top_paths(
-    con: duckdb.DuckDBPyConnection, journeys: duckdb.DuckDBPyRelation, config: JourneysConfig
+    con: duckdb.DuckDBPyConnection, counted: duckdb.DuckDBPyRelation, config: JourneysConfig
 ) -> duckdb.DuckDBPyRelation:
     """The most frequent paths of each date (top_paths of them, most journeys first; ties by
-    the path itself), with journeys, conversions, conversion rate and revenue."""
-    source = reported_journeys(journeys, config)  # noqa: F841 - referenced by name in the SQL below
+    the path itself), with journeys, conversions, conversion rate and revenue, from the
+    date's reported journeys counted by path (path_conversions.window_paths)."""
+    source = counted  # noqa: F841 - referenced by name in the SQL below
     return con.sql(
         f"""
-        WITH counted AS (
-            SELECT snapshot_date, CASE WHEN path_key = '' THEN '(no touch)' ELSE path_key END
-                       AS path, max(len(touched_at)) AS steps,  -- as long as the path
-                   count(*) AS journeys, count(*) FILTER (WHERE converted) AS conversions,
+        WITH keyed AS (
+            SELECT snapshot_date, converted, journeys, revenue, len(path) AS steps,
+                   CASE WHEN len(path) = 0 THEN '(no touch)'
+                        ELSE array_to_string(path, '{PATH_SEPARATOR}') END AS path_key
+            FROM source
+        ),
+        counted AS (
+            SELECT snapshot_date, path_key AS path, max(steps) AS steps,
+                   sum(journeys) AS journeys,
+                   coalesce(sum(journeys) FILTER (WHERE converted), 0) AS conversions,
                    sum(revenue) AS revenue
-            FROM source GROUP BY snapshot_date, 2
+            FROM keyed GROUP BY snapshot_date, path_key
         ),
         ranked AS (
             SELECT *, row_number() OVER (PARTITION BY snapshot_date

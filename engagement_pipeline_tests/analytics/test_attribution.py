@@ -24,9 +24,15 @@ from engagement_pipeline.analytics.attribution import (
     shapley_values,
     transition_counts,
 )
+from engagement_pipeline.analytics.path_conversions import compute_path_conversions, count_paths
 from engagement_pipeline.config import AttributionConfig, load_config
 from engagement_pipeline.sql import new_connection
-from engagement_pipeline.stages import CHANNEL_ATTRIBUTION, CONVERSION_JOURNEYS, STAGE_BY_NAME
+from engagement_pipeline.stages import (
+    CHANNEL_ATTRIBUTION,
+    CONVERSION_JOURNEYS,
+    PATH_CONVERSIONS,
+    STAGE_BY_NAME,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2025, 6, 30)
@@ -52,6 +58,11 @@ def journeys(con, rows):
     )
 
 
+def counted(con, rows, config: AttributionConfig | None = None):
+    """The journeys counted by path, as the models read them."""
+    return count_paths(con, journeys(con, rows), config or AttributionConfig())
+
+
 EXAMPLE = [
     ("J1", True, 100.0, ["a", "b"], [2.0, 1.0]),
     ("J2", True, 50.0, ["b"], [1.0]),
@@ -63,7 +74,7 @@ EXAMPLE = [
 
 def table(con, config: AttributionConfig | None = None):
     config = config or AttributionConfig()
-    frame = compute_attribution(con, journeys(con, EXAMPLE), [DAY], config).df()
+    frame = compute_attribution(con, counted(con, EXAMPLE, config), [DAY], config).df()
     return {(r.model, r.channel): (r.conversions, r.revenue) for r in frame.itertuples()}
 
 
@@ -87,13 +98,13 @@ def test_heuristic_models_by_hand(con):
 
 def test_position_based_middle_touches(con):
     rows = [("J", True, 100.0, ["a", "b", "c", "d"], [4.0, 3.0, 2.0, 1.0])]
-    frame = compute_attribution(con, journeys(con, rows), [DAY], AttributionConfig()).df()
+    frame = compute_attribution(con, counted(con, rows), [DAY], AttributionConfig()).df()
     shares = frame[frame["model"] == "position_based"].set_index("channel")["conversions"]
     assert shares.to_dict() == pytest.approx({"a": 0.4, "b": 0.1, "c": 0.1, "d": 0.4})
 
 
 def test_markov_removal_effects_solved_exactly(con):
-    moves = transition_counts(con, distinct_paths(con, journeys(con, EXAMPLE)))
+    moves = transition_counts(con, distinct_paths(con, counted(con, EXAMPLE)))
     # start->a 2, start->b 2; a->b 1, a->null 2 (J3, J4's last), b->conv 2, b->a 1
     # P(conv | a) = 1/3 * P(conv | b); P(conv | b) = 2/3 + 1/3 * P(conv | a)
     # => P(b) = 2/3 + P(b)/9 => P(b) = 3/4, P(a) = 1/4; P(start) = (1/4 + 3/4) / 2 = 1/2
@@ -110,7 +121,7 @@ def test_markov_removal_effects_solved_exactly(con):
 
 def test_markov_is_stable_when_a_channel_is_rare(con):
     rows = [("J", True, 10.0, ["a"], [1.0])] * 500 + [("R", False, 0.0, ["rare"], [1.0])]
-    frame = compute_attribution(con, journeys(con, rows), [DAY], AttributionConfig()).df()
+    frame = compute_attribution(con, counted(con, rows), [DAY], AttributionConfig()).df()
     markov = frame[frame["model"] == "markov"].set_index("channel")
     assert markov.loc["a", "conversions"] == pytest.approx(500.0)
     assert markov.loc["rare", "conversions"] == pytest.approx(0.0)
@@ -130,14 +141,14 @@ def test_shapley_by_hand():
 def test_rare_channels_merge_beyond_the_exact_limit(con):
     rows = [(f"J{i}", True, 1.0, [f"c{i % 5}"], [1.0]) for i in range(20)]
     config = AttributionConfig(shapley_max_channels=3)
-    frame = compute_attribution(con, journeys(con, rows), [DAY], config).df()
+    frame = compute_attribution(con, counted(con, rows, config), [DAY], config).df()
     shapley = frame[frame["model"] == "shapley"].set_index("channel")["conversions"]
     assert len(shapley) == 3 and "(other channels)" in shapley.index
     assert shapley.sum() == pytest.approx(20.0)
 
 
 def test_every_model_adds_up_to_the_totals(con):
-    frame = compute_attribution(con, journeys(con, EXAMPLE), [DAY], AttributionConfig()).df()
+    frame = compute_attribution(con, counted(con, EXAMPLE), [DAY], AttributionConfig()).df()
     sums = frame.groupby("model")[["conversions", "revenue"]].sum()
     assert len(sums) == 7
     for model, row in sums.iterrows():
@@ -160,8 +171,9 @@ def test_the_asset_attributes_the_reported_journeys_by_the_configured_dimension(
     shipped = load_config(ROOT / "config.yaml")
     by_touchpoint = shipped.journeys.model_copy(update={"dimension": "touchpoint"})
     config = shipped.model_copy(update={"journeys": by_touchpoint})
-    stage = STAGE_BY_NAME[CHANNEL_ATTRIBUTION]
-    frame = stage.compute(con, {CONVERSION_JOURNEYS: stored}, [DAY], config, None).df()
+    conversions = compute_path_conversions(con, stored, [DAY], config.journeys, config.attribution)
+    inputs = {CONVERSION_JOURNEYS: stored, PATH_CONVERSIONS: conversions}
+    frame = STAGE_BY_NAME[CHANNEL_ATTRIBUTION].compute(con, inputs, [DAY], config, None).df()
     markov = frame[frame["model"] == "markov"].set_index("channel")["conversions"]
     # as in test_markov_removal_effects_solved_exactly; counting J6 as a journey that did
     # not convert would add start -> b -> null: effects a 1/4, b 1, a split of 1/5 : 4/5

@@ -29,8 +29,10 @@ from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.sql import new_connection
 from engagement_pipeline.stages import (
+    CONVERSION_JOURNEYS,
     DAILY_METRICS,
     METRIC_ANOMALIES,
+    PATH_CONVERSIONS,
     RAW_ENGAGEMENT_EVENTS,
     RAW_PURCHASES,
     STAGE_BY_NAME,
@@ -71,6 +73,21 @@ def _journeys(con, events, purchases, dates, config, earlier):
     return compute_journeys(con, events, purchases, ltv, dates, config.journeys, earlier)
 
 
+def _path_conversions(con, events, purchases, dates, config, earlier):
+    # conversion_journeys of the run's dates as the lake has them (from the whole history);
+    # without earlier rows the stage finds the window's conversions in the raw rows itself
+    until = f"snapshot_date <= DATE '{max(dates)}'"
+    history = con.table("events").filter(until), con.table("purchases").filter(until)
+    ltv = compute_customer_ltv(con, history[1], dates, config.ltv)
+    journeys = compute_journeys(con, *history, ltv, dates, config.journeys)
+    inputs = {
+        CONVERSION_JOURNEYS: journeys,
+        RAW_ENGAGEMENT_EVENTS: events,
+        RAW_PURCHASES: purchases,
+    }
+    return STAGE_BY_NAME[PATH_CONVERSIONS].compute(con, inputs, dates, config, earlier)
+
+
 def _anomalies(con, events, purchases, dates, config, earlier):
     # the stages' own computation: daily_metrics of the run's days, and without earlier
     # rows the stage rebuilds every day's metrics from the raw rows
@@ -88,11 +105,13 @@ COMPUTATIONS = {
     "customer_trends": _trends,
     "customer_milestones": _milestones,
     "conversion_journeys": _journeys,
+    "path_conversions": _path_conversions,
     "metric_anomalies": _anomalies,
 }
 # the columns that identify a row, where a customer has more than one or there is none
 KEYS = {
     "conversion_journeys": ("snapshot_date", "customer_id", "journey_end", "order_id"),
+    "path_conversions": ("snapshot_date", "journey_day", "path"),
     "metric_anomalies": ("snapshot_date", "metric"),
 }
 

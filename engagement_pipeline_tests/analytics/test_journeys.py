@@ -26,6 +26,7 @@ from engagement_pipeline.analytics.milestones import (
     compute_funnel,
     compute_milestones,
 )
+from engagement_pipeline.analytics.path_conversions import compute_path_conversions, window_paths
 from engagement_pipeline.config import (
     AnomaliesConfig,
     AttributionConfig,
@@ -77,6 +78,20 @@ def journeys(con, ev, pu, dates, config: JourneysConfig, earlier=None):
     return compute_journeys(con, ev, pu, ltv, dates, config, earlier)
 
 
+def window_journeys(con, ev, pu, config: JourneysConfig):
+    """D's journeys and the conversions of every day of its window (each dated its day)."""
+    days = [D - dt.timedelta(days=i) for i in reversed(range(config.window_days))]
+    every = journeys(con, ev, pu, days, config)
+    return every.filter(f"converted OR snapshot_date = DATE '{D}'")
+
+
+def counted(con, rows, config: JourneysConfig):
+    """D's reported journeys counted by path, as journey_paths and channel_attribution read
+    them: the window's conversions (path_conversions) and D's journeys that did not convert."""
+    conversions = compute_path_conversions(con, rows, [D], config, AttributionConfig())
+    return window_paths(con, rows.filter(f"snapshot_date = DATE '{D}'"), conversions, config)
+
+
 def test_a_conversion_path_starts_after_the_previous_purchase(con):
     ev = events(
         con,
@@ -99,8 +114,17 @@ def test_a_conversion_path_starts_after_the_previous_purchase(con):
             ("D", "O4", "2025-03-20 12:00", 9.0),
         ],
     )
-    rows = journeys(con, ev, pu, [D], JourneysConfig()).df()
+    stored = window_journeys(con, ev, pu, JourneysConfig())
+    rows = stored.df()
     by_key = {(r.customer_id, r.order_id if r.converted else None): r for r in rows.itertuples()}
+    # each conversion on the day of its order, the open journeys on D
+    assert {(k, str(r.snapshot_date)[:10]) for k, r in by_key.items()} == {
+        (("A", "O1"), "2025-03-05"),
+        (("A", "O2"), "2025-03-21"),
+        (("B", None), "2025-03-31"),
+        (("D", None), "2025-03-31"),
+        (("D", "O4"), "2025-03-20"),
+    }
     assert list(by_key[("A", "O1")].channels) == ["mail"]
     assert list(by_key[("A", "O2")].channels) == ["search", "social"]
     assert by_key[("A", "O2")].revenue == 60.0
@@ -123,7 +147,7 @@ def test_a_conversion_path_starts_after_the_previous_purchase(con):
         pd.Timestamp("2025-03-10 09:00"),
         pd.Timestamp("2025-03-20 09:00"),
     ]
-    paths = compute_top_paths(con, con.from_df(rows), JourneysConfig()).df()
+    paths = compute_top_paths(con, counted(con, stored, JourneysConfig()), JourneysConfig()).df()
     # D's in-progress journey is not a path; its conversion without touches is
     assert set(paths["path"]) == {"mail", "search > social", "search", "(no touch)"}
     search = paths.set_index("path").loc["search"]
@@ -133,7 +157,7 @@ def test_a_conversion_path_starts_after_the_previous_purchase(con):
 def test_paths_keep_their_last_touches(con):
     ev = events(con, [("A", "web", f"2025-03-{d:02d} 09:00", f"c{d}") for d in range(1, 6)])
     pu = purchases(con, [("A", "O1", "2025-03-06 12:00", 10.0)])
-    rows = journeys(con, ev, pu, [D], JourneysConfig(max_path_length=2)).df()
+    rows = window_journeys(con, ev, pu, JourneysConfig(max_path_length=2)).df()
     assert list(rows.loc[0, "channels"]) == ["c4", "c5"]
     assert [str(t)[:10] for t in rows.loc[0, "touched_at"]] == ["2025-03-04", "2025-03-05"]
 
@@ -168,7 +192,8 @@ def test_a_journey_keeps_touchpoints_channels_and_campaigns_side_by_side(
     )
     pu = purchases(con, [("A", "O1", "2025-03-15 12:00", 80.0)])
     config = JourneysConfig(dimension=dimension)
-    rows = journeys(con, ev, pu, [D], config).df().set_index("customer_id")
+    stored = window_journeys(con, ev, pu, config)
+    rows = stored.df().set_index("customer_id")
     a, b = rows.loc["A"], rows.loc["B"]
     assert (list(a.touchpoints), list(a.channels), list(a.campaigns)) == (
         ["email", "web", "web"],
@@ -181,13 +206,10 @@ def test_a_journey_keeps_touchpoints_channels_and_campaigns_side_by_side(
         ["(none)"],
     )
     assert (a.path_key, b.path_key) == (" > ".join(a_path), " > ".join(b_path))
-    stored = con.from_df(rows.reset_index())
     assert list(reported_journeys(stored, config).df().set_index("customer_id").path["A"]) == a_path
-    paths = compute_top_paths(con, stored, config).df()
+    paths = compute_top_paths(con, counted(con, stored, config), config).df()
     assert paths.set_index("path").loc[" > ".join(a_path), "conversions"] == 1
-    credited = compute_attribution(
-        con, reported_journeys(stored, config), [D], AttributionConfig()
-    ).df()
+    credited = compute_attribution(con, counted(con, stored, config), [D], AttributionConfig()).df()
     last_touch = credited[credited.model == "last_touch"].set_index("channel")
     assert last_touch.loc[a_path[-1], "revenue"] == pytest.approx(80.0)
 

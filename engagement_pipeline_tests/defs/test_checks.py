@@ -58,6 +58,7 @@ def test_every_asset_has_checks_and_they_pass_on_clean_data(make_project):
         "cohort_retention",
         "funnel_conversion",
         "conversion_journeys",
+        "path_conversions",
         "journey_paths",
         "channel_attribution",
         "daily_metrics",

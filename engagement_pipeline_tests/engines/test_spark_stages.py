@@ -25,6 +25,7 @@ KEYS = {
     "cohort_retention": ("snapshot_date", "cohort_month", "months_since"),
     "funnel_conversion": ("snapshot_date", "stage"),
     "conversion_journeys": ("snapshot_date", "customer_id", "journey_end", "order_id"),
+    "path_conversions": ("snapshot_date", "journey_day", "path"),
     "journey_paths": ("snapshot_date", "rank"),
     "channel_attribution": ("snapshot_date", "model", "channel"),
     "daily_metrics": ("snapshot_date", "metric"),

@@ -14,7 +14,13 @@ from engagement_pipeline.defs.assets.snapshots import snapshot_asset
 from engagement_pipeline.defs.checks import Contract, check_evaluations
 from engagement_pipeline.defs.partitions import EXISTING_ONLY, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions
-from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
+from engagement_pipeline.quality import (
+    CheckOutcome,
+    DateOutcomes,
+    first_failure,
+    per_date,
+    unique_check,
+)
 from engagement_pipeline.stages import (
     ANOMALY_TIMELINE,
     CHANNEL_ATTRIBUTION,
@@ -25,6 +31,7 @@ from engagement_pipeline.stages import (
     FUNNEL_CONVERSION,
     JOURNEY_PATHS,
     METRIC_ANOMALIES,
+    PATH_CONVERSIONS,
     STAGE_BY_NAME,
 )
 
@@ -35,6 +42,7 @@ MONTH_ZERO_IS_THE_COHORT = "month_zero_is_the_whole_cohort"
 SHARES_IN_RANGE = "shares_in_range"
 STAGES_NARROW = "each_stage_within_the_one_before"
 ONE_JOURNEY_PER_ORDER = "one_journey_per_order"
+ONE_ROW_PER_PATH_AND_DAY = "one_row_per_path_and_day_of_the_window"
 SHARES_ADD_UP = "models_split_every_conversion"
 EVERY_METRIC_ONCE = "every_metric_once"
 NO_ANOMALY = "no_anomaly"
@@ -69,6 +77,13 @@ CONTRACTS = {
             CONVERSION_JOURNEYS,
             ONE_JOURNEY_PER_ORDER,
             "Each order is one converting journey, each unconverted customer one journey.",
+        ),
+    ],
+    PATH_CONVERSIONS: [
+        Contract(
+            PATH_CONVERSIONS,
+            ONE_ROW_PER_PATH_AND_DAY,
+            "Each path appears once per conversion day, and every day is within the window.",
         ),
     ],
     JOURNEY_PATHS: [
@@ -146,6 +161,19 @@ def journey_outcomes(rows: duckdb.DuckDBPyRelation, *_: object) -> dict[str, Dat
     return {ONE_JOURNEY_PER_ORDER: unique_check(keyed, ["journey_key"])}
 
 
+def path_conversion_outcomes(
+    rows: duckdb.DuckDBPyRelation, _con: object, _inputs: object, config: Config
+) -> dict[str, DateOutcomes]:
+    window = int(config.journeys.window_days)
+    repeated = unique_check(rows, ["journey_day", "path"])
+    outside = per_date(
+        rows,
+        f"journey_day > snapshot_date OR journey_day <= snapshot_date - {window}",
+        f"with a conversion day outside the last {window} days",
+    )
+    return {ONE_ROW_PER_PATH_AND_DAY: first_failure(repeated, outside)}
+
+
 def path_outcomes(rows: duckdb.DuckDBPyRelation, *_: object) -> dict[str, DateOutcomes]:
     return {
         SHARES_IN_RANGE: per_date(
@@ -159,9 +187,8 @@ def path_outcomes(rows: duckdb.DuckDBPyRelation, *_: object) -> dict[str, DateOu
 def attribution_outcomes(
     rows: duckdb.DuckDBPyRelation, con: duckdb.DuckDBPyConnection, inputs: Inputs, _c: Config
 ) -> dict[str, DateOutcomes]:
-    totals = inputs[CONVERSION_JOURNEYS].aggregate(  # noqa: F841 - referenced by name below
-        "snapshot_date, count(*) FILTER (WHERE converted) AS conversions, "
-        "coalesce(sum(revenue) FILTER (WHERE converted), 0) AS revenue",
+    totals = inputs[PATH_CONVERSIONS].aggregate(  # noqa: F841 - referenced by name below
+        "snapshot_date, sum(journeys) AS conversions, coalesce(sum(revenue), 0) AS revenue",
         "snapshot_date",
     )
     models = rows.aggregate(  # noqa: F841 - referenced by name below
@@ -194,6 +221,7 @@ OUTCOMES = {
     COHORT_RETENTION: cohort_outcomes,
     FUNNEL_CONVERSION: funnel_outcomes,
     CONVERSION_JOURNEYS: journey_outcomes,
+    PATH_CONVERSIONS: path_conversion_outcomes,
     JOURNEY_PATHS: path_outcomes,
     CHANNEL_ATTRIBUTION: attribution_outcomes,
     DAILY_METRICS: metric_outcomes,
@@ -204,6 +232,7 @@ PREVIEW_ORDER = {
     COHORT_RETENTION: "cohort_month, months_since",
     FUNNEL_CONVERSION: "stage_order",
     CONVERSION_JOURNEYS: "customer_id, journey_end",
+    PATH_CONVERSIONS: "snapshot_date - journey_day, -journeys",  # the latest day first
     JOURNEY_PATHS: "rank",
     CHANNEL_ATTRIBUTION: "model, channel",
     DAILY_METRICS: "metric",
