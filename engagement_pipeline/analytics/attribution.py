@@ -82,7 +82,7 @@ def heuristic_attribution(
     sums = ", ".join(
         [
             *(
-                f"sum({m} * journeys) AS {m}_conversions, sum({m} * revenue) AS {m}_revenue"
+                f"sum({m} * CAST(journeys AS DOUBLE)) AS {m}_conversions, sum({m} * revenue) AS {m}_revenue"
                 for m in POSITION_MODELS
             ),
             "sum(decay_share) AS time_decay_conversions, sum(decay_revenue) AS time_decay_revenue",
