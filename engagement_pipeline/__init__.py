@@ -1,22 +1,39 @@
-"""The engagement pipeline: customer value, engagement, segments, risk and next-best actions per snapshot date."""
+"""The engagement pipeline: customer value, engagement, segments, risk and next-best actions per snapshot date.
 
-from engagement_pipeline.api import process_engagement_analysis
-from engagement_pipeline.config import Config, load_config
-from engagement_pipeline.models import (
-    ActionSummary,
-    Alert,
-    CustomerMetrics,
-    EngagementAnalysis,
-    EngagementRecord,
-    LifecycleStageSummary,
-    PurchaseRecord,
-    RFMSegmentSummary,
-    RiskContribution,
-    RiskLevelSummary,
-    SegmentAnalysis,
-    SegmentTier,
-    TouchpointType,
-)
+The public API (load_config, process_engagement_analysis and the data models) is imported
+on first use: a Dagster process that loads the definitions never builds the API's pydantic
+models or imports its report code (PEP 562 module __getattr__).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_PUBLIC = {
+    "process_engagement_analysis": "engagement_pipeline.api",
+    "Config": "engagement_pipeline.config",
+    "load_config": "engagement_pipeline.config",
+    **{
+        name: "engagement_pipeline.models"
+        for name in (
+            "ActionSummary",
+            "Alert",
+            "CustomerMetrics",
+            "EngagementAnalysis",
+            "EngagementRecord",
+            "LifecycleStageSummary",
+            "PurchaseRecord",
+            "RFMSegmentSummary",
+            "RiskContribution",
+            "RiskLevelSummary",
+            "SegmentAnalysis",
+        )
+    },
+    "SegmentTier": "engagement_pipeline.vocabulary",
+    "TouchpointType": "engagement_pipeline.vocabulary",
+}
 
 __all__ = [
     "ActionSummary",
@@ -36,3 +53,34 @@ __all__ = [
     "load_config",
     "process_engagement_analysis",
 ]
+assert sorted(__all__) == sorted(_PUBLIC)
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports
+    from engagement_pipeline.api import process_engagement_analysis
+    from engagement_pipeline.config import Config, load_config
+    from engagement_pipeline.models import (
+        ActionSummary,
+        Alert,
+        CustomerMetrics,
+        EngagementAnalysis,
+        EngagementRecord,
+        LifecycleStageSummary,
+        PurchaseRecord,
+        RFMSegmentSummary,
+        RiskContribution,
+        RiskLevelSummary,
+        SegmentAnalysis,
+    )
+    from engagement_pipeline.vocabulary import SegmentTier, TouchpointType
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'engagement_pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engagement_pipeline.errors import ConfigError, ConfigFileNotFoundError
-from engagement_pipeline.models import LifecycleStage, RiskLevel, TouchpointType, ValueSegment
+from engagement_pipeline.vocabulary import LifecycleStage, RiskLevel, TouchpointType, ValueSegment
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_PATH_ENV = "CONFIG_PATH"

@@ -1,39 +1,22 @@
-"""The public data model: touchpoint and segment enums, records, metrics and the analysis result."""
+"""The public data model: records, metrics and the analysis result (pydantic models), with
+the vocabulary they use (touchpoint and segment enums: engagement_pipeline.vocabulary)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from engagement_pipeline.vocabulary import (
+    LifecycleStage,
+    RiskLevel,
+    SegmentTier,
+    TouchpointType,
+    ValueSegment,
+)
 
-class TouchpointType(str, Enum):
-    """Customer touchpoint types."""
-
-    EMAIL = "email"
-    WEB = "web"
-    MOBILE = "mobile"
-    SOCIAL = "social"
-    SUPPORT = "support"
-    PURCHASE = "purchase"
-    REVIEW = "review"
-
-
-class SegmentTier(str, Enum):
-    """Customer segment tiers, in the order they are decided (see docs/decision_logic.md)."""
-
-    CHAMPION = "Champion"
-    LOYAL = "Loyal"
-    POTENTIAL = "Potential"
-    AT_RISK = "At Risk"
-    LOST = "Lost"
-
-
-LifecycleStage = Literal["new", "active", "cooling", "lapsed", "churned"]
-ValueSegment = Literal["high", "medium", "low"]
-RiskLevel = Literal["low", "medium", "high", "critical"]  # rising
+__all__ = ["LifecycleStage", "RiskLevel", "SegmentTier", "TouchpointType", "ValueSegment"]
 
 
 class EngagementRecord(BaseModel):

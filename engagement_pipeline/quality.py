@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from engagement_pipeline.models import SegmentTier, TouchpointType
 from engagement_pipeline.sql import quote_ident, values_sql
+from engagement_pipeline.vocabulary import SegmentTier, TouchpointType
 
 TOUCHPOINT_SET = values_sql(t.value for t in TouchpointType)
 SEGMENT_SET = values_sql(t.value for t in SegmentTier)

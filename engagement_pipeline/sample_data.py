@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from engagement_pipeline.models import TouchpointType
+from engagement_pipeline.vocabulary import TouchpointType
 
 TOUCHPOINTS = np.array([t.value for t in TouchpointType])
 CHANNELS = np.array(

@@ -43,8 +43,8 @@ from engagement_pipeline.analytics.state import add_months
 from engagement_pipeline.analytics.strategy import segment_strategies
 from engagement_pipeline.analytics.trends import compute_trends
 from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, Config
-from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.vocabulary import SegmentTier
 
 RAW_ENGAGEMENT_EVENTS = "raw_engagement_events"
 RAW_PURCHASES = "raw_purchases"

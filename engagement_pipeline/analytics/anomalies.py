@@ -22,8 +22,8 @@ import duckdb
 
 from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.config import AnomaliesConfig
-from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.vocabulary import TouchpointType
 
 MAD_TO_SIGMA = 1.4826
 EVENT_METRIC = "events/{}"  # the daily event count of one touchpoint

@@ -16,8 +16,8 @@ from engagement_pipeline.analytics.state import (
     window_start_rows,
 )
 from engagement_pipeline.config import EngagementScoringConfig
-from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_ident, quote_literal
+from engagement_pipeline.vocabulary import TouchpointType
 
 
 def first_seen_sql(a: str, b: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from engagement_pipeline.config import EngagementScoringConfig, SegmentationConfig
-from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.vocabulary import SegmentTier
 
 
 def segment_case_sql(seg: SegmentationConfig, window_days: int) -> str:

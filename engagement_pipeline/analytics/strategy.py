@@ -6,8 +6,8 @@ import duckdb
 import pandas as pd
 
 from engagement_pipeline.config import StrategyConfig
-from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.sql import ranked_values_sql
+from engagement_pipeline.vocabulary import SegmentTier
 
 SEGMENT_ORDER = [t.value for t in SegmentTier]
 

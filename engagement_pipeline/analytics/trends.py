@@ -21,8 +21,8 @@ from engagement_pipeline.analytics.state import (
     window_start_rows,
 )
 from engagement_pipeline.config import TrendsConfig
-from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.vocabulary import TouchpointType
 
 # What each window measures: its name and the running total it is the difference of.
 MEASURES = {

@@ -17,8 +17,8 @@ from engagement_pipeline.ingestion.validation import (
     customer_id_sql,
     missing_sql,
 )
-from engagement_pipeline.models import TouchpointType
 from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.vocabulary import TouchpointType
 
 SECTION = "engagement_data"
 

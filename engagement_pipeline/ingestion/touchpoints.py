@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engagement_pipeline.models import TouchpointType
+from engagement_pipeline.vocabulary import TouchpointType
 
 # Keys are compared after lower-casing and turning runs of '-', '_', '/', '.' and spaces into
 # one space, so "E-Mail", "e_mail" and "E MAIL" all meet the "e mail" key.

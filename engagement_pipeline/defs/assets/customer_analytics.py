@@ -10,7 +10,6 @@ import duckdb
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import snapshot_asset
 from engagement_pipeline.defs.checks import Contract
-from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.quality import (
     SEGMENT_SET,
     CheckOutcome,
@@ -29,6 +28,7 @@ from engagement_pipeline.stages import (
     SEGMENT_STRATEGIES,
     STAGE_BY_NAME,
 )
+from engagement_pipeline.vocabulary import SegmentTier
 
 GROUP = "customer_analytics"
 

@@ -25,9 +25,9 @@ from engagement_pipeline.defs.errors import reports_user_errors
 from engagement_pipeline.defs.partitions import partition_keys
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
-from engagement_pipeline.models import SegmentTier
 from engagement_pipeline.quality import CheckOutcome
 from engagement_pipeline.stages import CUSTOMER_ALERTS
+from engagement_pipeline.vocabulary import SegmentTier
 
 GROUP = "reporting"
 OWNER = "team:customer-success"

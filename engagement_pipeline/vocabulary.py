@@ -1,0 +1,35 @@
+"""The pipeline's vocabulary: touchpoint types, segment tiers, lifecycle stages, value
+segments and risk levels. Plain enums and literals, importable without the pydantic models
+of engagement_pipeline.models (which every Dagster process would otherwise build at start)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+
+class TouchpointType(str, Enum):
+    """Customer touchpoint types."""
+
+    EMAIL = "email"
+    WEB = "web"
+    MOBILE = "mobile"
+    SOCIAL = "social"
+    SUPPORT = "support"
+    PURCHASE = "purchase"
+    REVIEW = "review"
+
+
+class SegmentTier(str, Enum):
+    """Customer segment tiers, in the order they are decided (see docs/decision_logic.md)."""
+
+    CHAMPION = "Champion"
+    LOYAL = "Loyal"
+    POTENTIAL = "Potential"
+    AT_RISK = "At Risk"
+    LOST = "Lost"
+
+
+LifecycleStage = Literal["new", "active", "cooling", "lapsed", "churned"]
+ValueSegment = Literal["high", "medium", "low"]
+RiskLevel = Literal["low", "medium", "high", "critical"]  # rising
