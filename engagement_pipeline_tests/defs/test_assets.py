@@ -154,12 +154,22 @@ def test_missing_history_is_a_clear_failure(make_project):
     failures = [e for e in result.all_events if e.is_step_failure]
     messages = {e.step_key: e.step_failure_data.user_failure_data.description for e in failures}
     # a snapshot is built from its own rows of the day before: without them, one message
-    # names the first missing date and what to run
+    # names the first missing date and where a backfill must start: with no partition at
+    # all, the first snapshot date (not the missing day, which would fail the same way)
     for asset in ("customer_ltv", "engagement_scores"):
         assert messages[asset].startswith(
             f"{asset} for 2025-01-05 is built from its own rows of 2025-01-04"
         ), messages[asset]
-        assert "Materialize " + asset + " from 2025-01-04 on" in messages[asset]
+        assert "Materialize " + asset + " from 2025-01-01 on" in messages[asset]
+        assert "has no partition from 2025-01-01 to 2025-01-04" in messages[asset]
+    # with the first two days in the lake, the backfill starts on the third
+    assert run(path, "2025-01-01", "2025-01-02").success
+    result = job.execute_in_process(partition_key="2025-01-05", raise_on_error=False)
+    failed = next(
+        e for e in result.all_events if e.is_step_failure and e.step_key == "customer_ltv"
+    )
+    message = failed.step_failure_data.user_failure_data.description
+    assert "Materialize customer_ltv from 2025-01-03 on" in message, message
 
 
 def test_source_problem_is_one_message_in_the_ui(make_project):

@@ -81,14 +81,31 @@ def require_earlier(
     needed = {n for d in dates for n in lookback.needed(d, config) if start <= n < first}
     missing = sorted(n for n in needed if n.isoformat() not in earlier.keys)
     if missing:
+        resume = resume_date(asset, missing[0], config)
         raise LakeError(
             f"{asset} for {first} is built from its own rows of {missing[0]}"
             + (f" (and {len(missing) - 1} other earlier dates)" if len(missing) > 1 else "")
-            + f", which are not in the lake. Materialize {asset} from {missing[0]} on "
-            "(a backfill in the UI, or `engagement-pipeline run --from "
-            f"{missing[0]}`); snapshots are built day by day from the previous day's."
+            + f", which are not in the lake. Materialize {asset} from {resume} on "
+            f"(a backfill in the UI, or `engagement-pipeline run --from {resume}`); "
+            "snapshots are built day by day from the previous day's"
+            + (
+                f", and {asset} has no partition from {resume} to {missing[0]}."
+                if resume < missing[0]
+                else "."
+            )
         )
     return earlier.rows
+
+
+def resume_date(asset: str, missing: dt.date, config: Config) -> dt.date:
+    """Where a backfill that fills a missing partition must start: the day after the last
+    partition the asset has before it, or the first snapshot date when it has none (an
+    asset new to the lake). Starting at the missing day itself would only move the same
+    failure one day back."""
+    before = [k for k in open_lake(config).existing_keys(asset) if k < missing.isoformat()]
+    if not before:
+        return config.snapshots.start_date
+    return dt.date.fromisoformat(max(before)) + dt.timedelta(days=1)
 
 
 def snapshot_asset(
