@@ -10,31 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# public name -> the module that defines it
-_PUBLIC = {
-    "process_engagement_analysis": "engagement_pipeline.api",
-    "Config": "engagement_pipeline.config",
-    "load_config": "engagement_pipeline.config",
-    **{
-        name: "engagement_pipeline.models"
-        for name in (
-            "ActionSummary",
-            "Alert",
-            "CustomerMetrics",
-            "EngagementAnalysis",
-            "EngagementRecord",
-            "LifecycleStageSummary",
-            "PurchaseRecord",
-            "RFMSegmentSummary",
-            "RiskContribution",
-            "RiskLevelSummary",
-            "SegmentAnalysis",
-        )
-    },
-    "SegmentTier": "engagement_pipeline.vocabulary",
-    "TouchpointType": "engagement_pipeline.vocabulary",
-}
-
 __all__ = [
     "ActionSummary",
     "Alert",
@@ -53,7 +28,14 @@ __all__ = [
     "load_config",
     "process_engagement_analysis",
 ]
-assert sorted(__all__) == sorted(_PUBLIC)
+# the module that defines each public name; the others are the API's data models
+_MODULE_OF = {
+    "process_engagement_analysis": "engagement_pipeline.api",
+    "Config": "engagement_pipeline.config",
+    "load_config": "engagement_pipeline.config",
+    "SegmentTier": "engagement_pipeline.vocabulary",
+    "TouchpointType": "engagement_pipeline.vocabulary",
+}
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports
     from engagement_pipeline.api import process_engagement_analysis
@@ -75,12 +57,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
+    if name not in __all__:
         raise AttributeError(f"module 'engagement_pipeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    module = _MODULE_OF.get(name, "engagement_pipeline.models")
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # imported once
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+    return sorted({*globals(), *__all__})
