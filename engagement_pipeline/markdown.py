@@ -8,7 +8,8 @@ import pandas as pd
 
 def _cell(value: object) -> str:
     if isinstance(value, (list, tuple, np.ndarray)):  # a path: its steps, joined
-        return " > ".join(_cell(v) for v in value)
+        # an empty path (a conversion without touches) is shown as one, not as a blank
+        return " > ".join(_cell(v) for v in value) if len(value) else "[]"
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
     if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):

@@ -19,7 +19,7 @@ def test_list_cells_are_joined_steps_and_floats_are_rounded():
     )
     lines = markdown_table(frame).splitlines()
     assert lines[2] == "| email > search | 2025-06-01 09:30:00 | 12.50 |"
-    assert lines[3] == "|  |  |  |"
+    assert lines[3] == "| [] | [] |  |"  # empty lists are shown as such; a missing value blank
 
 
 def test_a_column_of_midnights_shows_dates_and_other_times_keep_theirs():

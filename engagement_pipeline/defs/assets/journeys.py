@@ -171,7 +171,13 @@ def path_conversion_outcomes(
         f"journey_day > snapshot_date OR journey_day <= snapshot_date - {window}",
         f"with a conversion day outside the last {window} days",
     )
-    return {ONE_ROW_PER_PATH_AND_DAY: first_failure(repeated, outside)}
+    both = f"each path once per conversion day, every day within the last {window} days"
+    return {  # a failure says which part failed; a pass says both held
+        ONE_ROW_PER_PATH_AND_DAY: {
+            d: o if not o.passed else CheckOutcome(True, both, o.metadata)
+            for d, o in first_failure(repeated, outside).items()
+        }
+    }
 
 
 def path_outcomes(rows: duckdb.DuckDBPyRelation, *_: object) -> dict[str, DateOutcomes]:

@@ -1,14 +1,22 @@
 import json
+from pathlib import Path
 
 import pandas as pd
 
 from engagement_pipeline.analytics.intelligence_report import SECTIONS
 from engagement_pipeline.analytics.journeys_report import JOURNEY_SECTIONS
 from engagement_pipeline.analytics.report_figures import FIGURE_SECTIONS
+from engagement_pipeline.config import load_config
 from engagement_pipeline.defs.assets import customer_analytics as ca
 from engagement_pipeline.defs.assets.clv import clv_parameter_outcomes
-from engagement_pipeline.defs.assets.journeys import anomaly_outcomes
+from engagement_pipeline.defs.assets.journeys import (
+    ONE_ROW_PER_PATH_AND_DAY,
+    anomaly_outcomes,
+    path_conversion_outcomes,
+)
 from engagement_pipeline.defs.assets.report import REPORT_SECTIONS, report_outcome
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_segment_outcomes_per_date(con):
@@ -117,3 +125,21 @@ def test_an_anomaly_fails_the_raw_assets_warning_check_with_the_expected_range(c
     assert next_day.metadata["events/web"] == "52.00 (no baseline yet: 3 earlier weeks)"
     spike = anomaly_outcomes(rows, "raw_purchases")["2025-05-15"]
     assert not spike.passed and spike.description.startswith("revenue spike: 9,000.00")
+
+
+def test_path_conversions_check_finds_a_repeated_path_and_a_day_past_the_window(con):
+    rows = con.sql(
+        "SELECT CAST(d AS DATE) AS snapshot_date, CAST(j AS DATE) AS journey_day, "
+        "string_split(p, ',') AS path, 1 AS journeys FROM (VALUES "
+        "('2025-03-31', '2025-03-31', 'a,b'), ('2025-03-31', '2025-03-02', 'a'), "  # clean
+        "('2025-04-01', '2025-04-01', 'a'), ('2025-04-01', '2025-04-01', 'a'), "  # a repeat
+        "('2025-04-02', '2025-03-03', 'b')) t(d, j, p)"  # 30 days before: out of the window
+    )
+    config = load_config(ROOT / "config.yaml")  # journeys.window_days: 30
+    outcomes = path_conversion_outcomes(rows, con, {}, config)[ONE_ROW_PER_PATH_AND_DAY]
+    clean, repeated, stale = outcomes["2025-03-31"], outcomes["2025-04-01"], outcomes["2025-04-02"]
+    assert clean.passed and clean.description == (
+        "each path once per conversion day, every day within the last 30 days"
+    )
+    assert not repeated.passed and "sharing their" in repeated.description
+    assert not stale.passed and "outside the last 30 days" in stale.description
