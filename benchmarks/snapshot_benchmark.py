@@ -15,6 +15,7 @@ Phases, each in a fresh process (so peak RSS is per phase):
              what those assets add
   snapshot_day30  the same for the 30th date (after history): the last date against it
   bare       DuckDB alone: per-customer GROUP BY over the same raw Parquet (the floor)
+  bare_events  the same over the events alone (what the journeys group is measured against)
   state      without Dagster, every partition a daily run of the last date builds on (each
              snapshot asset's previous day, the day before each window, the training weeks
              of metric_anomalies; customer_ltv of the date), by the full computation from
@@ -72,7 +73,7 @@ def phase(name: str, folder: Path) -> dict:
         rows = ingest_without_dagster(config_path)
     elif name == "state":
         rows = snapshot_state(config_path, dt.date.fromisoformat(UNTIL))
-    elif name == "bare":
+    elif name in ("bare", "bare_events"):
         import duckdb
 
         con = duckdb.connect()
@@ -82,11 +83,14 @@ def phase(name: str, folder: Path) -> dict:
             "count(*) FILTER (WHERE touchpoint = 'web') "
             f"FROM read_parquet('{lake}/raw_engagement_events/*/*.parquet') GROUP BY 1)"
         ).fetchall()
-        pu = con.execute(
-            "SELECT count(*) FROM (SELECT customer_id, count(*), sum(amount), max(purchase_timestamp) "
-            f"FROM read_parquet('{lake}/raw_purchases/*/*.parquet') GROUP BY 1)"
-        ).fetchall()
-        rows = {"event_customers": ev[0][0], "purchase_customers": pu[0][0]}
+        rows = {"event_customers": ev[0][0]}
+        if name == "bare":  # bare_events: the events alone (the journeys group's baseline)
+            pu = con.execute(
+                "SELECT count(*) FROM (SELECT customer_id, count(*), sum(amount), "
+                "max(purchase_timestamp) "
+                f"FROM read_parquet('{lake}/raw_purchases/*/*.parquet') GROUP BY 1)"
+            ).fetchall()
+            rows["purchase_customers"] = pu[0][0]
     else:
         import dagster as dg
 
