@@ -14,8 +14,9 @@ from engagement_pipeline.sql import new_connection
 from engagement_pipeline.stages import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES, STAGES
 from engagement_pipeline_tests.frames import assert_same_rows
 
-# one Spark session (JVM) per worker under pytest-xdist (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("spark")
+# Spark's tests are two groups of pytest-xdist (--dist loadgroup), each on one worker:
+# the two start a JVM each and run at the same time, and a module fixture runs once
+pytestmark = pytest.mark.xdist_group("spark_stages")
 
 ROOT = Path(__file__).resolve().parents[2]
 # the columns that identify a row, where it is not one per customer and date

@@ -9,8 +9,9 @@ import pytest
 from engagement_pipeline.engines.translate import TranslationError, to_spark
 from engagement_pipeline.sql import new_connection
 
-# one Spark session (JVM) per worker under pytest-xdist (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("spark")
+# Spark's tests are two groups of pytest-xdist (--dist loadgroup), each on one worker:
+# the two start a JVM each and run at the same time, and a module fixture runs once
+pytestmark = pytest.mark.xdist_group("spark_stages")
 
 
 def both(spark, query: str, **frames: pd.DataFrame) -> tuple[list[tuple], list[tuple]]:
@@ -109,3 +110,14 @@ def test_parameters_bind_as_literals(spark):
 def test_an_asof_join_without_an_inequality_is_refused():
     with pytest.raises(TranslationError, match="inequality"):
         to_spark("SELECT * FROM a ASOF JOIN b ON a.k = b.k")
+
+
+def test_the_spark_tests_are_grouped(request):
+    """Under `--dist loadgroup` (pyproject's addopts) pytest-xdist gives each grouped test's
+    id its group's name (this module's: spark_stages) and sends the group to one worker.
+    pytest 9.2 silently drops the name (pytest-dev/pytest-xdist#1386, hence pyproject's
+    pin): the groups' tests would be spread over every worker, and a module fixture such
+    as test_clv_assets' seventy dates would run once per worker."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("the suite runs without pytest-xdist's loadgroup (-n 0): nothing to group")
+    assert request.node.nodeid.endswith("@spark_stages"), request.node.nodeid
