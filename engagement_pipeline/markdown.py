@@ -1,9 +1,14 @@
-"""Small Markdown helpers for metadata previews (no tabulate dependency)."""
+"""Small Markdown helpers for metadata previews and reports (no tabulate dependency)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in agreement: "1 customer", "2 customers", "1,204 customers"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _cell(value: object) -> str:

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from engagement_pipeline.markdown import markdown_table
+from engagement_pipeline.markdown import counted, markdown_table
 
 
 def test_list_cells_are_joined_steps_and_floats_are_rounded():
@@ -35,3 +35,10 @@ def test_a_column_of_midnights_shows_dates_and_other_times_keep_theirs():
         "| 2025-06-30 | 2025-06-30 10:48:30 |",
         "|  |  |",
     ]
+
+
+def test_a_count_agrees_with_its_noun():
+    assert counted(1, "customer") == "1 customer"
+    assert counted(0, "customer") == "0 customers"
+    assert counted(1204, "purchasing customer") == "1,204 purchasing customers"
+    assert counted(2, "day of history", "days of history") == "2 days of history"

@@ -21,6 +21,7 @@ from engagement_pipeline.analytics.journeys_report import (
 from engagement_pipeline.analytics.report_figures import figure_sections
 from engagement_pipeline.analytics.strategy import money
 from engagement_pipeline.config import Config
+from engagement_pipeline.markdown import counted
 from engagement_pipeline.stages import (
     ANOMALY_TIMELINE,
     CUSTOMER_ALERTS,
@@ -275,7 +276,8 @@ def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
         ]
     q = p["quantiles"]
     lines += [
-        f"{p['customers_with_prediction']:,} purchasing customers have a prediction; together "
+        f"{counted(p['customers_with_prediction'], 'purchasing customer')} "
+        f"{'has' if p['customers_with_prediction'] == 1 else 'have'} a prediction; together "
         f"they are expected to bring **${p['total_predicted_clv']:,.2f}** (discounted) over the "
         f"horizon. Per customer: mean ${p['mean_predicted_clv']:,.2f}, median ${q['p50']:,.2f}, "
         f"10th percentile ${q['p10']:,.2f}, 90th ${q['p90']:,.2f}, 99th ${q['p99']:,.2f}.",
@@ -290,11 +292,12 @@ def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
         f"{c['p_alive']:.2f} | ${c['total_revenue']:,.2f} |"
         for c in p["top_customers"]
     ]
+    gone = p["high_value_low_p_alive_count"]
     lines += [
         "",
-        f"**High value, probably gone**: {p['high_value_low_p_alive_count']:,} customers in the "
-        f"top 20% by revenue have P(alive) below {LOW_P_ALIVE:.0%} — the first calls for a "
-        "win-back.",
+        f"**High value, probably gone**: {counted(gone, 'customer')} in the top 20% by "
+        f"revenue {'has' if gone == 1 else 'have'} P(alive) below {LOW_P_ALIVE:.0%} — the "
+        "first calls for a win-back.",
         "",
     ]
     if p["high_value_low_p_alive"]:
@@ -389,7 +392,7 @@ def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
         ]
         return lines
     lines += [
-        f"{len(alerts):,} customers whose risk level rose since the previous day"
+        f"{counted(len(alerts), 'customer')} whose risk level rose since the previous day"
         + (
             f" (the {ALERTS_SHOWN} riskiest below; all in alerts.csv)"
             if len(alerts) > ALERTS_SHOWN

@@ -15,6 +15,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from engagement_pipeline.markdown import counted
+
 WIDTH, HEIGHT = 560, 260
 MONEY = "$,.0f"
 NO_TOUCH = "(no touch)"  # conversions without a touch in the lookback (attribution)
@@ -160,9 +162,10 @@ def risk_figure(doc: Document) -> Figure:
     title = "Customers by risk level"
     table = _frame(doc, "risk_levels")[["level", "customer_count", "share", "avg_risk_score"]]
     urgent = table[table["level"].isin(["high", "critical"])]
+    at_risk = int(urgent["customer_count"].sum())
     reading = (
-        f"{int(urgent['customer_count'].sum()):,} customers ({urgent['share'].sum():.0%}) are at "
-        "high or critical risk of leaving."
+        f"{counted(at_risk, 'customer')} ({urgent['share'].sum():.0%}) "
+        f"{'is' if at_risk == 1 else 'are'} at high or critical risk of leaving."
     )
     chart = (
         alt.Chart(table)

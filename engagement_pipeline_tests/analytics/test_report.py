@@ -3,6 +3,7 @@ import json
 import pandas as pd
 
 from engagement_pipeline.analytics.report import (
+    _predicted_value_markdown,
     build_report_document,
     overall_metrics,
     write_report,
@@ -38,3 +39,24 @@ def test_report_files(con, tmp_path):
     assert "# Customer engagement report — 2025-06-30" in text
     assert "| Champion | 2 | 50.0% | $2,000.00 | 0.700 | $2,000.00 | 2 |" in text
     assert "No customers in this segment on this date." in text  # Loyal, Potential
+
+
+def test_predicted_value_counts_agree_with_their_nouns():
+    one = {"customer_id": "C1", "segment": "Champion", "predicted_clv": 120.0}
+    one |= {"p_alive": 0.3, "total_revenue": 900.0}
+    p = {
+        "customers_with_prediction": 1,
+        "total_predicted_clv": 120.0,
+        "mean_predicted_clv": 120.0,
+        "quantiles": {"p10": 120.0, "p50": 120.0, "p90": 120.0, "p99": 120.0},
+        "top_customers": [one],
+        "high_value_low_p_alive_count": 1,
+        "high_value_low_p_alive": [one],
+    }
+    text = "\n".join(_predicted_value_markdown(p))
+    assert "1 purchasing customer has a prediction; together" in text
+    assert "probably gone**: 1 customer in the top 20% by revenue has P(alive) below 50%" in text
+    p |= {"customers_with_prediction": 2, "high_value_low_p_alive_count": 0}
+    text = "\n".join(_predicted_value_markdown(p))
+    assert "2 purchasing customers have a prediction" in text
+    assert "0 customers in the top 20% by revenue have P(alive)" in text

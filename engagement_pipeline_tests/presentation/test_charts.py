@@ -154,6 +154,13 @@ def test_every_chart_reads_its_figures_off_the_document():
     )
     assert figures["rfm_grid"].reading.startswith("5 of 20 purchasing customers (25%)")
     assert figures["risk"].reading.startswith("10 customers (25%) are at high or critical risk")
+    one = document() | {
+        "risk_levels": [
+            {"level": "low", "customer_count": 39, "share": 0.975, "avg_risk_score": 10.0},
+            {"level": "high", "customer_count": 1, "share": 0.025, "avg_risk_score": 80.0},
+        ]
+    }
+    assert charts.risk_figure(one).reading.startswith("1 customer (2%) is at high or critical")
     assert figures["actions"].reading == (
         "The actions cost $150 in all and are expected to return $600 (ROI 300%)."
     )
