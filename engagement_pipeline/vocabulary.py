@@ -33,3 +33,12 @@ class SegmentTier(str, Enum):
 LifecycleStage = Literal["new", "active", "cooling", "lapsed", "churned"]
 ValueSegment = Literal["high", "medium", "low"]
 RiskLevel = Literal["low", "medium", "high", "critical"]  # rising
+
+
+# What "LTV" means, for readers of the report, the HTML report and the dashboard (the
+# formula: docs/decision_logic.md, "Lifetime value")
+LTV_MEANING = (
+    "LTV (lifetime value) is a projection, not money received: a customer's yearly purchase "
+    "value over the LTV lookback, carried over the expected customer lifespan and discounted "
+    "(0 without a purchase in the lookback). Revenue to date is what customers have spent."
+)

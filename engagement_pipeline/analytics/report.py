@@ -31,6 +31,7 @@ from engagement_pipeline.stages import (
     NEXT_BEST_ACTIONS,
     SEGMENT_STRATEGIES,
 )
+from engagement_pipeline.vocabulary import LTV_MEANING
 
 REPORT_MARKDOWN = "engagement_report.md"
 REPORT_JSON = "engagement_analysis.json"
@@ -233,6 +234,8 @@ def render_markdown(document: dict[str, Any]) -> str:
         f"| Average LTV | ${m['avg_ltv']:,.2f} |",
         f"| Median LTV | ${m['median_ltv']:,.2f} |",
         f"| Average engagement score | {m['avg_engagement_score']:.3f} |",
+        "",
+        LTV_MEANING,
         "",
         "## Segments",
         "",

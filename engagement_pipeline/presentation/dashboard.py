@@ -15,6 +15,7 @@ from engagement_pipeline.config import default_config_path, load_config
 from engagement_pipeline.errors import PipelineError
 from engagement_pipeline.presentation import charts
 from engagement_pipeline.presentation.lake_reader import FILTERS, LakeReader
+from engagement_pipeline.vocabulary import LTV_MEANING
 
 CACHE_SECONDS = 60  # a running pipeline's new dates appear within a minute
 FILTER_LABELS = {
@@ -82,7 +83,12 @@ def overview(day: str) -> None:
     cols[1].metric(
         "Revenue to date", _money(metrics["total_revenue"]), delta("total_revenue", "{:+,.0f} $")
     )
-    cols[2].metric("Average LTV", f"${metrics['avg_ltv']:,.2f}", delta("avg_ltv", "{:+,.2f} $"))
+    cols[2].metric(
+        "Average LTV",
+        f"${metrics['avg_ltv']:,.2f}",
+        delta("avg_ltv", "{:+,.2f} $"),
+        help=LTV_MEANING,
+    )
     cols[3].metric(
         "Average engagement",
         f"{metrics['avg_engagement_score']:.3f}",

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from engagement_pipeline.presentation.charts import Figure, report_figures
+from engagement_pipeline.vocabulary import LTV_MEANING
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -32,7 +33,7 @@ th, td { border-bottom: 1px solid #e4e4e4; padding: .2rem .6rem; text-align: lef
          vertical-align: top; }
 th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 details summary { cursor: pointer; color: #4c78a8; }
-.empty { color: #777; font-style: italic; }
+.empty { color: #777; font-style: italic; } .note { color: #555; font-size: .85rem; }
 footer { margin-top: 3rem; color: #777; font-size: .8rem; }
 @media print { body { margin: 0; max-width: none; } details > summary { display: none; }
                details { display: block; } h2 { break-after: avoid; } }
@@ -106,7 +107,8 @@ def _kpis(doc: dict[str, Any]) -> str:
         f'</div><div class="label">{label}</div></div>'
         for label, key, fmt in KPIS
     )
-    return f'<section class="kpis">{cards}</section>'
+    # what LTV is, under the figures that show it (it is not revenue)
+    return f'<section class="kpis">{cards}</section><p class="note">{html.escape(LTV_MEANING)}</p>'
 
 
 def _alerts(doc: dict[str, Any]) -> str:

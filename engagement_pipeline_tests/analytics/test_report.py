@@ -10,6 +10,7 @@ from engagement_pipeline.analytics.report import (
 )
 from engagement_pipeline.analytics.strategy import segment_strategies
 from engagement_pipeline.config import StrategyConfig
+from engagement_pipeline.vocabulary import LTV_MEANING
 from engagement_pipeline_tests.analytics.test_strategy import segments_rel
 
 
@@ -37,6 +38,7 @@ def test_report_files(con, tmp_path):
     assert data["recommendations"]["Champion"][0].startswith("Reward the 2 Champions")
     text = md_path.read_text()
     assert "# Customer engagement report — 2025-06-30" in text
+    assert LTV_MEANING in text  # what LTV is: a projection, not revenue
     assert "| Champion | 2 | 50.0% | $2,000.00 | 0.700 | $2,000.00 | 2 |" in text
     assert "No customers in this segment on this date." in text  # Loyal, Potential
 

@@ -1,5 +1,6 @@
 """The HTML report: one self-contained file per date whose charts carry the lake's figures."""
 
+import html
 import re
 
 import dagster as dg
@@ -11,6 +12,7 @@ from engagement_pipeline.api import report_document
 from engagement_pipeline.config import load_config
 from engagement_pipeline.presentation.charts import FIGURE_KEYS
 from engagement_pipeline.presentation.html_report import render_html
+from engagement_pipeline.vocabulary import LTV_MEANING
 from engagement_pipeline_tests.presentation.conftest import ROOT
 
 # one sample run and one browser per worker under pytest-xdist (--dist loadgroup)
@@ -42,6 +44,7 @@ def lake(run, asset: str, query: str) -> pd.DataFrame:
 
 def test_every_chart_is_drawn_from_the_lakes_figures(sample_run):
     page = (sample_run.reports / sample_run.last / "engagement_report.html").read_text()
+    assert html.escape(LTV_MEANING) in page  # what LTV is, under the figures
     tables = chart_tables(page)
     assert set(tables) == set(FIGURE_KEYS)
     segments = lake(
