@@ -331,7 +331,9 @@ def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
     lines = [
         "## RFM segments",
         "",
-        "Purchasing customers by recency, frequency and monetary quintile (scores 1-5).",
+        "Purchasing customers by recency, frequency and monetary quintile (scores 1-5): a "
+        "second view, from purchases alone. The segments above also weigh engagement and "
+        "activity, so a name found in both (At Risk, Lost) can count different customers.",
         "",
         "| Segment | Customers | Share of all | Revenue to date | Avg days since purchase | Avg orders | Avg revenue |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -215,6 +215,8 @@ def test_report_markdown_is_asset_metadata(make_project):
     ][0]
     md = mat.metadata["report"].value
     assert md.startswith("# Customer engagement report — 2025-01-05")
+    # the RFM table says it is a second scheme, whose names repeat the segments'
+    assert "## RFM segments" in md and "a second view, from purchases alone" in md
     raw = [
         m
         for m in result.asset_materializations_for_node("engagement_events_ingestion")
