@@ -42,3 +42,14 @@ LTV_MEANING = (
     "value over the LTV lookback, carried over the expected customer lifespan and discounted "
     "(0 without a purchase in the lookback). Revenue to date is what customers have spent."
 )
+
+# How readers see the attribution models (channel_attribution.model holds the keys)
+MODEL_LABELS = {
+    "first_touch": "First touch",
+    "last_touch": "Last touch",
+    "linear": "Linear",
+    "time_decay": "Time decay",
+    "position_based": "Position-based",
+    "markov": "Markov",
+    "shapley": "Shapley",
+}

@@ -20,6 +20,7 @@ from engagement_pipeline.stages import (
     JOURNEY_PATHS,
     METRIC_ANOMALIES,
 )
+from engagement_pipeline.vocabulary import MODEL_LABELS
 
 # each section and the journeys asset it is read from (the report asset and the API)
 JOURNEY_INPUTS = {
@@ -134,7 +135,7 @@ def _attribution_markdown(rows: list[dict[str, Any]], span: str) -> list[str]:
         f"Conversions of {span} attributed to each channel, by model (each column adds up "
         "to the same total):",
         "",
-        "| Channel | " + " | ".join(models) + " |",
+        "| Channel | " + " | ".join(MODEL_LABELS.get(m, m) for m in models) + " |",
         "|---|" + "---:|" * len(models),
     ]
     lines += [

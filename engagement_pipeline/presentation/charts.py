@@ -16,6 +16,7 @@ import altair as alt
 import pandas as pd
 
 from engagement_pipeline.markdown import counted
+from engagement_pipeline.vocabulary import MODEL_LABELS
 
 WIDTH, HEIGHT = 560, 260
 MONEY = "$,.0f"
@@ -308,6 +309,8 @@ def attribution_figure(doc: Document) -> Figure:
         if not untouched.empty
         else "."
     )
+    # the models by the names readers know (the keys stay in the lake and the JSON)
+    table = table.assign(model=table["model"].map(lambda m: MODEL_LABELS.get(m, m)))
     chart = (
         alt.Chart(table)
         .mark_bar()
@@ -345,7 +348,7 @@ def anomaly_figure(doc: Document) -> Figure:
     reading = (
         f"No anomaly in the last {days} days: every metric stayed within its expected range."
         if flagged.empty
-        else f"{len(flagged)} anomalies in the last {days} days: "
+        else f"{counted(len(flagged), 'anomaly', 'anomalies')} in the last {days} days: "
         + "; ".join(
             f"{r.metric} {r.direction} on {str(r.day)[:10]}" for r in flagged.head(3).itertuples()
         )

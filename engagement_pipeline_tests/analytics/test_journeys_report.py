@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from engagement_pipeline.analytics.attribution import MODELS
 from engagement_pipeline.analytics.journeys_report import journey_sections, journeys_markdown
+from engagement_pipeline.vocabulary import MODEL_LABELS
 
 D1, D2 = "2025-03-30", "2025-03-31"
 
@@ -60,7 +62,7 @@ def test_sections_per_date_and_their_markdown(con):
     assert "| 2025-03 | 2 | 100% |  |  |" in text
     assert "| 2025-01 | 4 | $25.00 | $30.00 | $41.50 |" in text
     # channels by model, a model without the channel at 0
-    assert "| Channel | first_touch | markov |" in text
+    assert "| Channel | First touch | Markov |" in text  # the models by their readers' names
     assert "| search | 0.0 | 0.8 |" in text
     assert "| revenue | spike | $900.00 | $100.00 – $300.00 | 9.5 |" in text
     assert "Conversions of the last 30 days attributed to each channel" in text
@@ -68,3 +70,7 @@ def test_sections_per_date_and_their_markdown(con):
     quiet = "\n".join(journeys_markdown(sections[D1]))
     assert "Every daily metric was within its expected range" in quiet
     assert "No conversions in the journeys window." in quiet
+
+
+def test_every_attribution_model_has_a_readers_name():
+    assert list(MODEL_LABELS) == list(MODELS)

@@ -4,6 +4,7 @@ import pytest
 
 from engagement_pipeline.presentation import charts
 from engagement_pipeline.presentation.html_report import render_html
+from engagement_pipeline.vocabulary import MODEL_LABELS
 
 # one sample run and one browser per worker under pytest-xdist (--dist loadgroup)
 pytestmark = pytest.mark.xdist_group("presentation")
@@ -174,9 +175,11 @@ def test_every_chart_reads_its_figures_off_the_document():
         "Under the Markov model email earns the largest share of conversions (30%); "
         "50% had no touch in the lookback ((no touch))."
     )
+    # the models by their readers' names
+    assert set(figures["attribution"].table["model"]) <= set(MODEL_LABELS.values())
+    assert "Markov" in set(figures["attribution"].table["model"])
     assert (
-        figures["anomalies"].reading
-        == "1 anomalies in the last 2 days: orders spike on 2025-04-28."
+        figures["anomalies"].reading == "1 anomaly in the last 2 days: orders spike on 2025-04-28."
     )
     # a date without predictions has no chart, and says why
     assert figures["predicted_clv"].chart is None
