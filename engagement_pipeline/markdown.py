@@ -6,9 +6,14 @@ import numpy as np
 import pandas as pd
 
 
+def agreeing(n: int, singular: str, plural: str) -> str:
+    """The word that agrees with a count of `n`: agreeing(1, "has", "have") is "has"."""
+    return singular if n == 1 else plural
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """A count with its noun in agreement: "1 customer", "2 customers", "1,204 customers"."""
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {agreeing(n, noun, plural or noun + 's')}"
 
 
 def _cell(value: object) -> str:

@@ -21,7 +21,7 @@ from engagement_pipeline.analytics.journeys_report import (
 from engagement_pipeline.analytics.report_figures import figure_sections
 from engagement_pipeline.analytics.strategy import money
 from engagement_pipeline.config import Config
-from engagement_pipeline.markdown import counted
+from engagement_pipeline.markdown import agreeing, counted
 from engagement_pipeline.stages import (
     ANOMALY_TIMELINE,
     CUSTOMER_ALERTS,
@@ -280,7 +280,7 @@ def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
     q = p["quantiles"]
     lines += [
         f"{counted(p['customers_with_prediction'], 'purchasing customer')} "
-        f"{'has' if p['customers_with_prediction'] == 1 else 'have'} a prediction; together "
+        f"{agreeing(p['customers_with_prediction'], 'has', 'have')} a prediction; together "
         f"they are expected to bring **${p['total_predicted_clv']:,.2f}** (discounted) over the "
         f"horizon. Per customer: mean ${p['mean_predicted_clv']:,.2f}, median ${q['p50']:,.2f}, "
         f"10th percentile ${q['p10']:,.2f}, 90th ${q['p90']:,.2f}, 99th ${q['p99']:,.2f}.",
@@ -299,7 +299,7 @@ def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
     lines += [
         "",
         f"**High value, probably gone**: {counted(gone, 'customer')} in the top 20% by "
-        f"revenue {'has' if gone == 1 else 'have'} P(alive) below {LOW_P_ALIVE:.0%} — the "
+        f"revenue {agreeing(gone, 'has', 'have')} P(alive) below {LOW_P_ALIVE:.0%} — the "
         "first calls for a win-back.",
         "",
     ]

@@ -15,7 +15,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from engagement_pipeline.markdown import counted
+from engagement_pipeline.markdown import agreeing, counted
 from engagement_pipeline.vocabulary import MODEL_LABELS
 
 WIDTH, HEIGHT = 560, 260
@@ -166,7 +166,7 @@ def risk_figure(doc: Document) -> Figure:
     at_risk = int(urgent["customer_count"].sum())
     reading = (
         f"{counted(at_risk, 'customer')} ({urgent['share'].sum():.0%}) "
-        f"{'is' if at_risk == 1 else 'are'} at high or critical risk of leaving."
+        f"{agreeing(at_risk, 'is', 'are')} at high or critical risk of leaving."
     )
     chart = (
         alt.Chart(table)
