@@ -147,6 +147,21 @@ def _attribution_markdown(rows: list[dict[str, Any]], span: str) -> list[str]:
     return [*lines, ""]
 
 
+def journeys_span(doc: dict[str, Any]) -> str:
+    """The days the date's paths and attribution cover, in words."""
+    window = doc.get(WINDOW_DAYS)
+    return f"the last {window} days" if window else "the journeys window"
+
+
+def top_paths_intro(doc: dict[str, Any]) -> str:
+    """What the top paths table counts, for readers of the Markdown and HTML reports."""
+    return (
+        f"The most frequent paths of the journeys of {journeys_span(doc)} (conversions) and "
+        "of the customers with touches and no purchase in the lookback; (no touch) is a "
+        "purchase with no touch before it, converting by definition."
+    )
+
+
 def journeys_markdown(doc: dict[str, Any]) -> list[str]:
     """Cohorts, funnel, paths, attribution and anomalies (when the document has them)."""
     if "funnel" not in doc:
@@ -175,15 +190,12 @@ def journeys_markdown(doc: dict[str, Any]) -> list[str]:
         f"{'–' if r['median_days_from_previous'] is None else format(r['median_days_from_previous'], '.1f')} |"
         for r in doc["funnel"]
     ]
-    window = doc.get(WINDOW_DAYS)
-    span = f"the last {window} days" if window else "the journeys window"
+    span = journeys_span(doc)
     lines += [
         "",
         "## Top journey paths",
         "",
-        f"The most frequent paths of the journeys of {span} (conversions) and of the "
-        "customers with touches and no purchase in the lookback; `(no touch)` is a purchase "
-        "with no touch before it, converting by definition.",
+        top_paths_intro(doc),
         "",
         "| # | Path | Journeys | Conversions | Conversion rate | Revenue |",
         "|---:|---|---:|---:|---:|---:|",

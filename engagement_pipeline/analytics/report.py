@@ -260,7 +260,7 @@ def render_markdown(document: dict[str, Any]) -> str:
         if s["recommendations"]:
             lines += [f"{i}. {r}" for i, r in enumerate(s["recommendations"], 1)]
         else:
-            lines.append("No customers in this segment on this date.")
+            lines.append(EMPTY_SEGMENT)
         lines.append("")
     lines += _predicted_value_markdown(document.get("predicted_value"))
     lines += _intelligence_markdown(document)
@@ -324,6 +324,15 @@ def _number(value: float | None, digits: int = 1) -> str:
 ALERTS_SHOWN = 20
 
 
+# What the RFM table is, for readers of the Markdown and HTML reports
+RFM_INTRO = (
+    "Purchasing customers by recency, frequency and monetary quintile (scores 1-5): a "
+    "second view, from purchases alone. The segments above also weigh engagement and "
+    "activity, so a name found in both (At Risk, Lost) can count different customers."
+)
+EMPTY_SEGMENT = "No customers in this segment on this date."
+
+
 def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
     """RFM segments, lifecycle stages, risk, actions and alerts (when the document has them)."""
     if "rfm_segments" not in doc:
@@ -331,9 +340,7 @@ def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
     lines = [
         "## RFM segments",
         "",
-        "Purchasing customers by recency, frequency and monetary quintile (scores 1-5): a "
-        "second view, from purchases alone. The segments above also weigh engagement and "
-        "activity, so a name found in both (At Risk, Lost) can count different customers.",
+        RFM_INTRO,
         "",
         "| Segment | Customers | Share of all | Revenue to date | Avg days since purchase | Avg orders | Avg revenue |",
         "|---|---:|---:|---:|---:|---:|---:|",

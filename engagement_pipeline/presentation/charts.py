@@ -19,6 +19,9 @@ from engagement_pipeline.markdown import agreeing, counted
 from engagement_pipeline.vocabulary import MODEL_LABELS
 
 WIDTH, HEIGHT = 560, 260
+# An RFM cell's width and height: the grid is sized by its cells, on every surface. Charts
+# carry no title of their own: the report and the dashboard give each one its heading.
+RFM_CELL = (56, 44)
 MONEY = "$,.0f"
 NO_TOUCH = "(no touch)"  # conversions without a touch in the lookback (attribution)
 UNITS = {"revenue": "$"}  # a metric's unit in the anomaly timeline; counts otherwise
@@ -44,10 +47,6 @@ def _money(value: float | None) -> str:
 
 def _frame(doc: Document, section: str) -> pd.DataFrame:
     return pd.DataFrame(doc.get(section) or [])
-
-
-def _titled(chart: alt.TopLevelMixin, title: str) -> alt.TopLevelMixin:
-    return chart.properties(title=title)
 
 
 def segments_figure(doc: Document) -> Figure:
@@ -77,7 +76,7 @@ def segments_figure(doc: Document) -> Figure:
         )
         .properties(width=WIDTH // 2 - 60, height=HEIGHT // 2 + 40),
     )
-    return Figure("segments", title, reading, table, _titled(chart, title))
+    return Figure("segments", title, reading, table, chart)
 
 
 DISTRIBUTION_TITLES = {
@@ -131,7 +130,7 @@ def distribution_figure(doc: Document, measure: str) -> Figure:
         )
         .properties(width=WIDTH, height=HEIGHT - 60)
     )
-    return Figure(measure, title, reading, table, _titled(chart, title))
+    return Figure(measure, title, reading, table, chart)
 
 
 def rfm_grid_figure(doc: Document) -> Figure:
@@ -155,7 +154,11 @@ def rfm_grid_figure(doc: Document) -> Figure:
         tooltip=["r_score", "f_score", "customers", alt.Tooltip("avg_monetary", format=MONEY)],
     ) + base.mark_text(fontSize=11).encode(text="customers:Q")
     return Figure(
-        "rfm_grid", title, reading, table, _titled(chart.properties(width=300, height=240), title)
+        "rfm_grid",
+        title,
+        reading,
+        table,
+        chart.properties(width=alt.Step(RFM_CELL[0]), height=alt.Step(RFM_CELL[1])),
     )
 
 
@@ -183,7 +186,7 @@ def risk_figure(doc: Document) -> Figure:
         )
         .properties(width=WIDTH // 2, height=HEIGHT - 60)
     )
-    return Figure("risk", title, reading, table, _titled(chart, title))
+    return Figure("risk", title, reading, table, chart)
 
 
 def actions_figure(doc: Document) -> Figure:
@@ -214,7 +217,7 @@ def actions_figure(doc: Document) -> Figure:
         )
         .properties(width=WIDTH - 120, height=HEIGHT)
     )
-    return Figure("actions", title, reading, table, _titled(chart, title))
+    return Figure("actions", title, reading, table, chart)
 
 
 def cohort_figure(doc: Document) -> Figure:
@@ -254,7 +257,7 @@ def cohort_figure(doc: Document) -> Figure:
         title,
         reading,
         table,
-        _titled(chart.properties(width=WIDTH - 100, height=HEIGHT), title),
+        chart.properties(width=WIDTH - 100, height=HEIGHT),
     )
 
 
@@ -283,7 +286,7 @@ def funnel_figure(doc: Document) -> Figure:
         )
         .properties(width=WIDTH - 120, height=HEIGHT - 80)
     )
-    return Figure("funnel", title, reading, table, _titled(chart, title))
+    return Figure("funnel", title, reading, table, chart)
 
 
 def attribution_figure(doc: Document) -> Figure:
@@ -332,7 +335,7 @@ def attribution_figure(doc: Document) -> Figure:
         )
         .properties(width=WIDTH, height=HEIGHT)
     )
-    return Figure("attribution", title, reading, table, _titled(chart, title))
+    return Figure("attribution", title, reading, table, chart)
 
 
 def anomaly_figure(doc: Document) -> Figure:
@@ -374,7 +377,7 @@ def anomaly_figure(doc: Document) -> Figure:
             header=alt.Header(labelAngle=0, labelAlign="left"),
         )
     ).resolve_scale(y="independent")
-    return Figure("anomalies", title, reading, table, _titled(chart, title))
+    return Figure("anomalies", title, reading, table, chart)
 
 
 FIGURES: tuple[Callable[[Document], Figure], ...] = (

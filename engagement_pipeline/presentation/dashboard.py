@@ -11,21 +11,34 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from engagement_pipeline.analytics.journeys_report import top_paths_intro
+from engagement_pipeline.analytics.report import EMPTY_SEGMENT
 from engagement_pipeline.config import default_config_path, load_config
 from engagement_pipeline.errors import PipelineError
 from engagement_pipeline.presentation import charts
+from engagement_pipeline.presentation.columns import (
+    ALERT_COLUMNS,
+    as_text,
+    column,
+    formatted,
+    label,
+    readable,
+)
 from engagement_pipeline.presentation.lake_reader import FILTERS, LakeReader
 from engagement_pipeline.vocabulary import LTV_MEANING
 
 CACHE_SECONDS = 60  # a running pipeline's new dates appear within a minute
-FILTER_LABELS = {
-    "segment": "Segment",
-    "rfm_segment": "RFM segment",
-    "risk_level": "Risk level",
-    "action": "Action",
-    "country": "Country",
-}
 ROWS_SHOWN = 500
+# How Streamlit's tables write each kind of number (presentation.columns.Kind)
+NUMBER_FORMATS = {
+    "money": "dollar",
+    "share": "percent",
+    "count": "localized",
+    "score": "%.3f",
+    "probability": "%.2f",
+    "whole": "%.0f",
+    "number": "%.2f",
+}
 
 
 def _reader() -> LakeReader:
@@ -56,7 +69,40 @@ def _chart(figure: charts.Figure) -> None:
     st.subheader(figure.title)
     st.caption(figure.reading)
     if figure.chart is not None:
-        st.altair_chart(figure.chart, use_container_width=False)
+        # drawn as designed, as in the HTML report: Streamlit's theme squeezed the heights
+        st.altair_chart(figure.chart, width="content", theme=None)
+
+
+def _table(frame: pd.DataFrame) -> None:
+    """A table of a few dozen rows as the report shows it: columns in words, values as
+    readers read them, long text (an alert's explanation) wrapped."""
+    st.table(as_text(frame).style.hide(axis="index"))
+
+
+def _rows(frame: pd.DataFrame) -> None:
+    """Customers' rows (up to ROWS_SHOWN) in a scrolling, sortable grid, columns in words."""
+    config = {
+        name: st.column_config.NumberColumn(
+            column(name).label, format=NUMBER_FORMATS[column(name).kind]
+        )
+        if column(name).kind in NUMBER_FORMATS
+        else st.column_config.Column(column(name).label)
+        for name in frame.columns
+    }
+    st.dataframe(readable(frame), hide_index=True, column_config=config)
+
+
+def _strategies(doc: dict[str, Any]) -> None:
+    """Each segment's recommended strategies, as the report lists them."""
+    st.subheader("Recommended strategies")
+    for s in doc["segment_analyses"]:
+        with st.expander(f"{s['segment']} ({s['customer_count']:,} customers)"):
+            recommendations = s["recommendations"]
+            st.markdown(
+                "\n".join(f"{i}. {r}" for i, r in enumerate(recommendations, 1))
+                if recommendations
+                else EMPTY_SEGMENT
+            )
 
 
 def _money(value: float | None) -> str:
@@ -106,17 +152,18 @@ def overview(day: str) -> None:
 def segments(day: str) -> None:
     doc = _document(day)
     st.title(f"Segments and RFM — {day}")
-    st.table(pd.DataFrame(doc["segment_analyses"]).drop(columns=["recommendations"]))
+    _table(pd.DataFrame(doc["segment_analyses"]).drop(columns=["recommendations"]))
+    _strategies(doc)
     _chart(charts.rfm_grid_figure(doc))
     st.subheader("RFM segments")
-    st.table(pd.DataFrame(doc["rfm_segments"]))
+    _table(pd.DataFrame(doc["rfm_segments"]))
     st.subheader("Drill down")
     names = [s["segment"] for s in doc["rfm_segments"]]
     chosen = st.selectbox("Customers of the RFM segment", names, key="drill")
     rows = _customers(day)
     shown = rows[rows["rfm_segment"] == chosen]
     st.metric("Customers in the segment", f"{len(shown):,}")
-    st.dataframe(shown.head(ROWS_SHOWN), hide_index=True)
+    _rows(shown.head(ROWS_SHOWN))
 
 
 def risk_and_actions(day: str) -> None:
@@ -125,21 +172,21 @@ def risk_and_actions(day: str) -> None:
     rows = _customers(day)
     cols = st.columns(len(FILTERS))
     chosen = {
-        column: cols[i].multiselect(
-            FILTER_LABELS[column], sorted(rows[column].dropna().unique()), key=f"f_{column}"
+        name: cols[i].multiselect(
+            label(name), sorted(rows[name].dropna().unique()), key=f"f_{name}"
         )
-        for i, column in enumerate(FILTERS)
+        for i, name in enumerate(FILTERS)
     }
     shown = rows
-    for column, values in chosen.items():
+    for name, values in chosen.items():
         if values:
-            shown = shown[shown[column].isin(values)]
+            shown = shown[shown[name].isin(values)]
     cols = st.columns(3)
     cols[0].metric("Customers shown", f"{len(shown):,}")
     cols[1].metric("Total cost", _money(shown["cost"].sum()))
     cols[2].metric("Expected return", _money(shown["expected_return"].sum()))
     st.caption(f"Riskiest first; the first {ROWS_SHOWN} rows (download below for all).")
-    st.dataframe(shown.head(ROWS_SHOWN), hide_index=True)
+    _rows(shown.head(ROWS_SHOWN))
     st.download_button(
         "Download these customers (CSV)", shown.to_csv(index=False), f"customers-{day}.csv"
     )
@@ -165,20 +212,18 @@ def customer_lookup(day: str) -> None:
     cols[1].metric("Risk", f"{figures['risk_score']:.0f} ({figures['risk_level']})")
     cols[2].metric("Lifetime value", _money(figures["lifetime_value"]))
     cols[3].metric("Predicted CLV", _money(figures["predicted_clv"]))
-    st.table(
-        pd.DataFrame(
-            {
-                "figure": list(figures),
-                "value": [
-                    f"{v:,.4g}" if isinstance(v, float) else str(v) for v in figures.values()
-                ],
-            }
-        )
+    each = pd.DataFrame(
+        {
+            "Figure": [label(k) for k in figures],
+            "Value": [formatted(v, column(k).kind) for k, v in figures.items()],
+        }
     )
-    history = reader.customer_history(customer_id, day)
+    st.table(each.style.hide(axis="index"))
+    history = reader.customer_history(customer_id, day).set_index("snapshot_date")
     st.subheader("History across snapshot dates")
-    st.line_chart(history.set_index("snapshot_date")[["lifetime_value", "predicted_clv"]])
-    st.line_chart(history.set_index("snapshot_date")[["risk_score"]], y_label="Risk (0-100)")
+    values = history[["lifetime_value", "predicted_clv"]]
+    st.line_chart(values.rename(columns=label), y_label="$")
+    st.line_chart(history[["risk_score"]].rename(columns=label), y_label="Risk (0-100)")
 
 
 def journeys(day: str) -> None:
@@ -188,7 +233,8 @@ def journeys(day: str) -> None:
     _chart(charts.funnel_figure(doc))
     _chart(charts.attribution_figure(doc))
     st.subheader("Top journey paths")
-    st.table(pd.DataFrame(doc["top_paths"]))
+    st.caption(top_paths_intro(doc))
+    _table(pd.DataFrame(doc["top_paths"]))
 
 
 def alerts(day: str) -> None:
@@ -199,9 +245,7 @@ def alerts(day: str) -> None:
     if rows.empty:
         st.info("No alerts on this date.")
     else:
-        st.table(
-            rows[["customer_id", "risk_score", "risk_level", "previous_risk_level", "explanation"]]
-        )
+        _table(rows[list(ALERT_COLUMNS)])
     _chart(charts.anomaly_figure(doc))
 
 

@@ -1,5 +1,7 @@
 """One snapshot date's report as a single self-contained HTML file: the headline figures,
-every chart as inline SVG with its reading and the figures it draws, and the day's alerts.
+every chart as inline SVG with its reading and the figures it draws, the recommended
+strategies, the RFM, lifecycle and top-paths tables, and the day's alerts; every table's
+columns in words (presentation.columns).
 
 No script runs in the page and nothing is fetched: the charts are rendered to SVG here
 (vl-convert), the style is inline, and the page prints (figures tables open, no page
@@ -14,7 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from engagement_pipeline.analytics.journeys_report import top_paths_intro
+from engagement_pipeline.analytics.report import EMPTY_SEGMENT, RFM_INTRO
 from engagement_pipeline.presentation.charts import Figure, report_figures
+from engagement_pipeline.presentation.columns import ALERT_COLUMNS, as_text, numeric
 from engagement_pipeline.vocabulary import LTV_MEANING
 
 STYLE = """
@@ -49,27 +54,17 @@ def _svg(figure: Figure) -> str:
     return vl_convert.vegalite_to_svg(spec)
 
 
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "–" if pd.isna(value) else f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
-    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
-        return "–"
-    return html.escape(str(value)[:10] if isinstance(value, pd.Timestamp) else str(value))
-
-
 def html_table(frame: pd.DataFrame, css_class: str = "figures") -> str:
-    """A plain HTML table of a frame's rows (the figures a chart draws)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    """A plain HTML table of a frame's rows, its columns in words and each value as a reader
+    reads it ($1,234.56, 12.3%; presentation.columns)."""
+    cells = ['<td class="num">' if numeric(c) else "<td>" for c in frame.columns]
+    text = as_text(frame)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in text.columns)
     body = "".join(
         "<tr>"
-        + "".join(
-            f'<td class="num">{_cell(v)}</td>'
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-            else f"<td>{_cell(v)}</td>"
-            for v in row
-        )
+        + "".join(f"{td}{html.escape(v)}</td>" for td, v in zip(cells, row, strict=True))
         + "</tr>"
-        for row in frame.itertuples(index=False)  # a chart's few dozen figures
+        for row in text.itertuples(index=False)  # a table's few dozen rows
     )
     return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -115,16 +110,55 @@ def _alerts(doc: dict[str, Any]) -> str:
     alerts = pd.DataFrame(doc.get("alerts") or [])
     if alerts.empty:
         return '<h2>Alerts</h2><p class="empty">No alerts on this date.</p>'
-    shown = alerts[
-        ["customer_id", "risk_score", "risk_level", "previous_risk_level", "explanation"]
-    ]
+    shown = alerts[list(ALERT_COLUMNS)]
     return f"<h2>Alerts ({len(alerts):,})</h2>{html_table(shown, 'alerts')}"
+
+
+def _strategies(doc: dict[str, Any]) -> str:
+    """Each segment's recommended strategies, as the Markdown report lists them."""
+    parts = []
+    for s in doc["segment_analyses"]:
+        items = "".join(f"<li>{html.escape(r)}</li>" for r in s["recommendations"])
+        parts.append(
+            f"<h3>{html.escape(s['segment'])}</h3>"
+            + (f"<ol>{items}</ol>" if items else f'<p class="empty">{EMPTY_SEGMENT}</p>')
+        )
+    return f'<section id="strategies"><h2>Recommended strategies</h2>{"".join(parts)}</section>'
+
+
+def _table_section(key: str, title: str, rows: list[dict[str, Any]], note: str = "") -> str:
+    """A titled table of a report section's rows (nothing when the document has none)."""
+    if not rows:
+        return ""
+    lead = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return (
+        f'<section id="{key}"><h2>{html.escape(title)}</h2>{lead}'
+        f"{html_table(pd.DataFrame(rows))}</section>"
+    )
+
+
+def _after_figure(doc: dict[str, Any], key: str) -> str:
+    """The report's tables that follow a chart: the strategies after the segments, the RFM
+    and lifecycle tables after the RFM grid, the top paths after the funnel."""
+    if key == "segments":
+        return _strategies(doc)
+    if key == "rfm_grid":
+        return _table_section(
+            "rfm_segments", "RFM segments", doc.get("rfm_segments") or [], RFM_INTRO
+        ) + _table_section(
+            "lifecycle_stages", "Lifecycle stages", doc.get("lifecycle_stages") or []
+        )
+    if key == "funnel":
+        return _table_section(
+            "top_paths", "Top journey paths", doc.get("top_paths") or [], top_paths_intro(doc)
+        )
+    return ""
 
 
 def render_html(doc: dict[str, Any]) -> str:
     """The whole HTML report of one date's report document."""
     date = html.escape(doc["snapshot_date"])
-    body = "".join(_figure_html(f) for f in report_figures(doc))
+    body = "".join(_figure_html(f) + _after_figure(doc, f.key) for f in report_figures(doc))
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>Customer engagement report — {date}'

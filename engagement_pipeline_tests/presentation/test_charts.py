@@ -10,8 +10,19 @@ from engagement_pipeline.vocabulary import MODEL_LABELS
 pytestmark = pytest.mark.xdist_group("presentation")
 
 SEGMENTS = [
-    {"segment": "Champion", "customer_count": 10, "total_revenue": 5000.0},
-    {"segment": "Potential", "customer_count": 30, "total_revenue": 1000.0},
+    {
+        "segment": "Champion",
+        "customer_count": 10,
+        "total_revenue": 5000.0,
+        "recommendations": ["Reward the 10 Champions with a VIP tier."],
+    },
+    {
+        "segment": "Potential",
+        "customer_count": 30,
+        "total_revenue": 1000.0,
+        "recommendations": ["Nurture the 30 Potential customers."],
+    },
+    {"segment": "Lost", "customer_count": 0, "total_revenue": 0.0, "recommendations": []},
 ]
 
 
@@ -198,3 +209,35 @@ def test_the_page_is_self_contained_and_carries_every_chart():
     for key in charts.FIGURE_KEYS:
         assert f'data-chart="{key}"' in page
     assert page.count("<svg") == len(charts.FIGURE_KEYS) - 1  # no predicted CLV on this date
+
+
+def test_the_page_carries_the_strategies_and_the_reports_tables_in_words():
+    doc = document() | {
+        "lifecycle_stages": [
+            {"stage": "active", "customer_count": 40, "share": 1.0, "total_revenue": 6000.0}
+        ],
+        "top_paths": [
+            {
+                "rank": 1,
+                "path": "email > web",
+                "journeys": 4,
+                "conversions": 3,
+                "conversion_rate": 0.75,
+                "revenue": 1234.5,
+            }
+        ],
+        "journeys_window_days": 30,
+    }
+    page = render_html(doc)
+    strategies = page.split('<section id="strategies">')[1].split("</section>")[0]
+    assert "<li>Reward the 10 Champions with a VIP tier.</li>" in strategies
+    assert '<h3>Lost</h3><p class="empty">No customers in this segment' in strategies
+    paths = page.split('<section id="top_paths">')[1].split("</section>")[0]
+    assert "of the last 30 days" in paths
+    assert "<th>Conversion rate</th>" in paths and "<th>Revenue</th>" in paths
+    assert '<td class="num">75.0%</td>' in paths and '<td class="num">$1,234.50</td>' in paths
+    assert "<th>Stage</th>" in page.split('<section id="lifecycle_stages">')[1]
+    # a section the document does not have is left out (no RFM segments on this date)
+    assert 'id="rfm_segments"' not in page
+    # the attribution figures name the model as readers know it
+    assert "<td>Markov</td>" in page and "<td>markov</td>" not in page

@@ -1,12 +1,16 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright) over the sample run:
-every page loads without an error, its figures are the lake's, filters change the table and
-the customer lookup finds a customer."""
+every page loads without an error, its figures are the lake's, its tables speak in words,
+its charts are drawn at their size, filters change the table and the customer lookup finds
+a customer."""
 
+import io
 import os
 import subprocess
 
 import duckdb
+import numpy as np
 import pytest
+from PIL import Image
 
 from engagement_pipeline.config import CONFIG_PATH_ENV
 from engagement_pipeline.presentation.dashboard import PAGES
@@ -116,3 +120,27 @@ def test_the_customer_lookup_finds_a_known_customer(page, sample_run):
     page.keyboard.press("Enter")
     settle(page)
     page.wait_for_selector("text=No customer 'NO-SUCH-CUSTOMER'")
+
+
+def test_the_tables_speak_in_words(page):
+    open_page(page, "Segments and RFM")
+    headers = page.locator("[data-testid=stTable] th").all_inner_texts()
+    assert "Share of customers" in headers and "Average LTV" in headers
+    assert not [h for h in headers if "_" in h], headers
+    # a share as readers read it: one decimal and a per cent sign
+    cells = page.locator("[data-testid=stTable] td").all_inner_texts()
+    assert any(c.endswith("%") and c[:-1].replace(".", "").isdigit() for c in cells)
+    # each segment's strategies, as the report gives them
+    assert page.locator("[data-testid=stExpander]").count() == 5
+
+
+def test_the_rfm_heat_map_fills_its_chart(page):
+    """In Streamlit's own chart theme the titled RFM grid (cells with their counts on top)
+    was drawn a few pixels wide: 6% of the chart's pixels were dark, against 60% now."""
+    open_page(page, "Segments and RFM")
+    chart = page.locator("[data-testid=stVegaLiteChart]").first
+    chart.wait_for()
+    page.wait_for_timeout(500)  # the chart is drawn after its frame
+    grey = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("L"))
+    # the coloured cells cover most of the chart (60% with the sample); squeezed, under 5%
+    assert (grey < 230).mean() > 0.25

@@ -47,13 +47,16 @@ def test_every_chart_is_drawn_from_the_lakes_figures(sample_run):
     assert html.escape(LTV_MEANING) in page  # what LTV is, under the figures
     tables = chart_tables(page)
     assert set(tables) == set(FIGURE_KEYS)
+    # every table's columns are in words, not the lake's column names
+    headers = {h for t in tables.values() for h in t.columns}
+    assert headers and not [h for h in headers if "_" in h], headers
     segments = lake(
         sample_run, "customer_segments", "SELECT segment, count(*) AS n FROM {rows} GROUP BY 1"
     )
     shown = dict(
         zip(
-            tables["segments"]["segment"],
-            tables["segments"]["customer_count"].map(number),
+            tables["segments"]["Segment"],
+            tables["segments"]["Customers"].map(number),
             strict=False,
         )
     )
@@ -63,20 +66,20 @@ def test_every_chart_is_drawn_from_the_lakes_figures(sample_run):
     buyers = lake(
         sample_run, "customer_segments", "SELECT count(*) AS n FROM {rows} WHERE purchase_count > 0"
     )
-    assert tables["lifetime_value"]["customers"].map(number).sum() == buyers["n"][0]
+    assert tables["lifetime_value"]["Customers"].map(number).sum() == buyers["n"][0]
     everyone = lake(sample_run, "customer_segments", "SELECT count(*) AS n FROM {rows}")
-    assert tables["engagement_score"]["customers"].map(number).sum() == everyone["n"][0]
+    assert tables["engagement_score"]["Customers"].map(number).sum() == everyone["n"][0]
     grid = lake(
         sample_run,
         "customer_rfm",
         "SELECT r_score, f_score, count(*) AS n FROM {rows} GROUP BY ALL ORDER BY 1, 2",
     )
-    assert tables["rfm_grid"]["customers"].map(number).tolist() == grid["n"].tolist()
+    assert tables["rfm_grid"]["Customers"].map(number).tolist() == grid["n"].tolist()
     risk = lake(
         sample_run, "customer_risk", "SELECT risk_level, count(*) AS n FROM {rows} GROUP BY 1"
     )
     shown = dict(
-        zip(tables["risk"]["level"], tables["risk"]["customer_count"].map(number), strict=False)
+        zip(tables["risk"]["Risk level"], tables["risk"]["Customers"].map(number), strict=False)
     )
     assert {k: v for k, v in shown.items() if v} == dict(
         zip(risk["risk_level"], risk["n"], strict=False)
@@ -85,7 +88,7 @@ def test_every_chart_is_drawn_from_the_lakes_figures(sample_run):
         sample_run, "funnel_conversion", "SELECT customers_reached FROM {rows} ORDER BY stage_order"
     )
     assert (
-        tables["funnel"]["customers_reached"].map(number).tolist()
+        tables["funnel"]["Customers reaching it"].map(number).tolist()
         == funnel["customers_reached"].tolist()
     )
     attribution = lake(sample_run, "channel_attribution", "SELECT count(*) AS n FROM {rows}")
