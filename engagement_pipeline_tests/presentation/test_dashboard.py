@@ -124,6 +124,8 @@ def test_the_customer_lookup_finds_a_known_customer(page, sample_run):
 
 def test_the_tables_speak_in_words(page):
     open_page(page, "Segments and RFM")
+    # the page's second table (RFM segments) comes after the segments' strategies
+    page.locator("[data-testid=stTable]").nth(1).locator("th").first.wait_for()
     headers = page.locator("[data-testid=stTable] th").all_inner_texts()
     assert "Share of customers" in headers and "Average LTV" in headers
     assert not [h for h in headers if "_" in h], headers
