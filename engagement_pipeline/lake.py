@@ -180,7 +180,7 @@ class Lake:
                 )
                 check_dates(asset, counts, keys)
                 self._stage_partitions(
-                    con, out, con.table(out).columns, keys, bool(counts), staging, order_by
+                    con, out, con.table(out).columns, keys, set(counts), staging, order_by
                 )
                 return counts
             finally:
@@ -215,16 +215,24 @@ class Lake:
         table: str,
         columns: list[str],
         keys: Sequence[str],
-        any_rows: bool,
+        with_rows: set[str],
         staging: Path,
         order_by: str | None = None,
     ) -> None:
         """Write `table` as one `<key>.parquet` per key into `staging` (each file's rows in
-        `order_by` order, when given)."""
+        `order_by` order, when given); `with_rows` are the keys that have rows."""
         data_columns = ", ".join(quote_ident(c) for c in columns if c != PARTITION_COLUMN)
         order = f" ORDER BY {order_by}" if order_by else ""
+        blank = staging / "_no_rows.parquet"
 
         def copy_one(key: str) -> None:
+            if key not in with_rows:  # the schema alone: written once, copied for the others
+                if not blank.exists():  # a year of empty quarantine was 730 COPY queries
+                    self._copy(
+                        con, f"SELECT {data_columns} FROM {quote_ident(table)} LIMIT 0", blank
+                    )
+                shutil.copyfile(blank, staging / f"{key}.parquet")
+                return
             self._copy(
                 con,
                 f"SELECT {data_columns} FROM {quote_ident(table)} WHERE {PARTITION_COLUMN} = DATE "
@@ -232,7 +240,7 @@ class Lake:
                 staging / f"{key}.parquet",
             )
 
-        if len(keys) == 1 or not any_rows:
+        if len(keys) == 1 or not with_rows:
             for key in keys:
                 copy_one(key)
             return

@@ -36,6 +36,23 @@ def test_write_read_replace_and_empty_partitions(tmp_path):
     assert not any((tmp_path / ".staging").iterdir())  # nothing left half-written
 
 
+def test_a_date_without_rows_gets_a_file_of_the_columns_alone(tmp_path):
+    # no rows at all over three dates (a quiet quarantine), and one quiet date in a range
+    lake, con = Lake(tmp_path), new_connection()
+    keys = ["2025-01-01", "2025-01-02", "2025-01-03"]
+    none = con.sql("SELECT DATE '2025-01-01' AS snapshot_date, 1.5 AS value, 'x' AS note LIMIT 0")
+    assert lake.write(con, "q", none, keys) == dict.fromkeys(keys, 0)
+    some = con.sql("SELECT DATE '2025-01-03' AS snapshot_date, 2.5 AS value, 'y' AS note")
+    assert lake.write(con, "r", some, keys) == {"2025-01-01": 0, "2025-01-02": 0, "2025-01-03": 1}
+    for asset, key in [*(("q", k) for k in keys), ("r", "2025-01-01"), ("r", "2025-01-02")]:
+        file = f"read_parquet('{lake.partition_file(asset, key)}', hive_partitioning = false)"
+        columns = duckdb.sql(f"DESCRIBE SELECT * FROM {file}").fetchall()
+        assert [(c[0], c[1]) for c in columns] == [("value", "DECIMAL(2,1)"), ("note", "VARCHAR")]
+        assert duckdb.sql(f"SELECT count(*) FROM {file}").fetchall() == [(0,)]
+    assert lake.read(con, "r", keys).df()["note"].tolist() == ["y"]
+    assert not any((tmp_path / ".staging").iterdir())
+
+
 def test_order_by_sorts_each_file_as_it_is_written(tmp_path):
     # rows in no order, 3,000 a date (several vectors): a range write and a one-date write
     lake, con = Lake(tmp_path), new_connection()
