@@ -147,6 +147,14 @@ def _attribution_markdown(rows: list[dict[str, Any]], span: str) -> list[str]:
     return [*lines, ""]
 
 
+# How the funnel counts, for every surface that shows it (its purchase stage can count
+# fewer customers than "with a purchase")
+FUNNEL_NOTE = (
+    "A customer counts at a stage when they reached it after every stage before it, so a "
+    "stage can hold fewer customers than, say, all buyers."
+)
+
+
 def journeys_span(doc: dict[str, Any]) -> str:
     """The days the date's paths and attribution cover, in words."""
     window = doc.get(WINDOW_DAYS)
@@ -178,8 +186,7 @@ def journeys_markdown(doc: dict[str, Any]) -> list[str]:
     lines += [
         "## Funnel",
         "",
-        "A customer counts at a stage when they reached it after every stage before it, so a "
-        "stage can hold fewer customers than, say, all buyers.",
+        FUNNEL_NOTE,
         "",
         "| Stage | Customers | Share of customers | From the stage before | Median days from it |",
         "|---|---:|---:|---:|---:|",

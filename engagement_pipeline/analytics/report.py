@@ -331,6 +331,11 @@ RFM_INTRO = (
     "activity, so a name found in both (At Risk, Lost) can count different customers."
 )
 EMPTY_SEGMENT = "No customers in this segment on this date."
+# What an alert is, for readers of the dashboard (the rule: docs/decision_logic.md, "Alerts")
+ALERTS_MEANING = (
+    "An alert names a customer of high value whose risk level rose since the previous day "
+    "into an alert level (high or critical unless configured otherwise), riskiest first."
+)
 
 
 def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:

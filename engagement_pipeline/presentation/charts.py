@@ -15,6 +15,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from engagement_pipeline.analytics.journeys_report import FUNNEL_NOTE
 from engagement_pipeline.markdown import agreeing, counted
 from engagement_pipeline.vocabulary import MODEL_LABELS
 
@@ -32,17 +33,24 @@ Document = dict[str, Any]
 
 @dataclass(frozen=True)
 class Figure:
-    """One chart: its key, title, one-line reading, the figures it draws and the chart."""
+    """One chart: its key, title, one-line reading, the figures it draws and the chart, and
+    a note on how to read it where the chart alone could mislead."""
 
     key: str
     title: str
     reading: str
     table: pd.DataFrame
     chart: alt.TopLevelMixin | None  # None: nothing to draw on this date
+    note: str = ""
 
 
 def _money(value: float | None) -> str:
     return "–" if value is None else f"${value:,.0f}"
+
+
+def _legible_on(field: str, dark_from: float) -> alt.ColorValue:
+    """A heat map's numbers in white on its darkest cells, in black on the others."""
+    return alt.condition(f"datum.{field} >= {dark_from!r}", alt.value("white"), alt.value("black"))
 
 
 def _frame(doc: Document, section: str) -> pd.DataFrame:
@@ -150,9 +158,17 @@ def rfm_grid_figure(doc: Document) -> Figure:
         y=alt.Y("r_score:O", title="Recency score (1-5, 5 = most recent)", sort="descending"),
     )
     chart = base.mark_rect().encode(
-        color=alt.Color("customers:Q", title="Customers", scale=alt.Scale(scheme="blues")),
+        color=alt.Color(
+            "customers:Q",
+            title="Customers",
+            scale=alt.Scale(scheme="blues"),
+            legend=alt.Legend(format=",d", tickMinStep=1),  # whole customers, never 3.000000
+        ),
         tooltip=["r_score", "f_score", "customers", alt.Tooltip("avg_monetary", format=MONEY)],
-    ) + base.mark_text(fontSize=11).encode(text="customers:Q")
+    ) + base.mark_text(fontSize=11).encode(
+        text="customers:Q",
+        color=_legible_on("customers", 0.7 * float(table["customers"].max())),
+    )
     return Figure(
         "rfm_grid",
         title,
@@ -221,7 +237,7 @@ def actions_figure(doc: Document) -> Figure:
 
 
 def cohort_figure(doc: Document) -> Figure:
-    title = "Cohort retention: share of each acquisition month active, by months since"
+    title = "Cohort retention: share of each acquisition month active, by months since acquisition"
     table = _frame(doc, "cohort_retention")
     if table.empty:
         return Figure("cohorts", title, "No cohort yet on this date.", table, None)
@@ -251,7 +267,10 @@ def cohort_figure(doc: Document) -> Figure:
             "cohort_customers",
             alt.Tooltip("retention_rate", format=".1%"),
         ],
-    ) + base.mark_text(fontSize=10).encode(text=alt.Text("retention_rate:Q", format=".0%"))
+    ) + base.mark_text(fontSize=10).encode(
+        text=alt.Text("retention_rate:Q", format=".0%"),
+        color=_legible_on("retention_rate", 0.7),
+    )
     return Figure(
         "cohorts",
         title,
@@ -286,7 +305,7 @@ def funnel_figure(doc: Document) -> Figure:
         )
         .properties(width=WIDTH - 120, height=HEIGHT - 80)
     )
-    return Figure("funnel", title, reading, table, chart)
+    return Figure("funnel", title, reading, table, chart, FUNNEL_NOTE)
 
 
 def attribution_figure(doc: Document) -> Figure:
@@ -308,7 +327,7 @@ def attribution_figure(doc: Document) -> Figure:
         else "No conversion had a touch in its lookback"
     ) + (
         f"; {untouched['share_of_conversions'].sum():.0%} had no touch in the lookback "
-        f"({NO_TOUCH})."
+        f"(shown as {NO_TOUCH})."
         if not untouched.empty
         else "."
     )
@@ -349,9 +368,10 @@ def anomaly_figure(doc: Document) -> Figure:
     flagged = table[table["is_anomaly"]]
     days = table["day"].nunique()
     reading = (
-        f"No anomaly in the last {days} days: every metric stayed within its expected range."
+        f"No anomaly in the last {counted(days, 'day')}: every metric stayed within its "
+        "expected range."
         if flagged.empty
-        else f"{counted(len(flagged), 'anomaly', 'anomalies')} in the last {days} days: "
+        else f"{counted(len(flagged), 'anomaly', 'anomalies')} in the last {counted(days, 'day')}: "
         + "; ".join(
             f"{r.metric} {r.direction} on {str(r.day)[:10]}" for r in flagged.head(3).itertuples()
         )

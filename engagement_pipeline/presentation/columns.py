@@ -38,9 +38,10 @@ COLUMNS: dict[str, Column] = {
     "segment": Column("Segment"),
     "country": Column("Country"),
     "customer_count": Column("Customers", "count"),
+    "total_customers": Column("Customers", "count"),
     "customers": Column("Customers", "count"),
-    "customer_share": Column("Share of customers", "share"),
-    "share": Column("Share of customers", "share"),
+    "customer_share": Column("Share of all customers", "share"),
+    "share": Column("Share of all customers", "share"),
     "avg_ltv": Column("Average LTV", "money"),
     "lifetime_value": Column("Lifetime value (LTV)", "money"),
     "predicted_clv": Column("Predicted CLV", "money"),
@@ -77,6 +78,8 @@ COLUMNS: dict[str, Column] = {
     "total_expected_return": Column("Expected return", "money"),
     "roi": Column("Return on cost", "share"),
     "explanation": Column("Why, and what to do"),
+    **{f"signal_{i}": Column(f"Risk signal {i}") for i in (1, 2, 3)},
+    **{f"contribution_{i}": Column(f"Risk points of signal {i}", "whole") for i in (1, 2, 3)},
     # distributions
     "bin_low": Column("From", "number"),
     "bin_high": Column("To", "number"),
@@ -94,7 +97,7 @@ COLUMNS: dict[str, Column] = {
     "conversion_from_previous": Column("From the stage before", "share"),
     "median_days_from_previous": Column("Median days from the stage before", "number"),
     # paths and attribution
-    "rank": Column("#", "count"),
+    "rank": Column("Rank", "count"),  # not "#": Streamlit reads a table's header as Markdown
     "path": Column("Path"),
     "steps": Column("Steps", "count"),
     "journeys": Column("Journeys", "count"),
@@ -138,7 +141,7 @@ def numeric(name: str) -> bool:
 
 def formatted(value: Any, kind: Kind) -> str:
     """One value as a reader sees it: $1,234.56, 12.3%, 1,234, 0.652; – where missing."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if _missing(value):
         return MISSING
     if kind == "flag":
         return "yes" if bool(value) else "no"
@@ -174,9 +177,26 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 def as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame as a reader reads it: columns in words, every value written out as text
-    ($1,234.56, 12.3%), keyed values in words. For tables of a few dozen rows."""
+    ($1,234.56, 12.3%), keyed values in words. For tables of a few dozen rows. A column of
+    counts with a fraction anywhere (attributed conversions) has one decimal throughout."""
     text = readable(frame)
     for name in text.columns:
         kind = column(name).kind
-        text[name] = [formatted(v, kind) for v in text[name]]
+        values = text[name]
+        if kind == "count" and any(_fractional(v) for v in values):
+            text[name] = [MISSING if _missing(v) else f"{float(v):,.1f}" for v in values]
+        else:
+            text[name] = [formatted(v, kind) for v in values]
     return text.rename(columns=label)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
+def _fractional(value: Any) -> bool:
+    return (
+        not _missing(value)
+        and isinstance(value, (int, float))
+        and not math.isclose(value, round(value))
+    )

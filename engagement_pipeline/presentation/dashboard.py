@@ -6,13 +6,14 @@ every chart from presentation.charts; this file only lays them out and filters r
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, get_args
 
 import pandas as pd
 import streamlit as st
 
 from engagement_pipeline.analytics.journeys_report import top_paths_intro
-from engagement_pipeline.analytics.report import EMPTY_SEGMENT
+from engagement_pipeline.analytics.report import ALERTS_MEANING, EMPTY_SEGMENT, RFM_INTRO
 from engagement_pipeline.config import default_config_path, load_config
 from engagement_pipeline.errors import PipelineError
 from engagement_pipeline.presentation import charts
@@ -25,14 +26,26 @@ from engagement_pipeline.presentation.columns import (
     readable,
 )
 from engagement_pipeline.presentation.lake_reader import FILTERS, LakeReader
-from engagement_pipeline.vocabulary import LTV_MEANING
+from engagement_pipeline.vocabulary import LTV_MEANING, RiskLevel, SegmentTier
 
 CACHE_SECONDS = 60  # a running pipeline's new dates appear within a minute
 ROWS_SHOWN = 500
+# The overview's trend lines (report asset columns) and their axis units
+TREND = {
+    "total_customers": "",
+    "total_revenue": " ($)",
+    "avg_ltv": " ($)",
+    "avg_engagement_score": " (0-1)",
+}
+# Filter options in the order readers know them (others alphabetically)
+OPTION_ORDER = {
+    "segment": [t.value for t in SegmentTier],
+    "risk_level": list(get_args(RiskLevel)),
+}
 # How Streamlit's tables write each kind of number (presentation.columns.Kind)
 NUMBER_FORMATS = {
     "money": "dollar",
-    "share": "percent",
+    "share": "%.1f%%",  # of values times 100 (_rows)
     "count": "localized",
     "score": "%.3f",
     "probability": "%.2f",
@@ -68,6 +81,8 @@ def _customers(day: str) -> pd.DataFrame:
 def _chart(figure: charts.Figure) -> None:
     st.subheader(figure.title)
     st.caption(figure.reading)
+    if figure.note:
+        st.caption(figure.note)
     if figure.chart is not None:
         # drawn as designed, as in the HTML report: Streamlit's theme squeezed the heights
         st.altair_chart(figure.chart, width="content", theme=None)
@@ -81,6 +96,9 @@ def _table(frame: pd.DataFrame) -> None:
 
 def _rows(frame: pd.DataFrame) -> None:
     """Customers' rows (up to ROWS_SHOWN) in a scrolling, sortable grid, columns in words."""
+    shown = readable(frame)
+    shares = [name for name in frame.columns if column(name).kind == "share"]
+    shown[shares] = shown[shares] * 100  # written "12.3%", as in the tables
     config = {
         name: st.column_config.NumberColumn(
             column(name).label, format=NUMBER_FORMATS[column(name).kind]
@@ -89,7 +107,7 @@ def _rows(frame: pd.DataFrame) -> None:
         else st.column_config.Column(column(name).label)
         for name in frame.columns
     }
-    st.dataframe(readable(frame), hide_index=True, column_config=config)
+    st.dataframe(shown, hide_index=True, column_config=config)
 
 
 def _strategies(doc: dict[str, Any]) -> None:
@@ -105,8 +123,21 @@ def _strategies(doc: dict[str, Any]) -> None:
             )
 
 
+def _options(name: str, values: pd.Series) -> list[str]:
+    """A filter's values in the order readers know them (segments Champion to Lost, risk
+    levels rising), others alphabetically."""
+    order = OPTION_ORDER.get(name, [])
+    present = set(values.dropna())
+    return [v for v in order if v in present] + sorted(present - set(order))
+
+
 def _money(value: float | None) -> str:
     return "–" if value is None or pd.isna(value) else f"${value:,.0f}"
+
+
+def _signed_money(change: float, digits: int = 0) -> str:
+    """A change of money as readers write it: +$3,650, -$12.50."""
+    return f"{'-' if change < 0 else '+'}${abs(change):,.{digits}f}"
 
 
 def overview(day: str) -> None:
@@ -116,34 +147,38 @@ def overview(day: str) -> None:
     before = trend[pd.to_datetime(trend["snapshot_date"]).dt.strftime("%Y-%m-%d") < day].tail(1)
     previous = before.iloc[0] if not before.empty else None
 
-    def delta(key: str, fmt: str) -> str | None:
-        """The change since the previous snapshot date, formatted like the figure."""
+    def delta(key: str, write: Callable[[float], str]) -> str | None:
+        """The change since the previous snapshot date, written like the figure."""
         if previous is None:
             return None
-        return fmt.format(float(metrics[key] or 0) - float(previous[key] or 0))
+        return write(float(metrics[key] or 0) - float(previous[key] or 0))
 
     cols = st.columns(4)
     cols[0].metric(
-        "Customers", f"{metrics['total_customers']:,}", delta("total_customers", "{:+,.0f}")
+        "Customers", f"{metrics['total_customers']:,}", delta("total_customers", "{:+,.0f}".format)
     )
     cols[1].metric(
-        "Revenue to date", _money(metrics["total_revenue"]), delta("total_revenue", "{:+,.0f} $")
+        "Revenue to date", _money(metrics["total_revenue"]), delta("total_revenue", _signed_money)
     )
     cols[2].metric(
         "Average LTV",
         f"${metrics['avg_ltv']:,.2f}",
-        delta("avg_ltv", "{:+,.2f} $"),
+        delta("avg_ltv", lambda change: _signed_money(change, 2)),
         help=LTV_MEANING,
     )
     cols[3].metric(
         "Average engagement",
         f"{metrics['avg_engagement_score']:.3f}",
-        delta("avg_engagement_score", "{:+.4f}"),
+        delta("avg_engagement_score", "{:+.4f}".format),
     )
     st.subheader("Trend across snapshot dates")
-    st.caption("Customers, revenue to date, average LTV and engagement on every date.")
-    st.line_chart(trend.set_index("snapshot_date")[["total_customers"]], y_label="Customers")
-    st.line_chart(trend.set_index("snapshot_date")[["total_revenue"]], y_label="Revenue ($)")
+    st.caption(
+        "Customers, revenue to date, average LTV and engagement on every snapshot date, "
+        "to the last one whatever date is picked."
+    )
+    by_date = trend.set_index("snapshot_date")
+    for name, unit in TREND.items():
+        st.line_chart(by_date[[name]], y_label=label(name) + unit, height=220)
     _chart(charts.segments_figure(doc))
     for measure in charts.DISTRIBUTION_TITLES:
         _chart(charts.distribution_figure(doc, measure))
@@ -156,6 +191,7 @@ def segments(day: str) -> None:
     _strategies(doc)
     _chart(charts.rfm_grid_figure(doc))
     st.subheader("RFM segments")
+    st.caption(RFM_INTRO)
     _table(pd.DataFrame(doc["rfm_segments"]))
     st.subheader("Drill down")
     names = [s["segment"] for s in doc["rfm_segments"]]
@@ -172,9 +208,7 @@ def risk_and_actions(day: str) -> None:
     rows = _customers(day)
     cols = st.columns(len(FILTERS))
     chosen = {
-        name: cols[i].multiselect(
-            label(name), sorted(rows[name].dropna().unique()), key=f"f_{name}"
-        )
+        name: cols[i].multiselect(label(name), _options(name, rows[name]), key=f"f_{name}")
         for i, name in enumerate(FILTERS)
     }
     shown = rows
@@ -190,6 +224,7 @@ def risk_and_actions(day: str) -> None:
     st.download_button(
         "Download these customers (CSV)", shown.to_csv(index=False), f"customers-{day}.csv"
     )
+    st.caption("The two charts below cover every customer of the date, whatever the filters.")
     _chart(charts.risk_figure(doc))
     _chart(charts.actions_figure(doc))
 
@@ -210,19 +245,21 @@ def customer_lookup(day: str) -> None:
     cols = st.columns(4)
     cols[0].metric("Segment", figures["segment"])
     cols[1].metric("Risk", f"{figures['risk_score']:.0f} ({figures['risk_level']})")
-    cols[2].metric("Lifetime value", _money(figures["lifetime_value"]))
-    cols[3].metric("Predicted CLV", _money(figures["predicted_clv"]))
+    cols[2].metric("Lifetime value", formatted(figures["lifetime_value"], "money"))
+    cols[3].metric("Predicted CLV", formatted(figures["predicted_clv"], "money"))
     each = pd.DataFrame(
         {
-            "Figure": [label(k) for k in figures],
-            "Value": [formatted(v, column(k).kind) for k, v in figures.items()],
+            "Figure": [label(k) for k in figures if k != "explanation"],  # shown above
+            "Value": [
+                formatted(v, column(k).kind) for k, v in figures.items() if k != "explanation"
+            ],
         }
     )
     st.table(each.style.hide(axis="index"))
     history = reader.customer_history(customer_id, day).set_index("snapshot_date")
     st.subheader("History across snapshot dates")
     values = history[["lifetime_value", "predicted_clv"]]
-    st.line_chart(values.rename(columns=label), y_label="$")
+    st.line_chart(values.rename(columns=label), y_label="Value ($)")
     st.line_chart(history[["risk_score"]].rename(columns=label), y_label="Risk (0-100)")
 
 
@@ -241,7 +278,8 @@ def alerts(day: str) -> None:
     doc = _document(day)
     st.title(f"Alerts and anomalies — {day}")
     rows = pd.DataFrame(doc["alerts"])
-    st.metric("Alerts", f"{len(rows):,}")
+    st.metric("Alerts", f"{len(rows):,}", help=ALERTS_MEANING)
+    st.caption(ALERTS_MEANING)
     if rows.empty:
         st.info("No alerts on this date.")
     else:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from engagement_pipeline.analytics.journeys_report import top_paths_intro
-from engagement_pipeline.analytics.report import EMPTY_SEGMENT, RFM_INTRO
+from engagement_pipeline.analytics.report import ALERTS_MEANING, EMPTY_SEGMENT, RFM_INTRO
 from engagement_pipeline.presentation.charts import Figure, report_figures
 from engagement_pipeline.presentation.columns import ALERT_COLUMNS, as_text, numeric
 from engagement_pipeline.vocabulary import LTV_MEANING
@@ -79,7 +79,8 @@ def _figure_html(figure: Figure) -> str:
         f'<figure id="{figure.key}" data-chart="{figure.key}">'
         f"<h2>{html.escape(figure.title)}</h2>"
         f'<figcaption class="reading">{html.escape(figure.reading)}</figcaption>'
-        f"{picture}"
+        + (f'<p class="note">{html.escape(figure.note)}</p>' if figure.note else "")
+        + f"{picture}"
         f"<details><summary>Figures in this chart</summary>{html_table(figure.table)}</details>"
         "</figure>"
     )
@@ -111,7 +112,10 @@ def _alerts(doc: dict[str, Any]) -> str:
     if alerts.empty:
         return '<h2>Alerts</h2><p class="empty">No alerts on this date.</p>'
     shown = alerts[list(ALERT_COLUMNS)]
-    return f"<h2>Alerts ({len(alerts):,})</h2>{html_table(shown, 'alerts')}"
+    return (
+        f'<h2>Alerts ({len(alerts):,})</h2><p class="note">{html.escape(ALERTS_MEANING)}</p>'
+        f"{html_table(shown, 'alerts')}"
+    )
 
 
 def _strategies(doc: dict[str, Any]) -> str:

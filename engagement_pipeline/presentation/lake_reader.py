@@ -26,14 +26,15 @@ from engagement_pipeline.stages import (
     NEXT_BEST_ACTIONS,
 )
 
-# the per-customer table of the risk-and-actions view and the customer lookup
+# the per-customer table of the risk-and-actions view and the customer lookup: what a
+# reader acts on first (risk, action and its return), then the figures behind it
 CUSTOMER_COLUMNS = """
-    g.customer_id, g.segment, g.country, g.lifetime_value, g.predicted_clv, g.p_alive,
-    g.total_revenue, g.purchase_count, g.engagement_score, g.days_since_last_activity,
-    f.rfm_segment, f.rfm_code, l.lifecycle_stage, l.value_segment,
-    k.risk_score, k.risk_level, k.previous_risk_level,
+    g.customer_id, g.segment, k.risk_score, k.risk_level, a.action, a.expected_return, a.cost,
+    a.roi, g.lifetime_value, g.predicted_clv, g.p_alive, g.total_revenue, g.purchase_count,
+    g.engagement_score, g.days_since_last_activity, g.country,
+    f.rfm_segment, f.rfm_code, l.lifecycle_stage, l.value_segment, k.previous_risk_level,
     k.signal_1, k.contribution_1, k.signal_2, k.contribution_2, k.signal_3, k.contribution_3,
-    a.action, a.cost, a.expected_return, a.roi, a.explanation
+    a.explanation
 """
 CUSTOMER_ASSETS = (
     CUSTOMER_SEGMENTS,

@@ -30,10 +30,16 @@ def dashboard_command(port: int) -> list[str]:
 
 
 def serve_dashboard(config_path: Path, port: int) -> int:
-    """Run the dashboard until interrupted; the config reaches it through $CONFIG_PATH."""
+    """Run the dashboard until interrupted; the config reaches it through $CONFIG_PATH.
+
+    On POSIX the command becomes Streamlit (exec), so stopping this process (Ctrl+C, kill,
+    a supervisor) stops the server: a child left behind kept the port."""
     env = dict(os.environ, **{CONFIG_PATH_ENV: str(Path(config_path).resolve())})
     print(f"Dashboard on http://127.0.0.1:{port} (Ctrl+C stops it)", flush=True)
+    command = dashboard_command(port)
+    if os.name == "posix":
+        os.execve(command[0], command, env)
     try:
-        return subprocess.run(dashboard_command(port), env=env).returncode
+        return subprocess.run(command, env=env).returncode
     except KeyboardInterrupt:
         return 0

@@ -184,7 +184,7 @@ def test_every_chart_reads_its_figures_off_the_document():
     # the no-touch conversions are named apart, not crowned as the best channel
     assert figures["attribution"].reading == (
         "Under the Markov model email earns the largest share of conversions (30%); "
-        "50% had no touch in the lookback ((no touch))."
+        "50% had no touch in the lookback (shown as (no touch))."
     )
     # the models by their readers' names
     assert set(figures["attribution"].table["model"]) <= set(MODEL_LABELS.values())
@@ -241,3 +241,10 @@ def test_the_page_carries_the_strategies_and_the_reports_tables_in_words():
     assert 'id="rfm_segments"' not in page
     # the attribution figures name the model as readers know it
     assert "<td>Markov</td>" in page and "<td>markov</td>" not in page
+
+
+def test_a_one_day_timeline_reads_in_the_singular():
+    doc = document() | {"anomaly_timeline": document()["anomaly_timeline"][:1]}
+    assert charts.anomaly_figure(doc).reading == (
+        "No anomaly in the last 1 day: every metric stayed within its expected range."
+    )

@@ -50,4 +50,7 @@ def test_a_table_as_text_has_words_for_columns_and_keys():
     )
     text = as_text(frame)
     assert list(text.columns) == ["Model", "Conversions", "Share of conversions"]
-    assert text.values.tolist() == [["First touch", "3", "60.0%"], ["Markov", "2.5", "40.0%"]]
+    # a column of counts with a fraction in it has one decimal throughout: 3.0 beside 2.5
+    assert text.values.tolist() == [["First touch", "3.0", "60.0%"], ["Markov", "2.5", "40.0%"]]
+    whole = as_text(pd.DataFrame({"journeys": [242, 35]}))
+    assert whole["Journeys"].tolist() == ["242", "35"]

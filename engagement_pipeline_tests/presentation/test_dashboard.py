@@ -5,15 +5,19 @@ a customer."""
 
 import io
 import os
+import signal
+import socket
 import subprocess
+import sys
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from engagement_pipeline.config import CONFIG_PATH_ENV
-from engagement_pipeline.presentation.dashboard import PAGES
+from engagement_pipeline.presentation.dashboard import PAGES, _options, _signed_money
 from engagement_pipeline.presentation.serve import dashboard_command
 from engagement_pipeline_tests.presentation.conftest import SCREENSHOTS, free_port, wait_for
 
@@ -127,7 +131,7 @@ def test_the_tables_speak_in_words(page):
     # the page's second table (RFM segments) comes after the segments' strategies
     page.locator("[data-testid=stTable]").nth(1).locator("th").first.wait_for()
     headers = page.locator("[data-testid=stTable] th").all_inner_texts()
-    assert "Share of customers" in headers and "Average LTV" in headers
+    assert "Share of all customers" in headers and "Average LTV" in headers
     assert not [h for h in headers if "_" in h], headers
     # a share as readers read it: one decimal and a per cent sign
     cells = page.locator("[data-testid=stTable] td").all_inner_texts()
@@ -146,3 +150,32 @@ def test_the_rfm_heat_map_fills_its_chart(page):
     grey = np.asarray(Image.open(io.BytesIO(chart.screenshot())).convert("L"))
     # the coloured cells cover most of the chart (60% with the sample); squeezed, under 5%
     assert (grey < 230).mean() > 0.25
+
+
+def test_stopping_the_dashboard_command_stops_the_server(sample_run):
+    """`engagement-pipeline dashboard` becomes Streamlit: killing it frees the port (a
+    Streamlit child used to keep running, holding the port)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engagement_pipeline.cli", "dashboard", "--port", str(port)],
+        env=dict(os.environ, **{CONFIG_PATH_ENV: str(sample_run.config_path)}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", process)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        with socket.socket() as s:  # nothing listens on the port any more
+            assert s.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        process.kill()
+
+
+def test_filter_options_and_money_changes_read_as_readers_expect():
+    levels = pd.Series(["medium", "critical", None, "low", "high", "low"])
+    assert _options("risk_level", levels) == ["low", "medium", "high", "critical"]
+    segments = pd.Series(["Lost", "Champion", "At Risk", "Loyal"])
+    assert _options("segment", segments) == ["Champion", "Loyal", "At Risk", "Lost"]
+    assert _options("country", pd.Series(["Spain", "France"])) == ["France", "Spain"]
+    assert (_signed_money(3650.4), _signed_money(-12.5, 2)) == ("+$3,650", "-$12.50")
