@@ -1,5 +1,6 @@
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,6 +16,36 @@ def test_run_writes_report_and_says_where(make_project, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "Report for 2025-01-05:" in out
     assert (path.parent / "reports" / "2025-01-05" / "engagement_report.md").exists()
+
+
+def test_a_long_run_prints_its_progress_after_each_month_of_dates(
+    make_project, capsys, monkeypatch
+):
+    """The sample's 181 dates ran as one run and printed nothing for seven minutes: the
+    command's runs hold at most PROGRESS_DAYS dates (two here, for five dates)."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setattr("engagement_pipeline.cli.PROGRESS_DAYS", 2)
+    path = make_project(EVENTS, PURCHASES, end="2025-01-05")
+    assert main(["--config", str(path), "run"]) == 0
+    out = capsys.readouterr().out
+    done = re.findall(
+        r"(\d+)/5 dates, [\d,]+ rows at [\d,]+ rows/s, (about .* left|all in .*)", out
+    )
+    assert [(n, tail.split()[0]) for n, tail in done] == [
+        ("2", "about"),
+        ("4", "about"),
+        ("5", "all"),
+    ]
+    # the last line names the report that was written: the HTML page marketing readers
+    # open, or (as in these tests, reports.html off) the Markdown
+    printed = Path(re.search(r"Report for 2025-01-05: (\S+)", out).group(1))
+    assert printed.exists() and printed.name == "engagement_report.md"
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "reports": {"html": True}}))
+    assert main(["--config", str(path), "run", "--from", "2025-01-05"]) == 0
+    out = capsys.readouterr().out
+    printed = Path(re.search(r"Report for 2025-01-05: (\S+)", out).group(1))
+    assert printed.exists() and printed.name == "engagement_report.html"
 
 
 def test_errors_are_one_line_and_exit_non_zero(make_project, capsys, tmp_path, monkeypatch):
