@@ -269,6 +269,16 @@ def render_markdown(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def probably_gone(p: dict[str, Any]) -> str:
+    """The sentence on the high-value customers the purchase model thinks are gone."""
+    gone = p["high_value_low_p_alive_count"]
+    return (
+        f"{counted(gone, 'customer')} in the top 20% by revenue "
+        f"{agreeing(gone, 'has', 'have')} P(alive) below {LOW_P_ALIVE:.0%} — the first calls "
+        "for a win-back."
+    )
+
+
 def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
     lines = ["## Predicted value (BG/NBD + Gamma-Gamma)", ""]
     if not p:
@@ -295,14 +305,7 @@ def _predicted_value_markdown(p: dict[str, Any] | None) -> list[str]:
         f"{c['p_alive']:.2f} | ${c['total_revenue']:,.2f} |"
         for c in p["top_customers"]
     ]
-    gone = p["high_value_low_p_alive_count"]
-    lines += [
-        "",
-        f"**High value, probably gone**: {counted(gone, 'customer')} in the top 20% by "
-        f"revenue {agreeing(gone, 'has', 'have')} P(alive) below {LOW_P_ALIVE:.0%} — the "
-        "first calls for a win-back.",
-        "",
-    ]
+    lines += ["", f"**High value, probably gone**: {probably_gone(p)}", ""]
     if p["high_value_low_p_alive"]:
         lines += [
             "| Customer | Segment | Revenue to date | P(alive) | Predicted CLV |",

@@ -17,7 +17,12 @@ from typing import Any
 import pandas as pd
 
 from engagement_pipeline.analytics.journeys_report import top_paths_intro
-from engagement_pipeline.analytics.report import ALERTS_MEANING, EMPTY_SEGMENT, RFM_INTRO
+from engagement_pipeline.analytics.report import (
+    ALERTS_MEANING,
+    EMPTY_SEGMENT,
+    RFM_INTRO,
+    probably_gone,
+)
 from engagement_pipeline.presentation.charts import Figure, report_figures
 from engagement_pipeline.presentation.columns import ALERT_COLUMNS, as_text, numeric
 from engagement_pipeline.vocabulary import LTV_MEANING
@@ -142,10 +147,26 @@ def _table_section(key: str, title: str, rows: list[dict[str, Any]], note: str =
 
 
 def _after_figure(doc: dict[str, Any], key: str) -> str:
-    """The report's tables that follow a chart: the strategies after the segments, the RFM
-    and lifecycle tables after the RFM grid, the top paths after the funnel."""
+    """The report's tables that follow a chart: the strategies after the segments, the
+    customers with the most predicted value and the valuable ones probably gone after the
+    predicted CLV, the RFM and lifecycle tables after the RFM grid, the top paths after the
+    funnel."""
     if key == "segments":
         return _strategies(doc)
+    if key == "predicted_clv" and doc.get("predicted_value"):
+        p = doc["predicted_value"]
+        return _table_section(
+            "top_predicted", "Customers with the most predicted value", p["top_customers"]
+        ) + (
+            _table_section(
+                "probably_gone",
+                "High value, probably gone",
+                p["high_value_low_p_alive"],
+                probably_gone(p),
+            )
+            or f'<section id="probably_gone"><h2>High value, probably gone</h2>'
+            f'<p class="note">{html.escape(probably_gone(p))}</p></section>'
+        )
     if key == "rfm_grid":
         return _table_section(
             "rfm_segments", "RFM segments", doc.get("rfm_segments") or [], RFM_INTRO

@@ -248,3 +248,28 @@ def test_a_one_day_timeline_reads_in_the_singular():
     assert charts.anomaly_figure(doc).reading == (
         "No anomaly in the last 1 day: every metric stayed within its expected range."
     )
+
+
+def test_the_page_names_the_most_valuable_customers_and_those_probably_gone():
+    top = {
+        "customer_id": "C1",
+        "segment": "Loyal",
+        "predicted_clv": 1234.5,
+        "p_alive": 0.98,
+        "total_revenue": 600.0,
+    }
+    predicted = {
+        "top_customers": [top],
+        "high_value_low_p_alive": [],
+        "high_value_low_p_alive_count": 0,
+    }
+    page = render_html(document() | {"predicted_value": predicted})
+    section = page.split('<section id="top_predicted">')[1].split("</section>")[0]
+    assert '<td>C1</td><td>Loyal</td><td class="num">$1,234.50</td>' in section
+    assert "<th>P(alive)</th>" in section
+    gone = page.split('<section id="probably_gone">')[1].split("</section>")[0]
+    # nobody probably gone: the sentence says so, with no empty table under it
+    assert "0 customers in the top 20% by revenue have P(alive) below 50%" in gone
+    assert "<table" not in gone
+    # a date without predictions has neither section
+    assert 'id="top_predicted"' not in render_html(document())
