@@ -96,16 +96,15 @@ def _table(frame: pd.DataFrame) -> None:
 
 def _rows(frame: pd.DataFrame) -> None:
     """Customers' rows (up to ROWS_SHOWN) in a scrolling, sortable grid, columns in words."""
+    columns = {name: column(name) for name in frame.columns}
     shown = readable(frame)
-    shares = [name for name in frame.columns if column(name).kind == "share"]
+    shares = [name for name, c in columns.items() if c.kind == "share"]
     shown[shares] = shown[shares] * 100  # written "12.3%", as in the tables
     config = {
-        name: st.column_config.NumberColumn(
-            column(name).label, format=NUMBER_FORMATS[column(name).kind]
-        )
-        if column(name).kind in NUMBER_FORMATS
-        else st.column_config.Column(column(name).label)
-        for name in frame.columns
+        name: st.column_config.NumberColumn(c.label, format=NUMBER_FORMATS[c.kind])
+        if c.kind in NUMBER_FORMATS
+        else st.column_config.Column(c.label)
+        for name, c in columns.items()
     }
     st.dataframe(shown, hide_index=True, column_config=config)
 
