@@ -8,7 +8,7 @@ import pandas as pd
 
 import engagement_pipeline.defs.assets.raw as raw_module
 from engagement_pipeline.defs.build import build_definitions
-from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB, INGESTION_JOB
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.validation import Validated
 from engagement_pipeline_tests.conftest import ev, po
@@ -134,7 +134,8 @@ def test_blocking_check_stops_downstream(make_project, monkeypatch):
 
 def test_rows_read_equal_loaded_plus_quarantined_per_partition(make_project):
     path = make_project(EVENTS, PURCHASES, end="2025-01-05")
-    job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
+    # the ingestion's own job: the snapshots have nothing to say on rows read
+    job = build_definitions(path).resolve_job_def(INGESTION_JOB)
     source_rows_per_day = pd.Series([e["timestamp"][:10] for e in EVENTS]).value_counts().to_dict()
     total_loaded = total_quarantined = 0
     for day in ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04", "2025-01-05"]:
