@@ -105,6 +105,50 @@ def test_hypergeometric_transform_equals_the_direct_formula_and_stays_finite():
     )
 
 
+def _tail_by_summing_the_series(params: dict, x: float, T: float, t: float) -> float:
+    """(1-z)^(a-1) * 2F1(a+b-1-r, a-1; a+b+x-1; z) term by term, in logs: every term is
+    positive, so the sum loses nothing however large a and b are (the test's reference)."""
+    r, alpha, a, b = params.values()
+    z = t / (alpha + T + t)
+    k = np.arange(400_000, dtype=float)
+    step = np.log(a + b - 1 - r + k) + np.log(a - 1 + k) - np.log(a + b + x - 1 + k)
+    logs = np.concatenate([[0.0], np.cumsum(step - np.log(k + 1) + np.log(z))])
+    return float(np.exp(special.logsumexp(logs) + (a - 1) * np.log1p(-z)))
+
+
+def test_expectations_stay_finite_when_a_and_b_run_into_the_thousands():
+    # A fit of the shipped sample's 2025-01-30 (45 customers): a dropout rate of 1.6% for
+    # everyone, as a = 1231, b = 75984. There (1-z)^(a-1) underflows and 2F1 overflows:
+    # every prediction of the date was empty. Against the series summed term by term.
+    params = {"r": 1.1529, "alpha": 2.6196, "a": 1231.36, "b": 75984.17}
+    r, alpha, a, b = params.values()
+    cases = [(0.0, 0.0, 30 / 7), (0.0, 0.0, 365 / 7), (1.0, 3.71, 90 / 7), (5.0, 10.0, 52.0)]
+    x, T, t = (np.array(c) for c in zip(*cases, strict=True))
+    for i, (xi, Ti, ti) in enumerate(cases):
+        tail = _tail_by_summing_the_series(params, xi, Ti, ti)
+        alive = clv.probability_alive(params, x[i : i + 1], T[i : i + 1], T[i : i + 1])[0]
+        expected = (a + b + xi - 1) / (a - 1) * (1 - tail) * alive
+        got = clv.expected_transactions(params, ti, x[i : i + 1], T[i : i + 1], T[i : i + 1])
+        assert got[0] == pytest.approx(expected, rel=1e-8), (xi, Ti, ti)
+    # and the whole chain: every customer of such a date gets a predicted CLV
+    summary = pd.DataFrame(
+        {"frequency": x, "recency": T, "T": T, "monetary_value": [0.0, 0.0, 70.0, 120.0]}
+    )
+    fits = clv.SnapshotFits(
+        [
+            clv.FitResult("bg_nbd", params, -90.0, True, 10, 4, 4),
+            clv.FitResult(
+                "gamma_gamma", {"p": 3.9, "q": 28.3, "gamma": 1071.5}, -150, True, 9, 2, 2
+            ),
+        ],
+        "fitted",
+        [],
+    )
+    predicted, notes = clv.predict_customers(summary, fits, CLVConfig(), 0.1)
+    assert notes == [] and predicted["predicted_clv"].notna().all()
+    assert (predicted["predicted_clv"] > 0).all()
+
+
 def test_analytic_gradients_match_finite_differences(cdnow_summary):
     data = clv.aggregate(cdnow_summary, ["frequency", "recency", "T"])
     x, t_x, T, w = (data[c].to_numpy(float) for c in ("frequency", "recency", "T", "weight"))

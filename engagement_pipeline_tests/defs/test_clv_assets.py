@@ -109,8 +109,10 @@ def test_clv_per_snapshot_with_parameters_table_and_warm_start(seventy_days):
     ][0]
     assert mat.metadata["status"].value == "fitted" and "bg_nbd/r" in mat.metadata
     # warm start: a re-run of one date starts from the previous date's parameters
-    chain = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB).get_subset(
-        asset_selection=set(CLV_CHAIN)
+    chain = (
+        build_definitions(path)
+        .resolve_job_def(ENGAGEMENT_JOB)
+        .get_subset(asset_selection=set(CLV_CHAIN))
     )
     again = chain.execute_in_process(partition_key="2025-03-11")
     assert again.success
