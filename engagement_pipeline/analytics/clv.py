@@ -338,8 +338,11 @@ def expected_transactions(
     t_x: np.ndarray,
     T: np.ndarray,
     groups: PairGroups | None = None,
+    alive: np.ndarray | None = None,
 ) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected repeat transactions in the next t time units.
+    `groups` and `alive` (P(alive) of the same customers) may be passed when computed once
+    for several horizons.
 
     The Gaussian hypergeometric term 2F1(r+x, b+x; a+b+x-1; z) overflows for customers with
     hundreds of purchases; Euler's transformation turns ((alpha+T)/(alpha+T+t))^(r+x) * 2F1
@@ -362,7 +365,7 @@ def expected_transactions(
     if lost.any() and a > 2.0:
         tail[lost] = _tail_by_quadrature(r, a, b, groups.x[lost], z[lost])
     scale = ((a + b + groups.x - 1.0) / (a - 1.0) * (1.0 - tail))[groups.inverse]
-    return scale * probability_alive(params, x, t_x, T)
+    return scale * (alive if alive is not None else probability_alive(params, x, t_x, T))
 
 
 # Below this a power is in or near the subnormal range: its product has lost its digits.
@@ -492,6 +495,7 @@ def discounted_clv(
     unit_days: float,
     step_days: int = 30,
     groups: PairGroups | None = None,
+    alive: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predicted CLV over the horizon: expected transactions in each step (30 days) times the
     expected spend, discounted at the annual rate to the end of each step."""
@@ -501,7 +505,7 @@ def discounted_clv(
     steps = int(np.ceil(horizon_days / step_days))
     for i in range(1, steps + 1):  # over time steps (a dozen), never over customers
         day = min(i * step_days, horizon_days)
-        cumulative = expected_transactions(bgnbd, day / unit_days, x, t_x, T, groups)
+        cumulative = expected_transactions(bgnbd, day / unit_days, x, t_x, T, groups, alive)
         total += (cumulative - previous) * spend / (1.0 + annual_discount_rate) ** (day / 365.0)
         previous = cumulative
     return total
@@ -637,11 +641,12 @@ def _add_predictions(
 ) -> None:
     """P(alive), expected purchases per horizon, expected spend and discounted CLV."""
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    out["p_alive"] = probability_alive(bgnbd, x, t_x, T)
-    groups = PairGroups.of(x, T)  # shared by every horizon and CLV step
+    alive = probability_alive(bgnbd, x, t_x, T)
+    out["p_alive"] = alive
+    groups = PairGroups.of(x, T)  # shared by every horizon and CLV step, as is P(alive)
     for horizon in config.horizons_days:
         out[expected_column(horizon)] = expected_transactions(
-            bgnbd, horizon / config.time_unit_days, x, t_x, T, groups
+            bgnbd, horizon / config.time_unit_days, x, t_x, T, groups, alive
         )
     avg_spend = expected_average_spend(spend, x, summary["monetary_value"].to_numpy(float))
     out["expected_avg_spend"] = avg_spend
@@ -655,6 +660,7 @@ def _add_predictions(
         annual_discount_rate,
         config.time_unit_days,
         groups=groups,
+        alive=alive,
     )
 
 
