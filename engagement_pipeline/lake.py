@@ -107,6 +107,10 @@ def materialize(
     return con.table(table)
 
 
+def _path_list(paths: Sequence[str]) -> str:
+    return "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+
+
 def lake_at(location: str, endpoint_url: str | None = None, region: str | None = None) -> Lake:
     """The lake at a folder or an s3:// URI (`endpoint_url`, `region`: the store's, for s3)."""
     if location.startswith("s3://"):
@@ -208,6 +212,36 @@ class Lake:
             shutil.rmtree(staging, ignore_errors=True)
         self.ensure_view(asset)
         return {key: int(counts.get(key, 0)) for key in keys}
+
+    def copy_partitions(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        asset: str,
+        keys: Sequence[str],
+        files: Mapping[str, Sequence[str]],
+        empty: str,
+    ) -> dict[str, int]:
+        """Replace the partitions `keys` of `asset` with finished Parquet files: `files`
+        maps a key to its files (written elsewhere in this lake's form), `empty` is the file
+        of the columns alone for a key without any. One file is linked (copied across
+        disks); several are combined into one."""
+
+        def stage(staging: Path) -> dict[str, int]:
+            for key in keys:
+                parts = list(files.get(key, ())) or [empty]
+                target = staging / f"{key}.parquet"
+                if len(parts) > 1:
+                    self._copy(con, f"SELECT * FROM read_parquet({_path_list(parts)})", target)
+                    continue
+                try:
+                    os.link(parts[0], target)
+                except OSError:  # another disk, or links not allowed
+                    shutil.copyfile(parts[0], target)
+            # the staged files are local whatever the lake (an object lake uploads them)
+            counts = Lake._file_rows(self, con, [str(staging / f"{k}.parquet") for k in keys])
+            return dict(zip(keys, counts, strict=True))
+
+        return self.replace_partitions(asset, keys, stage)
 
     def _stage_partitions(
         self,

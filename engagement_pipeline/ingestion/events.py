@@ -107,16 +107,20 @@ def validate_events(
             nullif(trim(campaign), '') AS campaign,
             nullif(trim(session_id), '') AS session_id""",
     )
-    validated = validate_source(
-        con, config, SourceReader(source, SECTION, mapping, rules), start, end
+    reader = SourceReader(
+        source, SECTION, mapping, rules, lake_form=_lake_form, order_by=EVENT_ORDER
     )
-    loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
-    canonical = con.sql(
-        f"""
+    return validate_source(con, config, reader, start, end)
+
+
+# A run's events are sorted by day, time and id (the lake's files of a whole file's
+# landing keep the file's order within each day).
+EVENT_ORDER = "snapshot_date, event_timestamp, event_id"
+
+
+def _lake_form(rows: str) -> str:
+    """Loaded events in the lake's columns (EVENT_SCHEMA), from the validated rows."""
+    return f"""
         SELECT * EXCLUDE ({SOURCE_FILE}, {SOURCE_ROW}, snapshot_date),
                {SOURCE_FILE} AS source_file, {SOURCE_ROW} AS source_row, snapshot_date
-        FROM loaded
-        ORDER BY snapshot_date, event_timestamp, event_id
-        """
-    )
-    return Validated(loaded=canonical, quarantined=validated.quarantined)
+        FROM {rows}"""

@@ -9,6 +9,10 @@ days, and one id column of the others to find reused ids. The fingerprint covers
 ingestion code, so a changed file, setting or rule lands again; landings of a file's
 earlier versions, and of files that are gone, are removed.
 
+A source of one file (not a glob) is settled at landing instead (`settle.py`): its
+repeats can only be within the file, so landing decides every row and writes the lake's
+own files by day, which a run copies in.
+
 Landing writes into a private staging folder renamed into place, so parallel runs never
 see half a landing; two runs landing the same file both finish and one rename wins.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -30,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from engagement_pipeline.config import Config, SourceConfig
+from engagement_pipeline.ingestion.settle import LakeForm, settle_rows, settled_days
 from engagement_pipeline.ingestion.sources import (
     SourceScan,
     expand_source_paths,
@@ -42,7 +48,7 @@ from engagement_pipeline.ingestion.validation import (
     Validated,
     classify_landed,
     land_rows,
-    require_a_dated_row,
+    no_dated_row,
 )
 from engagement_pipeline.lake import process_alive
 
@@ -75,19 +81,25 @@ def _fingerprint(path: str, settings: str) -> str:
 @dataclass(frozen=True)
 class SourceReader:
     """What landing needs to read one source: its settings, section, column mapping,
-    row rules and an optional whole-file check."""
+    row rules, the lake's form of its loaded rows (`lake_form`, and the order a run's rows
+    are sorted in, `order_by`), whether that form is row by row (`row_wise`: then a
+    single-file source is settled at landing) and an optional whole-file check."""
 
     source: SourceConfig
     section: str
     columns: dict[str, str | None]
     rules: SourceRules
+    lake_form: LakeForm
+    order_by: str
+    row_wise: bool = True
     file_check: FileCheck | None = None
 
 
-def land_source(
-    con: duckdb.DuckDBPyConnection, config: Config, reader: SourceReader
-) -> list[LandedFile]:
-    """Every file of the source, landed (now, or by an earlier run when unchanged)."""
+def _landings(
+    con: duckdb.DuckDBPyConnection, config: Config, reader: SourceReader, settle: bool
+) -> list[Path]:
+    """The landing folder of every file of the source (landed now, or by an earlier run
+    when unchanged)."""
     root = config.work_dir / LANDING_FOLDER / reader.section
     settings = json.dumps(
         [
@@ -95,18 +107,19 @@ def land_source(
             config.snapshots.model_dump(mode="json"),
             _code_version(),
             duckdb.__version__,  # id hashes are DuckDB's own
+            settle,
         ],
         sort_keys=True,
     )
     files = expand_source_paths(config, reader.source, reader.section)
-    landed = []
+    folders = []
     for path in files:
         folder = root / _fingerprint(path, settings)
         if not (folder / MANIFEST).exists():
-            _land(con, config, reader, path, folder)
-        landed.append(_read_landing(con, folder, reader.rules, reader.section, config))
-    _remove_superseded(root, {f.folder.name for f in landed}, set(files))
-    return landed
+            _land(con, config, reader, path, folder, settle)
+        folders.append(folder)
+    _remove_superseded(root, {f.name for f in folders}, set(files))
+    return folders
 
 
 def validate_source(
@@ -116,14 +129,33 @@ def validate_source(
     start: dt.date,
     end: dt.date,
 ) -> Validated:
-    """The source's rows of [start, end], validated: its files landed, then the run's days
-    classified (see `validation.classify_landed`)."""
-    landed = land_source(con, config, reader)
-    return classify_landed(con, landed, reader.source, reader.rules, start, end)
+    """The source's rows of [start, end], validated, loaded rows in the lake's form.
+
+    A source of one file (not a glob) whose lake form is row by row is settled at landing
+    and a run reads its days' finished files (`settle.settled_days`); otherwise its files
+    are landed and the run's days classified (see `validation.classify_landed`)."""
+    # A glob names a set of files that grows (daily exports): their ids are compared
+    # across files per run, and a new file lands alone.
+    settle = reader.row_wise and not glob.has_magic(reader.source.file_path)
+    folders = _landings(con, config, reader, settle)
+    if settle:
+        return settled_days(con, folders[0], start, end, reader.order_by)
+    landed = [_read_landing(con, f, reader.rules, reader.section, config) for f in folders]
+    validated = classify_landed(con, landed, reader.source, reader.rules, start, end)
+    loaded = validated.loaded  # noqa: F841 - referenced by name in the SQL below
+    return Validated(
+        loaded=con.sql(f"{reader.lake_form('loaded')} ORDER BY {reader.order_by}"),
+        quarantined=validated.quarantined,
+    )
 
 
 def _land(
-    con: duckdb.DuckDBPyConnection, config: Config, reader: SourceReader, path: str, folder: Path
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    reader: SourceReader,
+    path: str,
+    folder: Path,
+    settle: bool,
 ) -> None:
     staging = folder.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
@@ -139,10 +171,24 @@ def _land(
         )
         if reader.file_check is not None:
             reader.file_check(con, scan)
-        checks = land_rows(
-            con, scan, reader.source, reader.rules, config.snapshots, reader.section, staging
-        )
-        (staging / MANIFEST).write_text(json.dumps({"source_file": path, "checks": checks}))
+        manifest: dict = {"source_file": path}
+        if settle:
+            file_day = settle_rows(
+                con,
+                scan,
+                reader.source,
+                reader.rules,
+                config.snapshots,
+                reader.section,
+                staging,
+                reader.lake_form,
+            )
+            manifest["file_day"] = file_day.isoformat()
+        else:
+            manifest["checks"] = land_rows(
+                con, scan, reader.source, reader.rules, config.snapshots, reader.section, staging
+            )
+        (staging / MANIFEST).write_text(json.dumps(manifest))
         # another run may have landed the same file first: then its landing is kept
         with contextlib.suppress(OSError):
             os.rename(staging, folder)
@@ -168,7 +214,9 @@ def _read_landing(
             )
     dated = [d for d in days if d != UNDATED]
     if not dated and UNDATED in days:
-        require_a_dated_row(con, days[UNDATED], rules, section, manifest["source_file"])
+        raise no_dated_row(
+            con, "read_parquet(?)", rules, section, manifest["source_file"], [days[UNDATED]]
+        )
     # A file without a row (only a header, or only malformed lines) files its malformed
     # lines under the first partition.
     first = min(dated) if dated else config.snapshots.start_date.isoformat()

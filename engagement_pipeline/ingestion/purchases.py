@@ -122,9 +122,18 @@ def validate_purchases(
     price = "unit_price" if online_retail else "amount"
     rules = _purchase_rules(source, price)
     whole_file = functools.partial(_refuse_decimal_commas, source=source, price=price)
-    reader = SourceReader(source, SECTION, mapping, rules, whole_file)
-    validated = validate_source(con, config, reader, start, end)
-    return Validated(loaded=_orders(validated.loaded), quarantined=validated.quarantined)
+    reader = SourceReader(
+        source,
+        SECTION,
+        mapping,
+        rules,
+        # Online Retail II groups an invoice's lines into one order: not row by row.
+        lake_form=_orders if online_retail else _single_line_orders,
+        order_by="snapshot_date, purchase_timestamp, order_id",
+        row_wise=not online_retail,
+        file_check=whole_file,
+    )
+    return validate_source(con, config, reader, start, end)
 
 
 def _purchase_rules(source: PurchaseDataConfig, price: str) -> SourceRules:
@@ -185,11 +194,9 @@ def _purchase_checks(source: PurchaseDataConfig, price: str) -> list[Check]:
     ]
 
 
-def _orders(lines: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """Loaded lines grouped into orders (one line each in the canonical layout)."""
-    return lines.query(
-        "loaded",
-        f"""
+def _orders(rows: str) -> str:
+    """Loaded lines grouped into orders (Online Retail II: an invoice's lines)."""
+    return f"""
         SELECT order_id,
                arg_min(customer_id, {SOURCE_ROW}) AS customer_id,
                min(purchase_timestamp) AS purchase_timestamp,
@@ -201,8 +208,17 @@ def _orders(lines: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
                min({SOURCE_FILE}) AS source_file,
                min({SOURCE_ROW}) AS source_row,
                min(snapshot_date) AS snapshot_date
-        FROM loaded
-        GROUP BY order_id
-        ORDER BY snapshot_date, purchase_timestamp, order_id
-        """,
-    )
+        FROM {rows}
+        GROUP BY order_id"""
+
+
+def _single_line_orders(rows: str) -> str:
+    """Loaded lines as orders where each order is one line (ids are unique, or generated
+    per line): the same columns and types as `_orders`, row by row."""
+    return f"""
+        SELECT order_id, customer_id, purchase_timestamp, amount, quantity, product, country,
+               CAST(1 AS BIGINT) AS line_count,
+               {SOURCE_FILE} AS source_file,
+               {SOURCE_ROW} AS source_row,
+               snapshot_date
+        FROM {rows}"""

@@ -106,11 +106,25 @@ class SourceRules:
 
 
 @dataclass(frozen=True)
+class DayFiles:
+    """Finished partition files, ready to be copied into the lake as they are: each day's
+    files (none: the day has no rows) and a file of the columns alone."""
+
+    days: dict[str, list[str]]
+    empty: str
+
+
+@dataclass(frozen=True)
 class Validated:
-    """A source's rows for a date range: the loaded ones and the quarantined ones."""
+    """A source's rows for a date range: the loaded ones and the quarantined ones.
+
+    `files` (loaded, quarantined), when present, are the same rows already written as
+    the lake's partition files (a single-file source, see `ingestion/settle.py`).
+    """
 
     loaded: duckdb.DuckDBPyRelation
     quarantined: duckdb.DuckDBPyRelation
+    files: tuple[DayFiles, DayFiles] | None = None
 
 
 # Slash dates are month-first unless a file's own dates show it is day-first.
@@ -218,7 +232,7 @@ def timestamp_checks(raw_col: str, parsed_col: str, snapshots: SnapshotsConfig) 
 
 
 @dataclass(frozen=True)
-class _UniqueKey:
+class UniqueKey:
     """A source id that must not repeat: its parsed column, source column and reason."""
 
     column: str
@@ -275,6 +289,47 @@ def _clamp_sql(snapshots: SnapshotsConfig, day: str) -> str:
     return f"CASE WHEN {day} IS NOT NULL THEN greatest({_date_lit(snapshots.start_date)}, {bounded}) END"
 
 
+@dataclass(frozen=True)
+class CheckedRows:
+    """One file's rows parsed and checked, as SQL: `landed` selects each row's canonical
+    columns, SOURCE_ROW, its first failed check (`_check`), its raw record when it failed
+    one (`_record`) and its day (`snapshot_date`, NULL when undated)."""
+
+    table: str
+    landed: str
+    checks: list[Check]
+
+
+def check_rows(
+    con: duckdb.DuckDBPyConnection,
+    scan: SourceScan,
+    source: SourceConfig,
+    rules: SourceRules,
+    snapshots: SnapshotsConfig,
+    section: str,
+) -> CheckedRows:
+    """Views that parse and check a scanned file row by row (nothing is read yet)."""
+    raw_columns = [
+        c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED, TYPED_TIME)
+    ]
+    table = f"landing_{next(_tables)}"
+    scan.rows.create_view(f"{table}_rows", replace=True)
+    record = (
+        "json_object("
+        + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
+        + ")"
+    )
+    day_first = "false" if scan.time_typed else _day_first_files(con, table, source, rules, section)
+    checks = _all_checks(rules, raw_columns, snapshots)
+    _create_checked_view(con, table, source, rules, checks, day_first, scan.time_typed)
+    landed = f"""
+        SELECT {rules.output_columns}, {SOURCE_ROW}, _check,
+               CASE WHEN _check IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
+               {_clamp_sql(snapshots, "_day")} AS snapshot_date
+        FROM {table}_checked"""
+    return CheckedRows(table=table, landed=landed, checks=checks)
+
+
 def land_rows(
     con: duckdb.DuckDBPyConnection,
     scan: SourceScan,
@@ -293,49 +348,40 @@ def land_rows(
     under UNDATED), a schema file (no rows) and, for CSV, malformed.parquet. Returns the
     (reason, column) of each check: a landed row names its first failed check by number.
     """
-    raw_columns = [
-        c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED, TYPED_TIME)
-    ]
-    table = f"landing_{next(_tables)}"
-    scan.rows.create_view(f"{table}_rows", replace=True)
-    record = (
-        "json_object("
-        + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
-        + ")"
-    )
-    landed = f"""
-        SELECT {rules.output_columns}, {SOURCE_ROW}, _check,
-               CASE WHEN _check IS NOT NULL THEN CAST({record} AS VARCHAR) END AS _record,
-               {_clamp_sql(snapshots, "_day")} AS snapshot_date
-        FROM {table}_checked"""
     try:
-        day_first = (
-            "false" if scan.time_typed else _day_first_files(con, table, source, rules, section)
-        )
-        checks = _all_checks(rules, raw_columns, snapshots)
-        _create_checked_view(con, table, source, rules, checks, day_first, scan.time_typed)
+        checked = check_rows(con, scan, source, rules, snapshots, section)
         schema = folder / SCHEMA_FILE
         schema.parent.mkdir(parents=True)
         con.execute(
-            f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({landed}) LIMIT 0) "
+            f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({checked.landed}) LIMIT 0) "
             f"TO {quote_literal(str(schema))}"
         )
         con.execute(
-            f"COPY ({landed}) TO {quote_literal(str(folder / 'rows'))} "
+            f"COPY ({checked.landed}) TO {quote_literal(str(folder / 'rows'))} "
             "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
         )
         if rules.unique_ids:
             _write_keys(con, folder, rules.id_column)
-        if scan.malformed is not None:
-            scan.malformed.create_view(f"{table}_malformed", replace=True)
-            con.execute(
-                f"COPY (SELECT * EXCLUDE ({SOURCE_FILE}) FROM {table}_malformed) "
-                f"TO {quote_literal(str(folder / MALFORMED_FILE))}"
-            )
+        write_malformed(con, scan, folder, checked.table)
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
         raise explain_read_error(section, source.format, scan.files, exc) from None
-    return [(c.reason, c.column) for c in checks]
+    return [(c.reason, c.column) for c in checked.checks]
+
+
+def write_malformed(
+    con: duckdb.DuckDBPyConnection, scan: SourceScan, folder: Path, table: str
+) -> Path | None:
+    """The CSV lines the parser rejected, kept as folder/malformed.parquet (None: no CSV)."""
+    if scan.malformed is None:
+        return None
+    scan.malformed.create_view(f"{table}_malformed", replace=True)
+    target = folder / MALFORMED_FILE
+    con.execute(
+        f"COPY (SELECT * EXCLUDE ({SOURCE_FILE}) FROM {table}_malformed) "
+        f"TO {quote_literal(str(target))}"
+    )
+    return target
 
 
 def _write_keys(con: duckdb.DuckDBPyConnection, folder: Path, id_column: str) -> None:
@@ -353,22 +399,24 @@ def _write_keys(con: duckdb.DuckDBPyConnection, folder: Path, id_column: str) ->
     )
 
 
-def require_a_dated_row(
+def no_dated_row(
     con: duckdb.DuckDBPyConnection,
-    undated: list[str],
+    undated: str,
     rules: SourceRules,
     section: str,
     source_file: str,
-) -> None:
+    params: list | None = None,
+) -> SourceError:
     """A file in which no row has a readable timestamp cannot say its day: that is one
-    clear error (usually a wrong column or format) rather than a file's worth of quarantine."""
+    clear error (usually a wrong column or format) rather than a file's worth of quarantine.
+    `undated` is a FROM clause over the file's landed rows (their `_record`)."""
     first = scalar(
         con,
         f"SELECT json_extract_string(arg_min(_record, {SOURCE_ROW}), "
-        f"{quote_literal('$.' + rules.timestamp_column)}) FROM read_parquet(?)",
-        [undated],
+        f"{quote_literal('$.' + rules.timestamp_column)}) FROM {undated}",
+        params,
     )
-    raise SourceError(
+    return SourceError(
         f"{section}: no row of {source_file} has a readable timestamp (first value: "
         f"{first!r}). Check {section}.timestamp_column, or set "
         f"{section}.timestamp_format (e.g. '%d/%m/%Y %H:%M')."
@@ -399,7 +447,7 @@ def _first_failure_sql(checks: list[Check]) -> str:
     return f"CAST(CASE {whens} END AS UTINYINT)"
 
 
-def _check_list_sql(checks: list[tuple[str, str]], field: int) -> str:
+def check_list_sql(checks: list[tuple[str, str]], field: int) -> str:
     """The reasons (field 0) or columns (field 1) of the checks, as a SQL list."""
     return "[" + ", ".join(quote_literal(c[field]) for c in checks) + "]"
 
@@ -503,18 +551,14 @@ def classify_landed(
     `loaded` has the canonical columns plus source_file, source_row and snapshot_date.
     """
     table = f"validated_{next(_tables)}"
-    key = (
-        _UniqueKey(rules.id_column, rules.id_column, rules.duplicate_id_reason)
-        if rules.unique_ids
-        else None
-    )
+    key = unique_key(rules)
     run, rest = _landed_paths(con, table, files, start, end)
     schema = con.sql("SELECT * FROM read_parquet(?)", params=[[str(files[0].schema)]])
     outputs = [c for c in schema.columns if c not in LANDED_BOOKKEEPING]
-    repeats = _repeat_window(rules, source, key)
+    repeats = repeat_window(rules, source, key)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table}_run AS "
-        f"{_in_range_sql(_landed_sql(table, '$1', files, outputs), repeats)}",
+        f"{in_range_sql(_landed_sql(table, '$1', files, outputs), repeats)}",
         # no rows in the run: the landing's file without rows gives the columns
         [run or [str(files[0].schema)]],
     )
@@ -524,9 +568,7 @@ def classify_landed(
         f"""
         CREATE OR REPLACE TEMP VIEW {table} AS
         SELECT i.* EXCLUDE (_repeat, _first_hash, _first_file, _row_hash, _valid),
-            CASE WHEN _first_reason IS NOT NULL THEN _first_reason
-                 WHEN _repeat > 1 THEN {repeats.reason}
-                 {earlier.rule} END AS _reason
+               {reason_sql(repeats, earlier.rule)}
         FROM {table}_run i {earlier.join}
         """
     )
@@ -534,13 +576,27 @@ def classify_landed(
         f"SELECT {', '.join(map(quote_ident, outputs))}, {SOURCE_FILE}, {SOURCE_ROW}, snapshot_date "
         f"FROM {table} WHERE _reason IS NULL"
     )
-    quarantined = _quarantined_rows(con, table, outputs, key)
+    quarantined = quarantined_rows(con, table, outputs, key)
     malformed = [
         str(f.malformed) for f in files if f.malformed.exists() and start <= f.file_day <= end
     ]
     if malformed:
-        quarantined = quarantined.union(_malformed_rows(con, table, malformed))
+        quarantined = quarantined.union(malformed_rows(con, table, malformed))
     return Validated(loaded=loaded, quarantined=quarantined)
+
+
+def unique_key(rules: SourceRules) -> UniqueKey | None:
+    """The source id that must not repeat, if the source has one."""
+    if not rules.unique_ids:
+        return None
+    return UniqueKey(rules.id_column, rules.id_column, rules.duplicate_id_reason)
+
+
+def reason_sql(repeats: Repeats, earlier_rule: str = "") -> str:
+    """A row's one reason (NULL: loaded): its first failed check, else a repeat's reason."""
+    return f"""CASE WHEN _first_reason IS NOT NULL THEN _first_reason
+                    WHEN _repeat > 1 THEN {repeats.reason}
+                    {earlier_rule} END AS _reason"""
 
 
 def _landed_paths(
@@ -584,42 +640,48 @@ def _landed_sql(table: str, param: str, files: list[LandedFile], outputs: list[s
     """Landed rows of the Parquet files `param` names, with their source file, day, first
     failed check's reason and column, and a hash of their loaded form (for repeats)."""
     checks = files[0].checks  # one configuration, so one list of checks for every file
-    row_hash = "hash(" + ", ".join(f"r.{quote_ident(c)}" for c in outputs) + ")"
     return f"""
         SELECT r.* EXCLUDE (snapshot_date, filename), f.{SOURCE_FILE},
                coalesce(r.snapshot_date, f.file_day) AS snapshot_date,
-               {_check_list_sql(checks, 0)}[r._check] AS _first_reason,
-               {_check_list_sql(checks, 1)}[r._check] AS _first_column,
-               r._check IS NULL AS _valid,
-               {row_hash} AS _row_hash
+               {verdict_sql(checks, outputs, "r.")}
         FROM read_parquet({param}, hive_partitioning = true, union_by_name = true,
                           hive_types = {{'snapshot_date': DATE}}, filename = true) r
         JOIN {table}_files f ON f.path = r.filename"""
 
 
+def verdict_sql(checks: list[tuple[str, str]], outputs: list[str], prefix: str = "") -> str:
+    """A landed row's first failed check (reason and column), whether it passed every
+    check, and a hash of its loaded form (for repeats)."""
+    row_hash = "hash(" + ", ".join(f"{prefix}{quote_ident(c)}" for c in outputs) + ")"
+    return f"""{check_list_sql(checks, 0)}[{prefix}_check] AS _first_reason,
+               {check_list_sql(checks, 1)}[{prefix}_check] AS _first_column,
+               {prefix}_check IS NULL AS _valid,
+               {row_hash} AS _row_hash"""
+
+
 @dataclass(frozen=True)
-class _Repeats:
+class Repeats:
     """Which rows count as repeats of one another (same `group` values) and a repeat's reason."""
 
     group: tuple[str, ...]
     reason: str
 
 
-def _repeat_window(rules: SourceRules, source: SourceConfig, key: _UniqueKey | None) -> _Repeats:
+def repeat_window(rules: SourceRules, source: SourceConfig, key: UniqueKey | None) -> Repeats:
     if key is not None:
         # Repeats are found by key; a repeat identical to the first occurrence (same row
         # hash) is an exact duplicate, otherwise a reused id. A hash collision could only
         # swap those two labels, never quarantine a row that is not a repeat.
-        return _Repeats(
+        return Repeats(
             group=("_valid", quote_ident(key.column)),
             reason=f"CASE WHEN _row_hash = _first_hash THEN 'duplicate_row' "
             f"ELSE {quote_literal(key.reason)} END",
         )
     if source.keep_duplicate_rows:
-        return _Repeats(group=(), reason="NULL")  # every row its own first
+        return Repeats(group=(), reason="NULL")  # every row its own first
     # Without an id, exact repeats share the hash of every source field, hence their
     # customer and day too (compared as well, so a hash collision needs all three).
-    return _Repeats(
+    return Repeats(
         group=("_valid", "_row_hash", "customer_id", "snapshot_date"),
         reason=f"CASE WHEN {SOURCE_FILE} = _first_file THEN NULL ELSE 'duplicate_row' END"
         if rules.repeats_within_file_kept
@@ -627,7 +689,7 @@ def _repeat_window(rules: SourceRules, source: SourceConfig, key: _UniqueKey | N
     )
 
 
-def _in_range_sql(rows: str, repeats: _Repeats) -> str:
+def in_range_sql(rows: str, repeats: Repeats) -> str:
     """The run's rows, numbered within their repeat group in file order.
 
     Repeats share their timestamp, hence their day: all are in the range together. Most
@@ -671,7 +733,7 @@ def _earlier_key(
     table: str,
     files: list[LandedFile],
     outputs: list[str],
-    key: _UniqueKey | None,
+    key: UniqueKey | None,
     start: dt.date,
     end: dt.date,
     other_days: list[str],
@@ -719,8 +781,8 @@ def _earlier_key(
     return _Earlier(rule=rule, join=f"LEFT JOIN {table}_earlier e ON e._k = i.{col}")
 
 
-def _quarantined_rows(
-    con: duckdb.DuckDBPyConnection, table: str, outputs: list[str], key: _UniqueKey | None
+def quarantined_rows(
+    con: duckdb.DuckDBPyConnection, table: str, outputs: list[str], key: UniqueKey | None
 ) -> duckdb.DuckDBPyRelation:
     """Rejected rows in the quarantine schema.
 
@@ -751,7 +813,7 @@ def _quarantined_rows(
     )
 
 
-def _malformed_rows(
+def malformed_rows(
     con: duckdb.DuckDBPyConnection, table: str, paths: list[str]
 ) -> duckdb.DuckDBPyRelation:
     """CSV lines the parser rejected, filed (like undated rows) under their file's day."""

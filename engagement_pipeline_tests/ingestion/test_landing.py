@@ -32,8 +32,9 @@ def test_an_unchanged_file_is_landed_once_and_read_by_day(make_project):
     loaded, _ = _run(path)
     (landing,) = _landings(path)
     written = (landing / MANIFEST).stat().st_mtime_ns
-    # one folder per day, named by the day: a run lists the days it needs
-    assert sorted(p.name for p in (landing / "rows").iterdir()) == [
+    # one folder per day, named by the day, of rows in the lake's form: a run lists the
+    # days it needs (a single file is settled at landing: see test_settle.py)
+    assert sorted(p.name for p in (landing / "loaded").iterdir()) == [
         "snapshot_date=2025-01-01",
         "snapshot_date=2025-01-03",
     ]

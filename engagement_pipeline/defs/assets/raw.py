@@ -22,7 +22,7 @@ from engagement_pipeline.defs.runs import run_progress
 from engagement_pipeline.ingestion.events import EVENT_SCHEMA, validate_events
 from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA, validate_purchases
 from engagement_pipeline.ingestion.validation import REASON_CODES, Validated
-from engagement_pipeline.lake import connection, materialize
+from engagement_pipeline.lake import InLake, connection, materialize, open_lake
 from engagement_pipeline.markdown import markdown_table
 from engagement_pipeline.quality import (
     TOUCHPOINT_SET,
@@ -265,6 +265,30 @@ def _quarantine_metadata(quarantined: duckdb.DuckDBPyRelation, keys: list[str]):
     return extra
 
 
+def _into_lake(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    source: Source,
+    result: Validated,
+    keys: list[str],
+) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation, tuple[object, object]]:
+    """The run's loaded and quarantined rows, and the two outputs for the IO manager.
+
+    Rows settled at landing are already the lake's files: they are copied in here and read
+    back (the IO manager leaves them); other rows are computed once into temp tables, which
+    the IO manager writes."""
+    if result.files is None:
+        loaded = materialize(con, result.loaded, source.loaded)
+        quarantined = materialize(con, result.quarantined, source.quarantined)
+        return loaded, quarantined, (loaded, quarantined)
+    lake = open_lake(config)
+    read = []
+    for asset, files in zip((source.loaded, source.quarantined), result.files, strict=True):
+        lake.copy_partitions(con, asset, keys, files.days, files.empty)
+        read.append(lake.read(con, asset, keys))
+    return read[0], read[1], (InLake(read[0]), InLake(read[1]))
+
+
 def _ingest(
     context: dg.AssetExecutionContext,
     settings: PipelineSettings,
@@ -276,8 +300,7 @@ def _ingest(
     result = source.validate(
         con, config, dt.date.fromisoformat(keys[0]), dt.date.fromisoformat(keys[-1])
     )
-    loaded = materialize(con, result.loaded, source.loaded)
-    quarantined = materialize(con, result.quarantined, source.quarantined)
+    loaded, quarantined, outputs = _into_lake(con, config, source, result, keys)
     n_loaded = loaded.aggregate("count(*)").fetchall()[0][0]
     n_rejected = quarantined.aggregate("count(*)").fetchall()[0][0]
     context.log.info(
@@ -302,8 +325,8 @@ def _ingest(
         extra=_quarantine_metadata(quarantined, keys),
         preview_order="source_file, source_row",
     )
-    yield dg.Output(loaded, output_name=source.loaded)
-    yield dg.Output(quarantined, output_name=source.quarantined)
+    yield dg.Output(outputs[0], output_name=source.loaded)
+    yield dg.Output(outputs[1], output_name=source.quarantined)
     found = {
         **source.outcomes(loaded, config),
         **trend_outcomes(

@@ -1,0 +1,289 @@
+"""Single-file sources, settled at landing: each row's fate decided once, the lake's files written once.
+
+A source read from one file can repeat an id or a row only within that file, so no other
+day or file can change what happens to a row: landing decides it. The file's rows are
+checked, its repeats found, and its loaded rows written by day in the lake's own form,
+beside its quarantined rows in the quarantine's form. A run then copies its days' files
+into the lake (a hard link where the lake is on the same disk), so its cost is its days'
+files, not the source. Sources of several files keep the general path
+(`validation.classify_landed`), where a run compares its ids with the other files'.
+
+Passes over the file, each streamed by DuckDB (none holds the file in memory):
+1. the groups that could repeat: ids seen twice (one column read) for a source with ids,
+   else identical valid rows;
+2. the rows that failed a check or belong to such a group, kept in a table (usually few),
+   their repeats numbered in file order exactly as the general path does;
+3. every other valid row, written by day in the lake's form;
+4. the quarantined rows (failed, repeated, and CSV lines the parser rejected), by day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from engagement_pipeline.config import SnapshotsConfig, SourceConfig
+from engagement_pipeline.ingestion.sources import (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SourceScan,
+    explain_read_error,
+)
+from engagement_pipeline.ingestion.validation import (
+    LANDED_BOOKKEEPING,
+    DayFiles,
+    Repeats,
+    SourceRules,
+    UniqueKey,
+    Validated,
+    check_rows,
+    in_range_sql,
+    malformed_rows,
+    no_dated_row,
+    quarantined_rows,
+    reason_sql,
+    repeat_window,
+    unique_key,
+    verdict_sql,
+    write_malformed,
+)
+from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
+
+LOADED = "loaded"
+QUARANTINED = "quarantined"
+PARTITION_PREFIX = "snapshot_date="
+# The lake's form of a source's loaded rows: SQL over a relation of its canonical columns
+# plus SOURCE_FILE, SOURCE_ROW and snapshot_date (the source modules define it).
+LakeForm = Callable[[str], str]
+
+
+def _empty_file(folder: Path, kind: str) -> Path:
+    return folder / "schema" / f"{kind}.parquet"
+
+
+def settle_rows(
+    con: duckdb.DuckDBPyConnection,
+    scan: SourceScan,
+    source: SourceConfig,
+    rules: SourceRules,
+    snapshots: SnapshotsConfig,
+    section: str,
+    folder: Path,
+    lake_form: LakeForm,
+) -> dt.date:
+    """Decide every row of one file and write folder/loaded/ and folder/quarantined/ by day,
+    each with a file of its columns alone under folder/schema/. Returns the file's day (its
+    first dated day, where its undated rows and rejected CSV lines are filed)."""
+    try:
+        checked = check_rows(con, scan, source, rules, snapshots, section)
+        table = checked.table
+        landed = con.sql(f"SELECT * FROM ({checked.landed}) LIMIT 0")
+        outputs = [c for c in landed.columns if c not in LANDED_BOOKKEEPING]
+        checks = [(c.reason, c.column) for c in checked.checks]
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW {table}_landed AS
+            SELECT *, {quote_literal(scan.files[0])} AS {SOURCE_FILE},
+                   {verdict_sql(checks, outputs)}
+            FROM ({checked.landed})
+            """
+        )
+        _decide_exceptions(con, table, source, rules)
+        _write_loaded(con, table, outputs, folder, lake_form)
+        file_day = _file_day(con, table, folder, rules, section, scan.files[0], snapshots)
+        _write_quarantined(con, table, outputs, rules, scan, folder, file_day)
+    except duckdb.Error as exc:
+        # Text formats are read lazily: a bad record past what the reader sampled fails here.
+        raise explain_read_error(section, source.format, scan.files, exc) from None
+    return file_day
+
+
+def _decide_exceptions(
+    con: duckdb.DuckDBPyConnection, table: str, source: SourceConfig, rules: SourceRules
+) -> None:
+    """`{table}_decided`: the rows that failed a check or may repeat, each with its reason
+    (NULL for a group's first valid row, which is loaded)."""
+    key = unique_key(rules)
+    repeats = repeat_window(rules, source, key)
+    exceptions = f"SELECT * FROM {table}_landed WHERE NOT _valid"
+    suspects = _suspects(con, table, repeats, key)
+    if suspects:
+        exceptions += f" OR {suspects}"
+    # kept first (one pass over the file; few rows), then numbered within their groups
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_exceptions AS {exceptions}")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {table}_decided AS
+        SELECT * EXCLUDE (_repeat, _first_hash, _first_file), {reason_sql(repeats)}
+        FROM ({in_range_sql(f"SELECT * FROM {table}_exceptions", repeats)})
+        """
+    )
+
+
+def _suspects(
+    con: duckdb.DuckDBPyConnection, table: str, repeats: Repeats, key: UniqueKey | None
+) -> str | None:
+    """A condition true for every valid row that may repeat another (and a few more), or
+    None when none can.
+
+    With ids: the ids seen more than once among all the file's raw ids (trimmed), read
+    from that one column without parsing the rows; a parsed id equals its trimmed raw
+    text, so every repeated valid id is among them. Without ids: the groups of identical valid rows seen more than once.
+    """
+    group = [g for g in repeats.group if g != "_valid"]
+    if not group:
+        return None
+    if key is not None:
+        column = quote_ident(key.column)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_groups AS SELECT trim({column}) AS _key "
+            f"FROM {table}_rows GROUP BY 1 HAVING count(*) > 1"
+        )
+        condition = f"{column} IN (SELECT _key FROM {table}_groups)"
+    else:
+        columns = ", ".join(group)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_groups AS SELECT {columns} "
+            f"FROM {table}_landed WHERE _valid GROUP BY ALL HAVING count(*) > 1"
+        )
+        condition = f"({columns}) IN (SELECT ({columns}) FROM {table}_groups)"
+    if not fetch_all(con, f"SELECT 1 FROM {table}_groups LIMIT 1"):
+        return None
+    return f"({condition})"
+
+
+def _write_loaded(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    outputs: list[str],
+    folder: Path,
+    lake_form: LakeForm,
+) -> None:
+    """Every valid row that is not a later repeat, in the lake's form, by day."""
+    columns = ", ".join(map(quote_ident, [*outputs, SOURCE_FILE, SOURCE_ROW, "snapshot_date"]))
+    rows = f"""(
+        SELECT {columns} FROM {table}_landed
+        ANTI JOIN (SELECT {SOURCE_ROW} FROM {table}_decided WHERE _reason IS NOT NULL)
+            USING ({SOURCE_ROW})
+        WHERE _valid)"""
+    _write_days(con, lake_form(rows), folder, LOADED)
+
+
+def _write_days(con: duckdb.DuckDBPyConnection, rows: str, folder: Path, kind: str) -> None:
+    """`rows` written as folder/<kind>/snapshot_date=<day>/, and its columns alone."""
+    empty = _empty_file(folder, kind)
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({rows}) LIMIT 0) "
+        f"TO {quote_literal(str(empty))} (FORMAT parquet)"
+    )
+    con.execute(
+        f"COPY ({rows}) TO {quote_literal(str(folder / kind))} "
+        "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
+    )
+
+
+def _file_day(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    folder: Path,
+    rules: SourceRules,
+    section: str,
+    source_file: str,
+    snapshots: SnapshotsConfig,
+) -> dt.date:
+    """The file's first dated day (its rows' days are clamped into the partitions' span);
+    the span's first day for a file without rows; a file whose rows are all undated is an
+    error (see `validation.no_dated_row`)."""
+    days = [dt.date.fromisoformat(d) for d in _days(folder / LOADED)]
+    days += [
+        d
+        for (d,) in fetch_all(
+            con,
+            f"SELECT min(snapshot_date) FROM {table}_decided WHERE snapshot_date IS NOT NULL",
+        )
+        if d is not None
+    ]
+    if days:
+        return min(days)
+    undated = fetch_all(con, f"SELECT count(*) FROM {table}_decided")[0][0]
+    if undated:
+        raise no_dated_row(con, f"{table}_decided", rules, section, source_file)
+    return snapshots.start_date
+
+
+def _write_quarantined(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    outputs: list[str],
+    rules: SourceRules,
+    scan: SourceScan,
+    folder: Path,
+    file_day: dt.date,
+) -> None:
+    """The rejected rows in the quarantine's form (undated ones under the file's day),
+    with the CSV lines the parser rejected, by day."""
+    day = f"DATE {quote_literal(file_day.isoformat())}"
+    rejected = quarantined_rows(con, f"{table}_decided", outputs, unique_key(rules))
+    rejected.create_view(f"{table}_rejected", replace=True)
+    rows = (
+        f"SELECT * REPLACE (coalesce(snapshot_date, {day}) AS snapshot_date) FROM {table}_rejected"
+    )
+    malformed = write_malformed(con, scan, folder, table)
+    if malformed is not None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_files AS SELECT {quote_literal(str(malformed))} "
+            f"AS path, {quote_literal(scan.files[0])} AS {SOURCE_FILE}, {day} AS file_day"
+        )
+        malformed_rows(con, table, [str(malformed)]).create_view(
+            f"{table}_malformed_rows", replace=True
+        )
+        rows += f" UNION ALL SELECT * FROM {table}_malformed_rows"
+    _write_days(con, rows, folder, QUARANTINED)
+
+
+def _days(folder: Path) -> dict[str, list[str]]:
+    """Each day's Parquet files under a folder written with PARTITION_BY (snapshot_date)."""
+    if not folder.is_dir():
+        return {}
+    return {
+        day.name.removeprefix(PARTITION_PREFIX): sorted(str(p) for p in day.glob("*.parquet"))
+        for day in sorted(folder.iterdir())
+        if day.name.startswith(PARTITION_PREFIX)
+    }
+
+
+def settled_days(
+    con: duckdb.DuckDBPyConnection, folder: Path, start: dt.date, end: dt.date, order_by: str
+) -> Validated:
+    """A settled file's loaded and quarantined rows of [start, end] (loaded rows sorted by
+    `order_by`, quarantined ones by file row), with their files."""
+    files = []
+    for kind in (LOADED, QUARANTINED):
+        days = {
+            d: paths
+            for d, paths in _days(folder / kind).items()
+            if start <= dt.date.fromisoformat(d) <= end
+        }
+        files.append(DayFiles(days=days, empty=str(_empty_file(folder, kind))))
+    loaded = _read_days(con, files[0]).order(order_by)
+    quarantined = _read_days(con, files[1]).order("source_row")
+    return Validated(loaded=loaded, quarantined=quarantined, files=(files[0], files[1]))
+
+
+def _read_days(con: duckdb.DuckDBPyConnection, files: DayFiles) -> duckdb.DuckDBPyRelation:
+    """The rows of day files, with their snapshot_date, like the lake's own read."""
+    paths = [p for day in sorted(files.days) for p in files.days[day]]
+    if not paths:
+        return con.sql(
+            "SELECT *, CAST(NULL AS DATE) AS snapshot_date FROM read_parquet(?)",
+            params=[[files.empty]],
+        )
+    return con.sql(
+        "SELECT * FROM read_parquet(?, hive_partitioning = true, "
+        "hive_types = {'snapshot_date': DATE})",
+        params=[paths],
+    )
