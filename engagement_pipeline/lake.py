@@ -21,7 +21,13 @@ import pandas as pd
 
 from engagement_pipeline.config import Config
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.sql import fetch_all, new_connection, quote_ident, quote_literal
+from engagement_pipeline.sql import (
+    fetch_all,
+    list_sql,
+    new_connection,
+    quote_ident,
+    quote_literal,
+)
 
 PARTITION_COLUMN = "snapshot_date"
 DATA_FILE = "data.parquet"
@@ -107,8 +113,18 @@ def materialize(
     return con.table(table)
 
 
-def _path_list(paths: Sequence[str]) -> str:
-    return "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+def parquet_rows(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> list[int]:
+    """Each local Parquet file's row count, from its footer (no data is read)."""
+    if not files:
+        return []
+    rows = dict(
+        fetch_all(
+            con,
+            "SELECT file_name, sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
+            [list(files)],
+        )
+    )
+    return [int(rows.get(f, 0)) for f in files]
 
 
 def lake_at(location: str, endpoint_url: str | None = None, region: str | None = None) -> Lake:
@@ -231,14 +247,14 @@ class Lake:
                 parts = list(files.get(key, ())) or [empty]
                 target = staging / f"{key}.parquet"
                 if len(parts) > 1:
-                    self._copy(con, f"SELECT * FROM read_parquet({_path_list(parts)})", target)
+                    self._copy(con, f"SELECT * FROM read_parquet({list_sql(parts)})", target)
                     continue
                 try:
                     os.link(parts[0], target)
                 except OSError:  # another disk, or links not allowed
                     shutil.copyfile(parts[0], target)
             # the staged files are local whatever the lake (an object lake uploads them)
-            counts = Lake._file_rows(self, con, [str(staging / f"{k}.parquet") for k in keys])
+            counts = parquet_rows(con, [str(staging / f"{k}.parquet") for k in keys])
             return dict(zip(keys, counts, strict=True))
 
         return self.replace_partitions(asset, keys, stage)
@@ -356,14 +372,7 @@ class Lake:
 
     def _file_rows(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> list[int]:
         """Each file's row count, from its Parquet footer."""
-        rows = dict(
-            fetch_all(
-                con,
-                "SELECT file_name, sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
-                [files],
-            )
-        )
-        return [int(rows.get(f, 0)) for f in files]
+        return parquet_rows(con, files)
 
     # -- catalog -----------------------------------------------------------------------
 

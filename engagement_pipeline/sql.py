@@ -26,6 +26,12 @@ def values_sql(values) -> str:
     return "(" + ", ".join(quote_literal(str(v)) for v in values) + ")"
 
 
+def list_sql(values) -> str:
+    """A list literal of strings, e.g. file paths for read_parquet where a parameter
+    cannot go (a view's definition)."""
+    return "[" + ", ".join(quote_literal(str(v)) for v in values) + "]"
+
+
 def ranked_values_sql(values, name: str = "name", rank: str = "rank") -> str:
     """A subquery of (name, rank) rows, rank 1.. in the given order: every value listed, even
     when no row has it. Plain VALUES, so it reads the same on DuckDB and Spark."""

@@ -35,9 +35,7 @@ from engagement_pipeline.ingestion.sources import (
 from engagement_pipeline.ingestion.validation import (
     LANDED_BOOKKEEPING,
     DayFiles,
-    Repeats,
     SourceRules,
-    UniqueKey,
     Validated,
     check_rows,
     in_range_sql,
@@ -50,7 +48,8 @@ from engagement_pipeline.ingestion.validation import (
     verdict_sql,
     write_malformed,
 )
-from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
+from engagement_pipeline.lake import parquet_rows
+from engagement_pipeline.sql import fetch_all, list_sql, quote_ident, quote_literal
 
 LOADED = "loaded"
 QUARANTINED = "quarantined"
@@ -91,68 +90,14 @@ def settle_rows(
             FROM ({checked.landed})
             """
         )
-        _decide_exceptions(con, table, source, rules)
         _write_loaded(con, table, outputs, folder, lake_form)
+        _decide_exceptions(con, table, outputs, source, rules, folder)
         file_day = _file_day(con, table, folder, rules, section, scan.files[0], snapshots)
         _write_quarantined(con, table, outputs, rules, scan, folder, file_day)
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
         raise explain_read_error(section, source.format, scan.files, exc) from None
     return file_day
-
-
-def _decide_exceptions(
-    con: duckdb.DuckDBPyConnection, table: str, source: SourceConfig, rules: SourceRules
-) -> None:
-    """`{table}_decided`: the rows that failed a check or may repeat, each with its reason
-    (NULL for a group's first valid row, which is loaded)."""
-    key = unique_key(rules)
-    repeats = repeat_window(rules, source, key)
-    exceptions = f"SELECT * FROM {table}_landed WHERE NOT _valid"
-    suspects = _suspects(con, table, repeats, key)
-    if suspects:
-        exceptions += f" OR {suspects}"
-    # kept first (one pass over the file; few rows), then numbered within their groups
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_exceptions AS {exceptions}")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {table}_decided AS
-        SELECT * EXCLUDE (_repeat, _first_hash, _first_file), {reason_sql(repeats)}
-        FROM ({in_range_sql(f"SELECT * FROM {table}_exceptions", repeats)})
-        """
-    )
-
-
-def _suspects(
-    con: duckdb.DuckDBPyConnection, table: str, repeats: Repeats, key: UniqueKey | None
-) -> str | None:
-    """A condition true for every valid row that may repeat another (and a few more), or
-    None when none can.
-
-    With ids: the ids seen more than once among all the file's raw ids (trimmed), read
-    from that one column without parsing the rows; a parsed id equals its trimmed raw
-    text, so every repeated valid id is among them. Without ids: the groups of identical valid rows seen more than once.
-    """
-    group = [g for g in repeats.group if g != "_valid"]
-    if not group:
-        return None
-    if key is not None:
-        column = quote_ident(key.column)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_groups AS SELECT trim({column}) AS _key "
-            f"FROM {table}_rows GROUP BY 1 HAVING count(*) > 1"
-        )
-        condition = f"{column} IN (SELECT _key FROM {table}_groups)"
-    else:
-        columns = ", ".join(group)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_groups AS SELECT {columns} "
-            f"FROM {table}_landed WHERE _valid GROUP BY ALL HAVING count(*) > 1"
-        )
-        condition = f"({columns}) IN (SELECT ({columns}) FROM {table}_groups)"
-    if not fetch_all(con, f"SELECT 1 FROM {table}_groups LIMIT 1"):
-        return None
-    return f"({condition})"
 
 
 def _write_loaded(
@@ -162,14 +107,104 @@ def _write_loaded(
     folder: Path,
     lake_form: LakeForm,
 ) -> None:
-    """Every valid row that is not a later repeat, in the lake's form, by day."""
+    """Every valid row in the lake's form, by day (later repeats are taken out after)."""
     columns = ", ".join(map(quote_ident, [*outputs, SOURCE_FILE, SOURCE_ROW, "snapshot_date"]))
-    rows = f"""(
-        SELECT {columns} FROM {table}_landed
-        ANTI JOIN (SELECT {SOURCE_ROW} FROM {table}_decided WHERE _reason IS NOT NULL)
-            USING ({SOURCE_ROW})
-        WHERE _valid)"""
-    _write_days(con, lake_form(rows), folder, LOADED)
+    _write_days(
+        con, lake_form(f"(SELECT {columns} FROM {table}_landed WHERE _valid)"), folder, LOADED
+    )
+
+
+def _decide_exceptions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    outputs: list[str],
+    source: SourceConfig,
+    rules: SourceRules,
+    folder: Path,
+) -> None:
+    """`{table}_decided`: the rows that failed a check, and the valid rows of every group
+    seen more than once, each with its reason (NULL for a group's first valid row, which
+    stays loaded); later repeats are then taken out of their days' loaded files."""
+    loaded = _days(folder / LOADED)
+    written = sum(parquet_rows(con, [p for paths in loaded.values() for p in paths]))
+    scanned = fetch_all(con, f"SELECT count(*) FROM {table}_rows")[0][0]
+    # Every row that is not loaded failed a check: a file without one is not read again.
+    failed = "" if written < scanned else "LIMIT 0"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_exceptions AS "
+        f"SELECT * FROM {table}_landed WHERE NOT _valid {failed}"
+    )
+    repeats = repeat_window(rules, source, unique_key(rules))
+    group = [g for g in repeats.group if g != "_valid"]
+    if group and loaded:
+        _add_repeated_groups(con, table, outputs, group, loaded)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {table}_decided AS
+        SELECT * EXCLUDE (_repeat, _first_hash, _first_file), {reason_sql(repeats)}
+        FROM ({in_range_sql(f"SELECT * FROM {table}_exceptions", repeats)})
+        """
+    )
+    _remove_later_repeats(con, table, loaded)
+
+
+def _add_repeated_groups(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    outputs: list[str],
+    group: list[str],
+    loaded: dict[str, list[str]],
+) -> None:
+    """Add to `{table}_exceptions` the loaded rows of every repeat group seen more than
+    once (the same id; without ids, the same row), read back from the loaded files: they
+    hold every valid row, and the lake's form keeps each canonical column by name."""
+    output_list = ", ".join(map(quote_ident, outputs))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW {table}_written AS
+        SELECT {output_list}, source_file AS {SOURCE_FILE}, source_row AS {SOURCE_ROW},
+               snapshot_date, hash({output_list}) AS _row_hash
+        FROM read_parquet({list_sql(p for paths in loaded.values() for p in paths)},
+                          hive_partitioning = true, hive_types = {{'snapshot_date': DATE}})
+        """
+    )
+    columns = ", ".join(group)
+    con.execute(
+        f"""
+        INSERT INTO {table}_exceptions BY NAME
+        SELECT *, CAST(NULL AS UTINYINT) AS _check, CAST(NULL AS VARCHAR) AS _record,
+               CAST(NULL AS VARCHAR) AS _first_reason, CAST(NULL AS VARCHAR) AS _first_column,
+               true AS _valid
+        FROM {table}_written
+        SEMI JOIN (SELECT {columns} FROM {table}_written GROUP BY ALL HAVING count(*) > 1)
+            USING ({columns})
+        """
+    )
+
+
+def _remove_later_repeats(
+    con: duckdb.DuckDBPyConnection, table: str, loaded: dict[str, list[str]]
+) -> None:
+    """Rewrite the days whose loaded files hold a later repeat, without it (rare)."""
+    later = f"(SELECT {SOURCE_ROW} AS source_row FROM {table}_decided WHERE _valid AND _reason IS NOT NULL)"
+    days = [
+        d.isoformat()
+        for (d,) in fetch_all(
+            con,
+            f"SELECT DISTINCT snapshot_date FROM {table}_decided WHERE _valid AND _reason IS NOT NULL",
+        )
+    ]
+    for day in days:
+        paths = loaded[day]
+        kept = Path(paths[0]).parent / "kept.parquet"
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet(?) ANTI JOIN {later} USING (source_row)) "
+            f"TO {quote_literal(str(kept))} (FORMAT parquet)",
+            [paths],
+        )
+        for path in paths:
+            Path(path).unlink()
+        kept.rename(paths[0])
 
 
 def _write_days(con: duckdb.DuckDBPyConnection, rows: str, folder: Path, kind: str) -> None:
