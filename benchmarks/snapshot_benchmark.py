@@ -1,8 +1,11 @@
 """Time ingestion and snapshots through Dagster at a given scale, against bare DuckDB passes.
 
 Phases, each in a fresh process (so peak RSS is per phase):
-  generate   the seeded synthetic data set (Parquet, or CSV with --format csv), once per scale
+  generate   the seeded synthetic data set (Parquet, or CSV with --format csv), once per scale;
+             with --dirty, a copy of the Parquet set where about 1 row in 100 fails a
+             check and 1 in 1,000 is exported twice (to time ingestion with rejects)
   bare_ingest  DuckDB alone: read the sources, write the same columns as day-partitioned Parquet
+  bare_ingest_capped  the same under the pipeline's DuckDB memory cap (3 GB by default)
   ingest_engine  the ingestion assets' work (landing, validation, lake writes) without Dagster
   ingest     the raw assets for the whole year, in runs of DAYS_PER_RUN days (landing included)
   history    every snapshot asset and the report for every date but the last, in runs of
@@ -69,12 +72,14 @@ def phase(name: str, folder: Path) -> dict:
     config_path = folder / CONFIG
     t0 = time.perf_counter()
     rows: dict[str, int] = {}
-    if name == "generate":
+    if name == "generate" and DIRTY:
+        rows = dirty_copy(folder / "source", folder / SOURCE)
+    elif name == "generate":
         from engagement_pipeline.sample_data import generate
 
         rows = generate(folder / SOURCE, CUSTOMERS, START, DAYS, seed=11, fmt=FORMAT)
-    elif name == "bare_ingest":
-        rows = bare_ingest(folder)
+    elif name in ("bare_ingest", "bare_ingest_capped"):
+        rows = bare_ingest(folder, capped=name == "bare_ingest_capped")
     elif name == "ingest_engine":
         rows = ingest_without_dagster(config_path)
     elif name == "state":
@@ -193,13 +198,44 @@ def phase(name: str, folder: Path) -> dict:
     }
 
 
-def bare_ingest(folder: Path) -> dict[str, int]:
-    """The floor for ingestion: DuckDB reads each source and writes its columns (and the
-    day) as day-partitioned Parquet, nothing else."""
+def dirty_copy(clean: Path, out: Path) -> dict[str, int]:
+    """The clean Parquet set with rejects planted, chosen by a hash (the same every time):
+    1 event in 100 gets an unknown touchpoint and 1 purchase in 100 a negative amount; 1
+    row in 1,000 of each is exported a second time at the end of its file."""
     import duckdb
+
+    if not (clean / "purchases.parquet").exists():
+        sys.exit(f"--dirty copies the clean Parquet set: generate it first ({clean})")
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    rows = {}
+    for name, key, column, spoiled in (
+        ("engagement_events", "event_id", "touchpoint", "'fax'"),
+        ("purchases", "order_id", "amount", "-amount"),
+    ):
+        src = f"read_parquet('{clean / name}.parquet')"
+        con.execute(
+            f"COPY (SELECT * REPLACE (CASE WHEN hash({key}) % 100 = 0 THEN {spoiled} "
+            f"ELSE {column} END AS {column}) FROM {src} "
+            f"UNION ALL SELECT * FROM {src} WHERE hash({key}) % 1000 = 1) "
+            f"TO '{out / name}.parquet' (FORMAT parquet)"
+        )
+        rows[name] = con.execute(f"SELECT count(*) FROM '{out / name}.parquet'").fetchall()[0][0]
+    return rows
+
+
+def bare_ingest(folder: Path, capped: bool = False) -> dict[str, int]:
+    """The floor for ingestion: DuckDB reads each source and writes its columns (and the
+    day) as day-partitioned Parquet, nothing else; `capped`: under the memory cap every
+    pipeline connection has (DuckDB's own default is 80% of the machine's memory)."""
+    import duckdb
+
+    from engagement_pipeline.sql import DEFAULT_MEMORY_LIMIT
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    if capped:
+        con.execute(f"SET memory_limit = '{DEFAULT_MEMORY_LIMIT}'")
     out = folder / f"bare_ingest_{FORMAT}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
@@ -376,6 +412,11 @@ def main() -> None:
     )
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument(
+        "--dirty",
+        action="store_true",
+        help="Parquet sources with planted rejects and repeats (see the generate phase)",
+    )
+    parser.add_argument(
         "--until",
         default=LAST,
         help="The date the snapshot phases build (ingest and history run up to it); "
@@ -384,9 +425,11 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = ROOT / "data" / "benchmark" / str(args.customers)
-    global CUSTOMERS, FORMAT, SUFFIX, SOURCE, LAKE, CONFIG, UNTIL
-    CUSTOMERS, FORMAT, UNTIL = args.customers, args.format, args.until
-    SUFFIX = "" if FORMAT == "parquet" else f"_{FORMAT}"
+    global CUSTOMERS, FORMAT, SUFFIX, SOURCE, LAKE, CONFIG, UNTIL, DIRTY
+    CUSTOMERS, FORMAT, UNTIL, DIRTY = args.customers, args.format, args.until, args.dirty
+    if DIRTY and FORMAT != "parquet":
+        sys.exit("--dirty is a variant of the Parquet sources")
+    SUFFIX = "_dirty" if DIRTY else ("" if FORMAT == "parquet" else f"_{FORMAT}")
     SOURCE, LAKE, CONFIG = f"source{SUFFIX}", f"lake{SUFFIX}", f"config{SUFFIX}.yaml"
     if args.child:
         print("RESULT " + json.dumps(phase(args.child, folder)), flush=True)
@@ -399,7 +442,8 @@ def main() -> None:
             continue
         out = subprocess.run(
             [sys.executable, __file__, "--customers", str(args.customers), "--format", FORMAT]
-            + ["--until", UNTIL, "--child", name],
+            + ["--until", UNTIL, "--child", name]
+            + (["--dirty"] if DIRTY else []),
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -440,6 +484,7 @@ def main() -> None:
 
 CUSTOMERS = 0
 UNTIL = LAST
+DIRTY = False
 FORMAT, SUFFIX, SOURCE, LAKE, CONFIG = "parquet", "", "source", "lake", "config.yaml"
 
 if __name__ == "__main__":

@@ -170,14 +170,18 @@ def _add_repeated_groups(
     )
     columns = ", ".join(group)
     con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_repeated AS SELECT {columns} "
+        f"FROM {table}_written GROUP BY ALL HAVING count(*) > 1"
+    )
+    if not fetch_all(con, f"SELECT 1 FROM {table}_repeated LIMIT 1"):
+        return  # the usual case: nothing repeats
+    con.execute(
         f"""
         INSERT INTO {table}_exceptions BY NAME
         SELECT *, CAST(NULL AS UTINYINT) AS _check, CAST(NULL AS VARCHAR) AS _record,
                CAST(NULL AS VARCHAR) AS _first_reason, CAST(NULL AS VARCHAR) AS _first_column,
                true AS _valid
-        FROM {table}_written
-        SEMI JOIN (SELECT {columns} FROM {table}_written GROUP BY ALL HAVING count(*) > 1)
-            USING ({columns})
+        FROM {table}_written SEMI JOIN {table}_repeated USING ({columns})
         """
     )
 
