@@ -60,6 +60,9 @@ def number_sql(col: str, decimal_separator: str = ".") -> str:
             f"CASE WHEN regexp_matches({cleaned}, '^-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?$') "
             f"THEN replace({cleaned}, ',', '') ELSE {cleaned} END"
         )
+        # A plain number (most rows) reads as it is: one that parses has no sign, space or
+        # comma for the cleaning to remove, so the result is the same without regexps.
+        return f"coalesce(try_cast(trim({col}) AS DOUBLE), try_cast({text} AS DOUBLE))"
     return f"try_cast({text} AS DOUBLE)"
 
 

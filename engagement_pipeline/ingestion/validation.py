@@ -197,8 +197,13 @@ MAX_ID_LENGTH = 256
 
 
 def customer_id_sql(col: str) -> str:
-    """The customer id, with a float export's '.0' taken off an all-digit id (12000.0)."""
-    return f"regexp_replace(trim({col}), '^(\\d+)\\.0+$', '\\1')"
+    """The customer id, with a float export's '.0' taken off an all-digit id (12000.0).
+
+    Only an id with a dot can change: the others skip the regular expression."""
+    return (
+        f"CASE WHEN contains({col}, '.') "
+        f"THEN regexp_replace(trim({col}), '^(\\d+)\\.0+$', '\\1') ELSE trim({col}) END"
+    )
 
 
 def too_long_sql(col: str) -> str:
@@ -209,10 +214,16 @@ def missing_sql(col: str) -> str:
     return f"({col} IS NULL OR trim({col}) = '')"
 
 
-def timestamp_checks(raw_col: str, parsed_col: str, snapshots: SnapshotsConfig) -> list[Check]:
-    """The checks every dated source shares: present, readable, inside the partitions' span."""
+def timestamp_checks(
+    raw_col: str, parsed_col: str, snapshots: SnapshotsConfig, typed: bool = False
+) -> list[Check]:
+    """The checks every dated source shares: present, readable, inside the partitions' span.
+
+    A `typed` time (a Parquet timestamp) is missing only when NULL: its text is never
+    blank, so it is not made text to be trimmed on every row."""
+    missing = f"{TYPED_TIME} IS NULL" if typed else missing_sql(raw_col)
     checks = [
-        Check("missing_timestamp", raw_col, missing_sql(raw_col)),
+        Check("missing_timestamp", raw_col, missing),
         Check("invalid_timestamp", raw_col, f"{parsed_col} IS NULL"),
         Check(
             "before_start_date",
@@ -320,7 +331,7 @@ def check_rows(
         + ")"
     )
     day_first = "false" if scan.time_typed else _day_first_files(con, table, source, rules, section)
-    checks = _all_checks(rules, raw_columns, snapshots)
+    checks = _all_checks(rules, raw_columns, snapshots, scan.time_typed)
     _create_checked_view(con, table, source, rules, checks, day_first, scan.time_typed)
     landed = f"""
         SELECT {rules.output_columns}, {SOURCE_ROW}, _check,
@@ -424,7 +435,7 @@ def no_dated_row(
 
 
 def _all_checks(
-    rules: SourceRules, raw_columns: list[str], snapshots: SnapshotsConfig
+    rules: SourceRules, raw_columns: list[str], snapshots: SnapshotsConfig, time_typed: bool
 ) -> list[Check]:
     """The shared checks, then the source's own; their order decides a row's one reason.
 
@@ -436,7 +447,7 @@ def _all_checks(
         Check("missing_customer_id", "customer_id", missing_sql("customer_id")),
         Check("value_too_long", "customer_id", too_long_sql("customer_id")),
         Check("value_too_long", rules.id_column, too_long_sql(rules.id_column)),
-        *timestamp_checks(rules.timestamp_column, "ts_parsed", snapshots),
+        *timestamp_checks(rules.timestamp_column, "ts_parsed", snapshots, time_typed),
         *rules.checks,
     ]
 
