@@ -9,12 +9,13 @@ files, not the source. Sources of several files keep the general path
 (`validation.classify_landed`), where a run compares its ids with the other files'.
 
 Passes over the file, each streamed by DuckDB (none holds the file in memory):
-1. the groups that could repeat: ids seen twice (one column read) for a source with ids,
-   else identical valid rows;
-2. the rows that failed a check or belong to such a group, kept in a table (usually few),
-   their repeats numbered in file order exactly as the general path does;
-3. every other valid row, written by day in the lake's form;
-4. the quarantined rows (failed, repeated, and CSV lines the parser rejected), by day.
+1. for a source with ids, the ids seen more than once, from that one raw column;
+2. when there are any, the rows that failed a check or carry one, kept in a table (few),
+   their repeats numbered in file order exactly as the general path numbers them;
+3. every valid row but those later repeats, written by day in the lake's form;
+4. without repeated ids, the rows that failed a check, read only when some row of the
+   file is missing from what pass 3 wrote (a clean file is parsed once);
+5. the quarantined rows (failed, repeated, and CSV lines the parser rejected), by day.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from engagement_pipeline.ingestion.sources import (
 from engagement_pipeline.ingestion.validation import (
     LANDED_BOOKKEEPING,
     DayFiles,
+    Repeats,
     SourceRules,
+    UniqueKey,
     Validated,
     check_rows,
     in_range_sql,
@@ -49,7 +52,7 @@ from engagement_pipeline.ingestion.validation import (
     write_malformed,
 )
 from engagement_pipeline.lake import parquet_rows
-from engagement_pipeline.sql import fetch_all, list_sql, quote_ident, quote_literal
+from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
 
 LOADED = "loaded"
 QUARANTINED = "quarantined"
@@ -90,8 +93,7 @@ def settle_rows(
             FROM ({checked.landed})
             """
         )
-        _write_loaded(con, table, outputs, folder, lake_form)
-        _decide_exceptions(con, table, outputs, source, rules, folder)
+        _settle(con, table, outputs, source, rules, folder, lake_form)
         file_day = _file_day(con, table, folder, rules, section, scan.files[0], snapshots)
         _write_quarantined(con, table, outputs, rules, scan, folder, file_day)
     except duckdb.Error as exc:
@@ -100,44 +102,63 @@ def settle_rows(
     return file_day
 
 
-def _write_loaded(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    outputs: list[str],
-    folder: Path,
-    lake_form: LakeForm,
-) -> None:
-    """Every valid row in the lake's form, by day (later repeats are taken out after)."""
-    columns = ", ".join(map(quote_ident, [*outputs, SOURCE_FILE, SOURCE_ROW, "snapshot_date"]))
-    _write_days(
-        con, lake_form(f"(SELECT {columns} FROM {table}_landed WHERE _valid)"), folder, LOADED
-    )
-
-
-def _decide_exceptions(
+def _settle(
     con: duckdb.DuckDBPyConnection,
     table: str,
     outputs: list[str],
     source: SourceConfig,
     rules: SourceRules,
     folder: Path,
+    lake_form: LakeForm,
 ) -> None:
-    """`{table}_decided`: the rows that failed a check, and the valid rows of every group
-    seen more than once, each with its reason (NULL for a group's first valid row, which
-    stays loaded); later repeats are then taken out of their days' loaded files."""
-    loaded = _days(folder / LOADED)
-    written = sum(parquet_rows(con, [p for paths in loaded.values() for p in paths]))
+    """Write the loaded rows by day and `{table}_decided`: the rows that failed a check or
+    repeat an id, each with its reason (NULL for an id's first valid row, loaded).
+
+    A source with ids first finds the ids seen twice from that one raw column; when there
+    are any, the rows failing a check or carrying one are decided before anything is
+    written, and the loaded pass leaves out the later repeats. Otherwise every valid row
+    is written, and the file is read again for its failed rows only if some row is
+    missing from what was written. A source without ids has none to repeat: each row's id
+    is its file and line, part of the row, so no two rows of one file are the same.
+    """
+    key = unique_key(rules)
+    repeats = repeat_window(rules, source, key)
+    repeated_ids = _repeated_ids(con, table, key)
+    if repeated_ids is not None:
+        _decide(con, table, repeats, f"NOT _valid OR {repeated_ids}")
+        _write_loaded(con, table, outputs, folder, lake_form, decided=True)
+        return
+    _write_loaded(con, table, outputs, folder, lake_form, decided=False)
+    loaded = [p for paths in _days(folder / LOADED).values() for p in paths]
+    written = sum(parquet_rows(con, loaded))
     scanned = fetch_all(con, f"SELECT count(*) FROM {table}_rows")[0][0]
     # Every row that is not loaded failed a check: a file without one is not read again.
-    failed = "" if written < scanned else "LIMIT 0"
+    _decide(con, table, repeats, "NOT _valid" if written < scanned else "false")
+
+
+def _repeated_ids(con: duckdb.DuckDBPyConnection, table: str, key: UniqueKey | None) -> str | None:
+    """A condition true for the rows whose id is seen more than once in the file (None: no
+    id repeats, or the source has none). Read from the raw id column alone: a parsed id
+    equals its trimmed text, so every valid repeat is among them."""
+    if key is None:
+        return None
+    column = quote_ident(key.column)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_repeated_ids AS SELECT trim({column}) AS _id "
+        f"FROM {table}_rows GROUP BY 1 HAVING count(*) > 1"
+    )
+    if not fetch_all(con, f"SELECT 1 FROM {table}_repeated_ids LIMIT 1"):
+        return None
+    return f"{column} IN (SELECT _id FROM {table}_repeated_ids)"
+
+
+def _decide(con: duckdb.DuckDBPyConnection, table: str, repeats: Repeats, kept: str) -> None:
+    """`{table}_decided`: the landed rows where `kept` holds (one pass over the file; few
+    rows), their repeats numbered in file order as the general path numbers them."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {table}_exceptions AS "
-        f"SELECT * FROM {table}_landed WHERE NOT _valid {failed}"
+        f"SELECT * FROM {table}_landed WHERE {kept}"
     )
-    repeats = repeat_window(rules, source, unique_key(rules))
-    group = [g for g in repeats.group if g != "_valid"]
-    if group and loaded:
-        _add_repeated_groups(con, table, outputs, group, loaded)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {table}_decided AS
@@ -145,70 +166,27 @@ def _decide_exceptions(
         FROM ({in_range_sql(f"SELECT * FROM {table}_exceptions", repeats)})
         """
     )
-    _remove_later_repeats(con, table, loaded)
 
 
-def _add_repeated_groups(
+def _write_loaded(
     con: duckdb.DuckDBPyConnection,
     table: str,
     outputs: list[str],
-    group: list[str],
-    loaded: dict[str, list[str]],
+    folder: Path,
+    lake_form: LakeForm,
+    decided: bool,
 ) -> None:
-    """Add to `{table}_exceptions` the loaded rows of every repeat group seen more than
-    once (the same id; without ids, the same row), read back from the loaded files: they
-    hold every valid row, and the lake's form keeps each canonical column by name."""
-    output_list = ", ".join(map(quote_ident, outputs))
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW {table}_written AS
-        SELECT {output_list}, source_file AS {SOURCE_FILE}, source_row AS {SOURCE_ROW},
-               snapshot_date, hash({output_list}) AS _row_hash
-        FROM read_parquet({list_sql(p for paths in loaded.values() for p in paths)},
-                          hive_partitioning = true, hive_types = {{'snapshot_date': DATE}})
-        """
+    """Every valid row in the lake's form, by day; with `decided`, but the later repeats
+    in `{table}_decided`."""
+    columns = ", ".join(map(quote_ident, [*outputs, SOURCE_FILE, SOURCE_ROW, "snapshot_date"]))
+    later = (
+        f"ANTI JOIN (SELECT {SOURCE_ROW} FROM {table}_decided "
+        f"WHERE _valid AND _reason IS NOT NULL) USING ({SOURCE_ROW})"
+        if decided
+        else ""
     )
-    columns = ", ".join(group)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table}_repeated AS SELECT {columns} "
-        f"FROM {table}_written GROUP BY ALL HAVING count(*) > 1"
-    )
-    if not fetch_all(con, f"SELECT 1 FROM {table}_repeated LIMIT 1"):
-        return  # the usual case: nothing repeats
-    con.execute(
-        f"""
-        INSERT INTO {table}_exceptions BY NAME
-        SELECT *, CAST(NULL AS UTINYINT) AS _check, CAST(NULL AS VARCHAR) AS _record,
-               CAST(NULL AS VARCHAR) AS _first_reason, CAST(NULL AS VARCHAR) AS _first_column,
-               true AS _valid
-        FROM {table}_written SEMI JOIN {table}_repeated USING ({columns})
-        """
-    )
-
-
-def _remove_later_repeats(
-    con: duckdb.DuckDBPyConnection, table: str, loaded: dict[str, list[str]]
-) -> None:
-    """Rewrite the days whose loaded files hold a later repeat, without it (rare)."""
-    later = f"(SELECT {SOURCE_ROW} AS source_row FROM {table}_decided WHERE _valid AND _reason IS NOT NULL)"
-    days = [
-        d.isoformat()
-        for (d,) in fetch_all(
-            con,
-            f"SELECT DISTINCT snapshot_date FROM {table}_decided WHERE _valid AND _reason IS NOT NULL",
-        )
-    ]
-    for day in days:
-        paths = loaded[day]
-        kept = Path(paths[0]).parent / "kept.parquet"
-        con.execute(
-            f"COPY (SELECT * FROM read_parquet(?) ANTI JOIN {later} USING (source_row)) "
-            f"TO {quote_literal(str(kept))} (FORMAT parquet)",
-            [paths],
-        )
-        for path in paths:
-            Path(path).unlink()
-        kept.rename(paths[0])
+    rows = f"(SELECT {columns} FROM {table}_landed {later} WHERE _valid)"
+    _write_days(con, lake_form(rows), folder, LOADED)
 
 
 def _write_days(con: duckdb.DuckDBPyConnection, rows: str, folder: Path, kind: str) -> None:
