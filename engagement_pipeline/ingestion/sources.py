@@ -13,7 +13,7 @@ import duckdb
 
 from engagement_pipeline.config import Config, SourceConfig
 from engagement_pipeline.errors import SourceError, SourceFileNotFoundError
-from engagement_pipeline.sql import quote_ident, quote_literal, scalar
+from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal, scalar
 
 # Names of the bookkeeping columns every scanned row carries.
 SOURCE_FILE = "_source_file"
@@ -393,6 +393,15 @@ def _with_csv_line_numbers(
     errors = _collect_rejects(con, scan, n_scans)
     quotes = " UNION ALL ".join(f"SELECT * FROM {scan}_{i}_quotes" for i in range(n_scans))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_quotes AS {quotes}")
+    malformed = _malformed_lines(con, errors, f"{scan}_quotes")
+    if not fetch_all(con, f"SELECT 1 FROM {errors} UNION ALL SELECT 1 FROM {scan}_quotes LIMIT 1"):
+        # Every line parsed (the usual file): a record's line is its number after the
+        # header, with no join to re-run on every read of the rows.
+        lined = con.sql(
+            f"SELECT * EXCLUDE (_record), _record + {header_lines} AS {SOURCE_ROW} "
+            f"FROM {scan}_parsed"
+        )
+        return lined, malformed
     lined = con.sql(
         f"""
         WITH numbered AS (
@@ -417,7 +426,7 @@ def _with_csv_line_numbers(
         ANTI JOIN {scan}_quotes q ON q.file_path = l.{SOURCE_FILE} AND q.line = l.{SOURCE_ROW}
         """
     )
-    return lined, _malformed_lines(con, errors, f"{scan}_quotes")
+    return lined, malformed
 
 
 def _malformed_lines(
