@@ -44,6 +44,7 @@ from engagement_pipeline.ingestion.sources import (
 from engagement_pipeline.ingestion.validation import (
     UNDATED,
     LandedFile,
+    ScannedFile,
     SourceRules,
     Validated,
     classify_landed,
@@ -171,23 +172,13 @@ def _land(
         )
         if reader.file_check is not None:
             reader.file_check(con, scan)
+        file = ScannedFile(scan, reader.source, reader.rules, config.snapshots, reader.section)
         manifest: dict = {"source_file": path}
         if settle:
-            file_day = settle_rows(
-                con,
-                scan,
-                reader.source,
-                reader.rules,
-                config.snapshots,
-                reader.section,
-                staging,
-                reader.lake_form,
-            )
+            file_day = settle_rows(con, file, staging, reader.lake_form)
             manifest["file_day"] = file_day.isoformat()
         else:
-            manifest["checks"] = land_rows(
-                con, scan, reader.source, reader.rules, config.snapshots, reader.section, staging
-            )
+            manifest["checks"] = land_rows(con, file, staging)
         (staging / MANIFEST).write_text(json.dumps(manifest))
         # another run may have landed the same file first: then its landing is kept
         with contextlib.suppress(OSError):

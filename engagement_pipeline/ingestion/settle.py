@@ -26,18 +26,12 @@ from pathlib import Path
 
 import duckdb
 
-from engagement_pipeline.config import SnapshotsConfig, SourceConfig
-from engagement_pipeline.ingestion.sources import (
-    SOURCE_FILE,
-    SOURCE_ROW,
-    SourceScan,
-    explain_read_error,
-)
+from engagement_pipeline.ingestion.sources import SOURCE_FILE, SOURCE_ROW
 from engagement_pipeline.ingestion.validation import (
     LANDED_BOOKKEEPING,
     DayFiles,
     Repeats,
-    SourceRules,
+    ScannedFile,
     UniqueKey,
     Validated,
     check_rows,
@@ -67,20 +61,13 @@ def _empty_file(folder: Path, kind: str) -> Path:
 
 
 def settle_rows(
-    con: duckdb.DuckDBPyConnection,
-    scan: SourceScan,
-    source: SourceConfig,
-    rules: SourceRules,
-    snapshots: SnapshotsConfig,
-    section: str,
-    folder: Path,
-    lake_form: LakeForm,
+    con: duckdb.DuckDBPyConnection, file: ScannedFile, folder: Path, lake_form: LakeForm
 ) -> dt.date:
     """Decide every row of one file and write folder/loaded/ and folder/quarantined/ by day,
     each with a file of its columns alone under folder/schema/. Returns the file's day (its
     first dated day, where its undated rows and rejected CSV lines are filed)."""
     try:
-        checked = check_rows(con, scan, source, rules, snapshots, section)
+        checked = check_rows(con, file)
         table = checked.table
         landed = con.sql(f"SELECT * FROM ({checked.landed}) LIMIT 0")
         outputs = [c for c in landed.columns if c not in LANDED_BOOKKEEPING]
@@ -88,17 +75,17 @@ def settle_rows(
         con.execute(
             f"""
             CREATE OR REPLACE TEMP VIEW {table}_landed AS
-            SELECT *, {quote_literal(scan.files[0])} AS {SOURCE_FILE},
+            SELECT *, {quote_literal(file.path)} AS {SOURCE_FILE},
                    {verdict_sql(checks, outputs)}
             FROM ({checked.landed})
             """
         )
-        _settle(con, table, outputs, source, rules, folder, lake_form)
-        file_day = _file_day(con, table, folder, rules, section, scan.files[0], snapshots)
-        _write_quarantined(con, table, outputs, rules, scan, folder, file_day)
+        _settle(con, table, outputs, file, folder, lake_form)
+        file_day = _file_day(con, table, folder, file)
+        _write_quarantined(con, table, outputs, file, folder, file_day)
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
-        raise explain_read_error(section, source.format, scan.files, exc) from None
+        raise file.read_error(exc) from None
     return file_day
 
 
@@ -106,8 +93,7 @@ def _settle(
     con: duckdb.DuckDBPyConnection,
     table: str,
     outputs: list[str],
-    source: SourceConfig,
-    rules: SourceRules,
+    file: ScannedFile,
     folder: Path,
     lake_form: LakeForm,
 ) -> None:
@@ -121,8 +107,8 @@ def _settle(
     missing from what was written. A source without ids has none to repeat: each row's id
     is its file and line, part of the row, so no two rows of one file are the same.
     """
-    key = unique_key(rules)
-    repeats = repeat_window(rules, source, key)
+    key = unique_key(file.rules)
+    repeats = repeat_window(file.rules, file.source, key)
     repeated_ids = _repeated_ids(con, table, key)
     if repeated_ids is not None:
         _decide(con, table, repeats, f"NOT _valid OR {repeated_ids}")
@@ -204,13 +190,7 @@ def _write_days(con: duckdb.DuckDBPyConnection, rows: str, folder: Path, kind: s
 
 
 def _file_day(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    folder: Path,
-    rules: SourceRules,
-    section: str,
-    source_file: str,
-    snapshots: SnapshotsConfig,
+    con: duckdb.DuckDBPyConnection, table: str, folder: Path, file: ScannedFile
 ) -> dt.date:
     """The file's first dated day (its rows' days are clamped into the partitions' span);
     the span's first day for a file without rows; a file whose rows are all undated is an
@@ -228,32 +208,31 @@ def _file_day(
         return min(days)
     undated = fetch_all(con, f"SELECT count(*) FROM {table}_decided")[0][0]
     if undated:
-        raise no_dated_row(con, f"{table}_decided", rules, section, source_file)
-    return snapshots.start_date
+        raise no_dated_row(con, f"{table}_decided", file.rules, file.section, file.path)
+    return file.snapshots.start_date
 
 
 def _write_quarantined(
     con: duckdb.DuckDBPyConnection,
     table: str,
     outputs: list[str],
-    rules: SourceRules,
-    scan: SourceScan,
+    file: ScannedFile,
     folder: Path,
     file_day: dt.date,
 ) -> None:
     """The rejected rows in the quarantine's form (undated ones under the file's day),
     with the CSV lines the parser rejected, by day."""
     day = f"DATE {quote_literal(file_day.isoformat())}"
-    rejected = quarantined_rows(con, f"{table}_decided", outputs, unique_key(rules))
+    rejected = quarantined_rows(con, f"{table}_decided", outputs, unique_key(file.rules))
     rejected.create_view(f"{table}_rejected", replace=True)
     rows = (
         f"SELECT * REPLACE (coalesce(snapshot_date, {day}) AS snapshot_date) FROM {table}_rejected"
     )
-    malformed = write_malformed(con, scan, folder, table)
+    malformed = write_malformed(con, file.scan, folder, table)
     if malformed is not None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table}_files AS SELECT {quote_literal(str(malformed))} "
-            f"AS path, {quote_literal(scan.files[0])} AS {SOURCE_FILE}, {day} AS file_day"
+            f"AS path, {quote_literal(file.path)} AS {SOURCE_FILE}, {day} AS file_day"
         )
         malformed_rows(con, table, [str(malformed)]).create_view(
             f"{table}_malformed_rows", replace=True

@@ -301,6 +301,25 @@ def _clamp_sql(snapshots: SnapshotsConfig, day: str) -> str:
 
 
 @dataclass(frozen=True)
+class ScannedFile:
+    """One source file as scanned, with what validating its rows needs."""
+
+    scan: SourceScan
+    source: SourceConfig
+    rules: SourceRules
+    snapshots: SnapshotsConfig
+    section: str
+
+    @property
+    def path(self) -> str:
+        return self.scan.files[0]
+
+    def read_error(self, exc: duckdb.Error) -> SourceError:
+        """A DuckDB error met while reading the file, in our words."""
+        return explain_read_error(self.section, self.source.format, self.scan.files, exc)
+
+
+@dataclass(frozen=True)
 class CheckedRows:
     """One file's rows parsed and checked, as SQL: `landed` selects each row's canonical
     columns, SOURCE_ROW, its first failed check (`_check`), its raw record when it failed
@@ -311,15 +330,9 @@ class CheckedRows:
     checks: list[Check]
 
 
-def check_rows(
-    con: duckdb.DuckDBPyConnection,
-    scan: SourceScan,
-    source: SourceConfig,
-    rules: SourceRules,
-    snapshots: SnapshotsConfig,
-    section: str,
-) -> CheckedRows:
+def check_rows(con: duckdb.DuckDBPyConnection, file: ScannedFile) -> CheckedRows:
     """Views that parse and check a scanned file row by row (nothing is read yet)."""
+    scan, source, rules, snapshots = file.scan, file.source, file.rules, file.snapshots
     raw_columns = [
         c for c in scan.rows.columns if c not in (SOURCE_FILE, SOURCE_ROW, NESTED, TYPED_TIME)
     ]
@@ -330,7 +343,9 @@ def check_rows(
         + ", ".join(f"{quote_literal(c)}, {quote_ident(c)}" for c in raw_columns)
         + ")"
     )
-    day_first = "false" if scan.time_typed else _day_first_files(con, table, source, rules, section)
+    day_first = (
+        "false" if scan.time_typed else _day_first_files(con, table, source, rules, file.section)
+    )
     checks = _all_checks(rules, raw_columns, snapshots, scan.time_typed)
     _create_checked_view(con, table, source, rules, checks, day_first, scan.time_typed)
     landed = f"""
@@ -342,13 +357,7 @@ def check_rows(
 
 
 def land_rows(
-    con: duckdb.DuckDBPyConnection,
-    scan: SourceScan,
-    source: SourceConfig,
-    rules: SourceRules,
-    snapshots: SnapshotsConfig,
-    section: str,
-    folder: Path,
+    con: duckdb.DuckDBPyConnection, file: ScannedFile, folder: Path
 ) -> list[tuple[str, str]]:
     """Validate one file's rows, each on its own, and write them under `folder` by day.
 
@@ -360,7 +369,7 @@ def land_rows(
     (reason, column) of each check: a landed row names its first failed check by number.
     """
     try:
-        checked = check_rows(con, scan, source, rules, snapshots, section)
+        checked = check_rows(con, file)
         schema = folder / SCHEMA_FILE
         schema.parent.mkdir(parents=True)
         con.execute(
@@ -371,12 +380,12 @@ def land_rows(
             f"COPY ({checked.landed}) TO {quote_literal(str(folder / 'rows'))} "
             "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
         )
-        if rules.unique_ids:
-            _write_keys(con, folder, rules.id_column)
-        write_malformed(con, scan, folder, checked.table)
+        if file.rules.unique_ids:
+            _write_keys(con, folder, file.rules.id_column)
+        write_malformed(con, file.scan, folder, checked.table)
     except duckdb.Error as exc:
         # Text formats are read lazily: a bad record past what the reader sampled fails here.
-        raise explain_read_error(section, source.format, scan.files, exc) from None
+        raise file.read_error(exc) from None
     return [(c.reason, c.column) for c in checked.checks]
 
 
