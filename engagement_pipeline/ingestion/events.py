@@ -113,8 +113,8 @@ def validate_events(
     return validate_source(con, config, reader, start, end)
 
 
-# A run's events are sorted by day, time and id (the lake's files of a whole file's
-# landing keep the file's order within each day).
+# A run's events are sorted by day, time and id (a relation a caller reads; the lake's
+# day files themselves keep no particular row order).
 EVENT_ORDER = "snapshot_date, event_timestamp, event_id"
 
 
