@@ -11,6 +11,7 @@ break inside a chart).
 from __future__ import annotations
 
 import html
+import re
 import warnings
 from typing import Any
 
@@ -56,7 +57,24 @@ def _svg(figure: Figure) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Altair's notes on pandas dtypes are not the reader's
         spec = figure.chart.to_dict()
-    return vl_convert.vegalite_to_svg(spec)
+    return own_ids(vl_convert.vegalite_to_svg(spec), figure.key)
+
+
+_SVG_ID = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
+
+
+def own_ids(svg: str, prefix: str) -> str:
+    """`svg` with each id it defines renamed `<prefix>-<n>` (in order of definition), and
+    every reference to it.
+
+    Vega numbers gradients and clip paths with a counter for the whole process, so the same
+    chart came out `gradient_0` alone and `gradient_38` after other reports: the page
+    depended on what else was rendered. Numbered per chart and prefixed with its key, the
+    page is the same wherever it is rendered and no two charts on it share an id.
+    """
+    defined = re.findall(r'\sid="([^"]+)"', svg)
+    names = {old: f"{prefix}-{n}" for n, old in enumerate(dict.fromkeys(defined))}
+    return _SVG_ID.sub(lambda m: m.group(1) + names.get(m.group(2), m.group(2)), svg)
 
 
 def html_table(frame: pd.DataFrame, css_class: str = "figures") -> str:

@@ -273,3 +273,34 @@ def test_the_page_names_the_most_valuable_customers_and_those_probably_gone():
     assert "<table" not in gone
     # a date without predictions has neither section
     assert 'id="top_predicted"' not in render_html(document())
+
+
+def test_the_page_is_the_same_wherever_it_is_rendered_and_its_ids_are_unique():
+    import re
+
+    first = render_html(document())
+    render_html(document() | {"snapshot_date": "2025-04-29"})  # another report in between
+    again = render_html(document())
+    # Vega counts gradients for the whole process; the page must not carry that count
+    assert again == first
+    ids = re.findall(r'\sid="([^"]+)"', first)
+    assert len(ids) == len(set(ids))
+    gradients = [i for i in ids if i.startswith(("rfm_grid-", "cohorts-"))]
+    assert gradients, "the RFM grid and cohort heatmap each define their colour gradient"
+    for name in gradients:
+        assert f"url(#{name})" in first  # each reference follows its renamed id
+
+
+def test_own_ids_renames_definitions_and_their_references_only():
+    from engagement_pipeline.presentation.html_report import own_ids
+
+    svg = (
+        '<svg><defs><linearGradient id="gradient_38"/><clipPath id="clip7"/></defs>'
+        '<path fill="url(#gradient_38)" clip-path="url(#clip7)"/>'
+        '<use href="#clip7"/><text>id="gradient_38" stays text</text></svg>'
+    )
+    assert own_ids(svg, "risk") == (
+        '<svg><defs><linearGradient id="risk-0"/><clipPath id="risk-1"/></defs>'
+        '<path fill="url(#risk-0)" clip-path="url(#risk-1)"/>'
+        '<use href="#risk-1"/><text>id="gradient_38" stays text</text></svg>'
+    )
