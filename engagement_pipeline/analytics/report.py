@@ -433,12 +433,11 @@ def _intelligence_markdown(doc: dict[str, Any]) -> list[str]:
 
 
 def write_report(
-    reports_dir: Path, document: dict[str, Any], html: bool = True
+    reports_dir: Path, document: dict[str, Any], html_page: str | None = None
 ) -> tuple[Path, Path, Path | None]:
     """Write reports/<snapshot_date>/engagement_report.md, engagement_analysis.json and
-    (with `html`) engagement_report.html, each atomically."""
-    from engagement_pipeline.presentation.html_report import render_html
-
+    (given its rendered page, `presentation.html_pages`) engagement_report.html, each
+    atomically."""
     folder = reports_dir / document["snapshot_date"]
     folder.mkdir(parents=True, exist_ok=True)
     md_path, json_path, html_path = (
@@ -450,10 +449,10 @@ def write_report(
         (md_path, render_markdown(document)),
         (json_path, json.dumps(document, indent=2, sort_keys=False) + "\n"),
     ]
-    if html:
-        pages.append((html_path, render_html(document)))
+    if html_page is not None:
+        pages.append((html_path, html_page))
     for path, text in pages:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
-    return md_path, json_path, html_path if html else None
+    return md_path, json_path, html_path if html_page is not None else None

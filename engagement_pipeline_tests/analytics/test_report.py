@@ -23,7 +23,7 @@ def test_report_files(con, tmp_path):
     strategies = segment_strategies(con, rel, StrategyConfig())
     date = pd.Timestamp("2025-06-30").date()
     doc = build_report_document(date, overall.iloc[0], strategies)
-    md_path, json_path, html_path = write_report(tmp_path, doc, html=False)
+    md_path, json_path, html_path = write_report(tmp_path, doc)
     assert html_path is None  # reports.html off: Markdown and JSON only
     assert md_path == tmp_path / "2025-06-30" / "engagement_report.md"
     data = json.loads(json_path.read_text())

@@ -99,13 +99,12 @@ def _write_date(
     context: dg.AssetExecutionContext,
     config: Config,
     document: dict,
+    html_page: str | None,
     write_alerts: Callable[[Path], Path],
 ) -> tuple[dict, CheckOutcome]:
-    """Write one date's Markdown, JSON and alerts.csv, attach them to its partition, and
-    check them."""
-    md_path, json_path, html_path = write_report(
-        config.reports_dir, document, html=config.reports.html
-    )
+    """Write one date's Markdown, JSON, HTML (when rendered) and alerts.csv, attach them to
+    its partition, and check them."""
+    md_path, json_path, html_path = write_report(config.reports_dir, document, html_page)
     alerts_path = write_alerts(md_path.parent)
     date, figures = document["snapshot_date"], document["overall_metrics"]
     context.add_asset_metadata(
@@ -144,6 +143,14 @@ def _write_date(
     return row, report_outcome(md_path, json_path, html_path, document["total_customers"])
 
 
+def _html_pages(documents: list[dict]) -> list[str]:
+    # imported here: the charts bring Altair and vl-convert, which a run without HTML
+    # reports should not load
+    from engagement_pipeline.presentation.html_pages import render_html_pages
+
+    return render_html_pages(documents)
+
+
 def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
     @dg.asset(
         name=ENGAGEMENT_REPORT,
@@ -166,12 +173,16 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         """One snapshot date's report: where its Markdown, JSON, HTML and alerts.csv were
         written, with headline figures."""
         con, config = connection(), settings.load()
+        documents = report_documents(con, assets, config)
+        html = config.reports.html
+        pages = _html_pages(list(documents.values())) if html else [None] * len(documents)
         rows, outcomes = [], {}
-        for day, document in report_documents(con, assets, config).items():
+        for (day, document), page in zip(documents.items(), pages, strict=True):
             row, outcomes[day] = _write_date(
                 context,
                 config,
                 document,
+                page,
                 partial(write_alerts_csv, assets[CUSTOMER_ALERTS], day=dt.date.fromisoformat(day)),
             )
             rows.append(row)
