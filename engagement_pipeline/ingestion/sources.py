@@ -201,21 +201,22 @@ def scan_source(
             "only a header line is fine and loads no rows."
         )
     scan = f"scan_{next(_scan_ids)}"
-    # Parquet numbers its rows itself; text formats are read file by file so a streaming
-    # row_number() numbers each file without holding the whole source in a window.
+    # Parquet numbers its rows itself; text formats are read file by file so each file is
+    # numbered on its own (CSV by its place in the parsed table, whitespace files by a
+    # streaming row_number()).
     groups = [files] if source.format == "parquet" else [[f] for f in files]
     parts = [
         _scan_group(con, source, section, columns, group, f"{scan}_{i}", time_column)
         for i, group in enumerate(groups)
     ]
-    rows = functools.reduce(lambda a, b: a.union(b), (rel for rel, _ in parts))
     time_typed = all(typed for _, typed in parts)
     malformed = None
     if _is_delimited(source):
         rows, malformed = _with_csv_line_numbers(
-            con, rows, scan, section, files, len(groups), int(source.csv.header)
+            con, [rel for rel, _ in parts], scan, section, files, int(source.csv.header)
         )
     else:
+        rows = functools.reduce(lambda a, b: a.union(b), (rel for rel, _ in parts))
         # whitespace files: one record per non-blank line after the header
         offset = int(source.csv.header) if source.format == "csv" else 0
         rows = rows.query(
@@ -260,7 +261,12 @@ def _scan_group(
         if name is not None and _may_nest(types[name])
     ]
     nested_sql = f"CASE {' '.join(nested)} END" if nested else "CAST(NULL AS VARCHAR)"
-    record = "file_row_number + 1" if source.format == "parquet" else "row_number() OVER ()"
+    if source.format == "parquet":
+        record = "file_row_number + 1"
+    elif _is_delimited(source):
+        record = "CAST(NULL AS BIGINT)"  # its place in the parsed table (_with_csv_line_numbers)
+    else:
+        record = "row_number() OVER ()"
     time_name = columns.get(time_column) if time_column else None
     time_typed = time_name is not None and types[time_name].startswith(_TIME_TYPES)
     typed = f"CAST({quote_ident(time_name)} AS TIMESTAMP)" if time_typed else "NULL"
@@ -383,35 +389,35 @@ def _require_columns(
 
 def _with_csv_line_numbers(
     con: duckdb.DuckDBPyConnection,
-    rows: duckdb.DuckDBPyRelation,
+    parts: list[duckdb.DuckDBPyRelation],
     scan: str,
     section: str,
     files: list[str],
-    n_scans: int,
     header_lines: int,
 ) -> tuple[duckdb.DuckDBPyRelation, duckdb.DuckDBPyRelation]:
-    """Give parsed CSV records their line numbers and return the lines that are malformed.
+    """Give parsed CSV records (one relation per file) their line numbers and return the
+    lines that are malformed.
 
     A parsed record's line is its record number + 1 (the header) + the rejected lines before
     it; this assumes one record per line, which is what a person looking a row up expects.
     Malformed lines are those the parser rejected plus those with broken quoting (a parsed
     record on such a line is taken out of the rows: its fields cannot be trusted).
     """
-    # Materialise the scan once: the rejects tables are filled as a side effect of reading.
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_parsed AS SELECT * FROM rows")
-    except duckdb.Error as exc:
-        raise explain_read_error(section, "csv", files, exc) from None
+    _parse_into_table(con, parts, f"{scan}_parsed", section, files)
+    n_scans = len(parts)
     errors = _collect_rejects(con, scan, n_scans)
     quotes = " UNION ALL ".join(f"SELECT * FROM {scan}_{i}_quotes" for i in range(n_scans))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_quotes AS {quotes}")
     malformed = _malformed_lines(con, errors, f"{scan}_quotes")
+    # a record's number in its file: its place in the table after the file's first row
+    parsed = (
+        f"(SELECT * EXCLUDE (_first_rowid), rowid + 1 - _first_rowid AS _record FROM {scan}_parsed)"
+    )
     if not fetch_all(con, f"SELECT 1 FROM {errors} UNION ALL SELECT 1 FROM {scan}_quotes LIMIT 1"):
         # Every line parsed (the usual file): a record's line is its number after the
         # header, with no join to re-run on every read of the rows.
         lined = con.sql(
-            f"SELECT * EXCLUDE (_record), _record + {header_lines} AS {SOURCE_ROW} "
-            f"FROM {scan}_parsed"
+            f"SELECT * EXCLUDE (_record), _record + {header_lines} AS {SOURCE_ROW} FROM {parsed}"
         )
         return lined, malformed
     lined = con.sql(
@@ -430,7 +436,7 @@ def _with_csv_line_numbers(
         lined AS (
             SELECT p.* EXCLUDE (_record),
                    p._record + {header_lines} + coalesce(r.rejects_so_far, 0) AS {SOURCE_ROW}
-            FROM {scan}_parsed p
+            FROM {parsed} p
             ASOF LEFT JOIN rejects r
               ON p.{SOURCE_FILE} = r.file_path AND p._record > r.good_before
         )
@@ -439,6 +445,33 @@ def _with_csv_line_numbers(
         """
     )
     return lined, malformed
+
+
+def _parse_into_table(
+    con: duckdb.DuckDBPyConnection,
+    parts: list[duckdb.DuckDBPyRelation],
+    table: str,
+    section: str,
+    files: list[str],
+) -> None:
+    """Parse each file's records into `table`, in file order, each row with the rowid of its
+    file's first row (`_first_rowid`).
+
+    Materialised once: the rejects tables are filled as a side effect of reading. Rows keep
+    the file's order (DuckDB preserves insertion order), so a row's place in the table
+    numbers it, where a row_number() window over the scan took as long again as the parse.
+    """
+    first_rowid = 0
+    for i, part in enumerate(parts):
+        part.query(
+            "part", f"SELECT * EXCLUDE (_record), {first_rowid} AS _first_rowid FROM part"
+        ).to_view(f"{table}_file", replace=True)
+        into = f"CREATE OR REPLACE TEMP TABLE {table} AS" if i == 0 else f"INSERT INTO {table}"
+        try:
+            con.execute(f"{into} SELECT * FROM {table}_file")
+        except duckdb.Error as exc:
+            raise explain_read_error(section, "csv", files[i : i + 1], exc) from None
+        first_rowid = int(scalar(con, f"SELECT count(*) FROM {table}"))
 
 
 def _malformed_lines(

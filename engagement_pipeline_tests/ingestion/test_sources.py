@@ -70,6 +70,34 @@ def test_glob_of_daily_files_in_order(make_project, tmp_path):
     assert quarantined.empty
 
 
+def test_lines_are_counted_per_file_past_rejected_lines(make_project, tmp_path):
+    path = make_project([], engagement_data={"file_path": "daily/events-*.csv"})
+    (tmp_path / "daily").mkdir()
+    head = "event_id,customer_id,touchpoint,timestamp,engagement_score\n"
+    (tmp_path / "daily" / "events-01.csv").write_text(
+        head + "".join(f"a{i},c1,web,2025-01-01 10:0{i},\n" for i in range(3))
+    )
+    (tmp_path / "daily" / "events-02.csv").write_text(
+        head
+        + "b0,c1,web,2025-01-02 10:00,\n"
+        + "b1,c1,web,2025-01-02 10:01,,too,many\n"  # line 3: a column too many
+        + "b2,c1,web,2025-01-02 10:02,\n"
+        + "b3,c1,web,2025-01-02 10:03,\n"
+    )
+    loaded, quarantined = run(path)
+    rows = loaded.assign(file=loaded["source_file"].str[-6:-4])
+    assert rows[["file", "source_row", "event_id"]].values.tolist() == [
+        ["01", 2, "a0"],
+        ["01", 3, "a1"],
+        ["01", 4, "a2"],
+        ["02", 2, "b0"],
+        ["02", 4, "b2"],
+        ["02", 5, "b3"],
+    ]
+    assert quarantined["source_file"].str.endswith("events-02.csv").all()
+    assert quarantined["source_row"].tolist() == [3]
+
+
 def test_json_array_and_json_lines(make_project, tmp_path):
     rows = [
         ev("e1", "c1", "web", "2025-01-01T10:00:00"),
