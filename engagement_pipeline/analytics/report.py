@@ -88,33 +88,51 @@ def predicted_value(
         FROM _report_segments GROUP BY 1 HAVING count(predicted_clv) > 0
         """
     ).fetchall()
-    out: dict[str, dict[str, Any]] = {}
     columns = "customer_id, segment, predicted_clv, p_alive, total_revenue"
+    # Every date of the range at once (a query per date read the range's rows per date).
+    best = con.sql(
+        f"""
+        SELECT CAST(snapshot_date AS VARCHAR) AS d, {columns} FROM _report_segments
+        WHERE predicted_clv IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY snapshot_date
+                                   ORDER BY predicted_clv DESC, customer_id) <= {int(top)}
+        ORDER BY d, predicted_clv DESC, customer_id
+        """
+    ).df()
+    at_risk = con.sql(
+        f"""
+        WITH high_value AS (  -- each date's revenue threshold among its buyers
+            SELECT snapshot_date,
+                   quantile_cont(total_revenue, {HIGH_VALUE_QUANTILE}) AS threshold
+            FROM _report_segments WHERE purchase_count > 0 GROUP BY snapshot_date
+        )
+        SELECT CAST(s.snapshot_date AS VARCHAR) AS d, {columns},
+               count(*) OVER (PARTITION BY s.snapshot_date) AS gone_count
+        FROM _report_segments s JOIN high_value h USING (snapshot_date)
+        WHERE s.p_alive < {LOW_P_ALIVE} AND s.total_revenue >= h.threshold
+        QUALIFY row_number() OVER (PARTITION BY s.snapshot_date
+                                   ORDER BY s.total_revenue DESC, s.customer_id) <= {int(top)}
+        ORDER BY d, s.total_revenue DESC, s.customer_id
+        """
+    ).df()
+    out: dict[str, dict[str, Any]] = {}
     for d, customers, total, mean, q in dist:  # one iteration per snapshot date
-        on_date = f"CAST(snapshot_date AS VARCHAR) = '{d}'"
-        best = con.sql(
-            f"SELECT {columns} FROM _report_segments WHERE {on_date} AND predicted_clv IS NOT NULL "
-            f"ORDER BY predicted_clv DESC, customer_id LIMIT {int(top)}"
-        ).df()
-        at_risk = con.sql(
-            f"""
-            SELECT {columns} FROM _report_segments
-            WHERE {on_date} AND p_alive < {LOW_P_ALIVE}
-              AND total_revenue >= (SELECT quantile_cont(total_revenue, {HIGH_VALUE_QUANTILE})
-                                    FROM _report_segments WHERE {on_date} AND purchase_count > 0)
-            ORDER BY total_revenue DESC, customer_id
-            """
-        ).df()
+        gone = at_risk[at_risk["d"] == d]
         out[d] = {
             "customers_with_prediction": int(customers),
             "total_predicted_clv": float(total),
             "mean_predicted_clv": float(mean),
             "quantiles": dict(zip(["p10", "p50", "p90", "p99"], map(float, q), strict=True)),
-            "top_customers": best.to_dict("records"),
-            "high_value_low_p_alive_count": len(at_risk),
-            "high_value_low_p_alive": at_risk.head(top).to_dict("records"),
+            "top_customers": _records(best[best["d"] == d]),
+            "high_value_low_p_alive_count": int(gone["gone_count"].iloc[0]) if len(gone) else 0,
+            "high_value_low_p_alive": _records(gone.drop(columns="gone_count")),
         }
     return out
+
+
+def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """A date's rows of a range-wide frame (its `d` column dropped), as records."""
+    return rows.drop(columns="d").reset_index(drop=True).to_dict("records")
 
 
 def report_documents(
