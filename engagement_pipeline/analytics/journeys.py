@@ -195,15 +195,22 @@ def compute_journeys(
                 FROM open_journeys
             )
         ),
-        fresh AS (  -- each journey's touches of the run, in time order (ties: event id)
+        run_touches AS (  -- each customer's touches of the run, in time order (ties: id)
+            SELECT customer_id,
+                   list_sort(list({{'ts': ts, 'event_id': event_id,
+                                    {each("'{n}': {n}")}}})) AS touched
+            FROM touches SEMI JOIN ends USING (customer_id)  -- only the journeys' customers
+            GROUP BY customer_id
+        ),
+        fresh AS (  -- each journey's touches of the run: those in its lookback, after its
+                    -- previous order (the customer's list sliced, not rebuilt per journey:
+                    -- a run's dates share most of their touches)
             SELECT e.customer_id, e.end_key,
-                   list_sort(list({{'ts': t.ts, 'event_id': t.event_id,
-                                    {each("'{n}': t.{n}")}}})) AS touched
-            FROM ends e JOIN touches t
-              ON t.customer_id = e.customer_id
-             AND t.ts >= e.journey_end - INTERVAL {lookback} DAY AND t.ts < e.journey_end
-             AND (e.previous_at IS NULL OR t.ts > e.previous_at)
-            GROUP BY e.customer_id, e.end_key
+                   list_filter(r.touched, lambda x:
+                       x.ts >= e.journey_end - INTERVAL {lookback} DAY
+                       AND x.ts < e.journey_end
+                       AND (e.previous_at IS NULL OR x.ts > e.previous_at)) AS touched
+            FROM ends e JOIN run_touches r USING (customer_id)
         ),
         joined AS (  -- with the carried touches in its lookback and after its previous order
             SELECT e.*, {each("c.{n} AS carried_{n}")}, c.touched_at AS carried_at,
