@@ -92,14 +92,14 @@ def fit_and_predict(
     outcome."""
     summaries = computed_once(con, summaries, "clv_summaries")  # read three times below
     purchase_rows, spend_rows = fit_tables(summaries)
-    purchase_days = pd.to_datetime(purchase_rows["snapshot_date"]).dt.date
-    spend_days = pd.to_datetime(spend_rows["snapshot_date"]).dt.date
+    purchases, spends = _by_day(purchase_rows), _by_day(spend_rows)
     fits: dict[dt.date, SnapshotFits] = {}
     parameters, statuses = [], {}
     for day in dates:
+        day_purchases = purchases.get(day, purchase_rows.iloc[:0]).drop(columns="snapshot_date")
         fit = fit_snapshot(
-            purchase_rows[purchase_days == day].drop(columns="snapshot_date"),
-            spend_rows[spend_days == day].drop(columns="snapshot_date"),
+            day_purchases,
+            spends.get(day, spend_rows.iloc[:0]).drop(columns="snapshot_date"),
             config.clv,
             warm,
         )
@@ -110,7 +110,7 @@ def fit_and_predict(
         if log is not None:
             for note in fit.notes:
                 log(day, note, True)
-            purchasers = int(purchase_rows.loc[purchase_days == day, "weight"].sum())
+            purchasers = int(day_purchases["weight"].sum())
             log(day, f"{fit.status} ({purchasers} purchasers)", False)
     customers = map_batches(
         con,
@@ -155,16 +155,25 @@ def _ordered(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.sort_values(columns, kind="stable").reset_index(drop=True)
 
 
+def _by_day(frame: pd.DataFrame) -> dict[dt.date, pd.DataFrame]:
+    """A frame's rows of each snapshot date, in their order.
+
+    One grouping pass over the dates as timestamps: comparing a column of Python dates
+    with each date in turn was one Python comparison per row and date (3 s of a month's
+    predictions at 100,000 customers)."""
+    stamps = pd.to_datetime(frame["snapshot_date"])
+    return {stamp.date(): rows for stamp, rows in frame.groupby(stamps, sort=False)}
+
+
 def _predict_batch(
     batch: pd.DataFrame, fits: dict[dt.date, SnapshotFits], config: Config
 ) -> pd.DataFrame:
     """A batch of summaries (any dates) with each date's predictions and model status."""
-    days = pd.to_datetime(batch["snapshot_date"]).dt.date
     frames = [
-        predict_customers(batch[days == day], fits[day], config.clv, config.ltv.discount_rate)[
-            0
-        ].assign(model_status=fits[day].status)
-        for day in days.unique()
+        predict_customers(rows, fits[day], config.clv, config.ltv.discount_rate)[0].assign(
+            model_status=fits[day].status
+        )
+        for day, rows in _by_day(batch).items()
     ]
     if not frames:
         return without_predictions(batch, config.clv).assign(model_status="")
