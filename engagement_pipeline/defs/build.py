@@ -27,9 +27,22 @@ from engagement_pipeline.defs.late_data import build_late_data_sensor
 from engagement_pipeline.defs.partitions import backfill_policy, snapshot_partitions
 from engagement_pipeline.defs.resources import ParquetLakeIOManager, PipelineSettings
 
+# Every run executes its steps one after another in the run's own process. A step already
+# uses every core (DuckDB's threads, or the Spark cluster), so steps side by side only
+# compete for them, and each would hold its own DuckDB memory cap; a process per step (the
+# multiprocess default) also re-imports the project and rebuilds these definitions for
+# every step: a daily run at 100,000 customers took 47.6 s that way, 11.6 s in one process.
+STEP_EXECUTOR = dg.in_process_executor
 
-def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
-    """All assets, the job, the schedule and resources for one config file."""
+
+def build_definitions(
+    config_path: str | Path | None = None, executor: dg.ExecutorDefinition = STEP_EXECUTOR
+) -> dg.Definitions:
+    """All assets, the job, the schedule and resources for one config file.
+
+    `executor` runs each run's steps: in the run's process by default; a deployment that
+    wants a pod per step passes dagster-k8s's `k8s_job_executor` (docs/deployment.md).
+    """
     path = Path(config_path) if config_path is not None else default_config_path()
     config = load_config(path)
     common = {
@@ -53,6 +66,7 @@ def build_definitions(config_path: str | Path | None = None) -> dg.Definitions:
         assets=assets,
         asset_checks=build_anomaly_checks(common),
         jobs=[job, build_ingestion_job(), build_snapshot_job()],
+        executor=executor,
         schedules=[build_schedule(job, config.snapshots)],
         sensors=[build_late_data_sensor(job), build_alerts_sensor()],
         resources={

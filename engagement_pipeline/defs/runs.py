@@ -129,8 +129,8 @@ def ingestion_job_from_config() -> dg.JobDefinition:
 
 
 def _ingest_days(config_path: str, first: str, last: str) -> RunOutcome:
-    """One ingestion run of the days [first, last], in this (worker) process, its steps in
-    processes of their own (the multiprocess executor), recorded in $DAGSTER_HOME."""
+    """One ingestion run of the days [first, last], in this (worker) process with its steps
+    (the code location's in-process executor), recorded in $DAGSTER_HOME."""
     os.environ[CONFIG_PATH_ENV] = config_path
     instance = dg.DagsterInstance.get()
     with dg.execute_job(

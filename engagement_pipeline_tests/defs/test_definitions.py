@@ -46,7 +46,8 @@ def describe(defs: dg.Definitions) -> str:
         reads = sorted(d.asset_key.to_user_string() for d in spec.additional_deps)
         lines.append(f"check {check.to_user_string()}: blocking={spec.blocking} reads={reads}")
     for job in defs.jobs:
-        lines.append(f"job {job.name}")
+        executor = defs.resolve_job_def(job.name).executor_def.name
+        lines.append(f"job {job.name}: executor={executor}")
     for schedule in defs.schedules:
         lines.append(
             f"schedule {schedule.name}: {schedule.cron_schedule} {schedule.execution_timezone}"

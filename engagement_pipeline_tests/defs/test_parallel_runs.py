@@ -1,6 +1,6 @@
-"""A backfill's ingestion days run as parallel Dagster runs, each in processes of its own
-(the multiprocess executor), each writing only its own days; the snapshots follow in date
-order. Four runs at once, recorded in a persistent instance."""
+"""A backfill's ingestion days run as parallel Dagster runs, each in a process of its own
+(its steps in that process: the in-process executor), each writing only its own days; the
+snapshots follow in date order. Four runs at once, recorded in a persistent instance."""
 
 import datetime as dt
 
@@ -64,6 +64,12 @@ def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monk
             (dt.date.fromisoformat(first) + dt.timedelta(days=i)).isoformat() for i in range(5)
         }
     assert ranges == expected_ranges
+    # each run's steps ran in the run's own process: no step worker was started for them
+    for record in ingest:
+        workers = instance.get_records_for_run(
+            record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_WORKER_STARTED
+        ).records
+        assert workers == []
     # and every source row is accounted for: loaded or quarantined, each exactly once
     lake, con = Lake(load_config(path).lake_dir), new_connection()
     keys = [(FIRST + dt.timedelta(days=i)).isoformat() for i in range(DAYS)]
