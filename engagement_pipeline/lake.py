@@ -12,7 +12,8 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,45 @@ def connection() -> duckdb.DuckDBPyConnection:
         )
         _local.con = con
     return con
+
+
+def temp_objects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
+    """The connection's own tables and views, as (TABLE or VIEW, database, name): its
+    temporary ones and those of its in-memory database (where a relation's `create_view`
+    puts its view)."""
+    mine = "database_name IN ('temp', current_database()) AND schema_name = 'main'"
+    tables = fetch_all(
+        con, f"SELECT 'TABLE', database_name, table_name FROM duckdb_tables() WHERE {mine}"
+    )
+    views = fetch_all(
+        con,
+        f"SELECT 'VIEW', database_name, view_name FROM duckdb_views() "
+        f"WHERE {mine} AND NOT internal",
+    )
+    return {(kind, database, name) for kind, database, name in [*tables, *views]}
+
+
+@contextmanager
+def scratch_dropped() -> Iterator[None]:
+    """Drop the temporary tables and views made on this thread's connection inside the block.
+
+    Dropping only frees memory, so one that fails is left for the connection's end.
+    """
+    con = connection()
+    before = temp_objects(con)
+    try:
+        yield
+    finally:
+        # views first, then the tables they may read
+        for kind, database, name in sorted(
+            temp_objects(con) - before, key=lambda o: o[0] != "VIEW"
+        ):
+            try:
+                con.execute(
+                    f"DROP {kind} IF EXISTS {quote_ident(database)}.main.{quote_ident(name)}"
+                )
+            except duckdb.Error as exc:
+                log.debug("temporary %s %s not dropped: %s", kind.lower(), name, exc)
 
 
 def process_alive(pid: int) -> bool:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.lake import Lake
+from engagement_pipeline.lake import Lake, connection, scratch_dropped, temp_objects
 from engagement_pipeline.sql import new_connection
 
 
@@ -123,3 +123,18 @@ def test_catalog_locked_by_another_process_does_not_fail_a_write(tmp_path):
     lake.write(con, "b", con.from_df(frame(["2025-01-02"], [2])), ["2025-01-02"])
     with duckdb.connect(str(lake.catalog_path), read_only=True) as cat:
         assert cat.execute("SELECT count(*) FROM b").fetchall() == [(2,)]
+
+
+def test_scratch_dropped_drops_what_the_block_made_even_when_it_fails():
+    con = connection()
+    con.execute("CREATE OR REPLACE TEMP TABLE kept_before AS SELECT 1 AS a")
+    before = temp_objects(con)
+    with pytest.raises(ZeroDivisionError), scratch_dropped():
+        con.execute("CREATE TEMP TABLE step_rows AS SELECT range AS a FROM range(10)")
+        con.sql("SELECT a * 2 AS b FROM step_rows").create_view("step_view")
+        made = {("TABLE", "temp", "step_rows"), ("VIEW", "memory", "step_view")}
+        assert made <= temp_objects(con)
+        1 / 0  # noqa: B018 - a step that fails still leaves nothing behind
+    assert temp_objects(con) == before
+    assert ("TABLE", "temp", "kept_before") in before
+    con.execute("DROP TABLE kept_before")

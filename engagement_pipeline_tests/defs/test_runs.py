@@ -3,6 +3,7 @@ import datetime as dt
 from engagement_pipeline.defs.build import build_definitions
 from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
 from engagement_pipeline.defs.runs import date_chunks, execute_range
+from engagement_pipeline.lake import connection, temp_objects
 from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES, read
 
 D = dt.date
@@ -31,9 +32,12 @@ def test_backfill_policy_follows_config(make_project):
 def test_range_in_chunks_equals_one_run(make_project):
     path = make_project(EVENTS, PURCHASES, end="2025-01-05", snapshots={"max_days_per_run": 2})
     job = build_definitions(path).resolve_job_def(ENGAGEMENT_JOB)
+    before = temp_objects(connection())
     runs = list(execute_range(job, D(2025, 1, 1), D(2025, 1, 5), 2))
     assert [(s.day, e.day) for s, e, _ in runs] == [(1, 2), (3, 4), (5, 5)]
     assert all(r.success for _, _, r in runs)
+    # the steps ran on this thread's connection and dropped what they computed on it
+    assert temp_objects(connection()) == before
     chunked = read(path, "customer_segments", "2025-01-05")
     list(execute_range(job, D(2025, 1, 1), D(2025, 1, 5), 366))
     assert read(path, "customer_segments", "2025-01-05").equals(chunked)

@@ -13,7 +13,7 @@ from engagement_pipeline.analytics.clv_fits import fit_and_predict
 from engagement_pipeline.analytics.clv_summary import transaction_summary
 from engagement_pipeline.defs.assets.snapshots import asset_out, require_earlier
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
-from engagement_pipeline.defs.errors import user_errors
+from engagement_pipeline.defs.errors import step_scope
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
@@ -130,7 +130,7 @@ def build_clv_assets(config, common: dict) -> list[dg.AssetsDefinition]:
         earlier: EarlierPartitions,
         earlier_parameters: EarlierPartitions,
     ) -> Iterator:
-        with user_errors():
+        with step_scope():
             yield from _clv(
                 context, settings, stage.lookback, raw_purchases, earlier, earlier_parameters
             )

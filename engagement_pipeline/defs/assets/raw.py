@@ -13,7 +13,7 @@ import duckdb
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import asset_out
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
-from engagement_pipeline.defs.errors import user_errors
+from engagement_pipeline.defs.errors import step_scope
 from engagement_pipeline.defs.late_data import later_snapshots_note
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_days, earlier_in, partition_keys
@@ -379,7 +379,7 @@ def _ingestion_asset(source: Source, common: dict) -> dg.AssetsDefinition:
             source.loaded: earlier_loaded.rows,
             source.quarantined: earlier_quarantined.rows,
         }
-        with user_errors():
+        with step_scope():
             yield from _ingest(context, settings, source, earlier)
 
     return ingestion

@@ -21,7 +21,7 @@ from engagement_pipeline.analytics.report_figures import FIGURE_SECTIONS
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
-from engagement_pipeline.defs.errors import reports_user_errors
+from engagement_pipeline.defs.errors import asset_step
 from engagement_pipeline.defs.partitions import partition_keys
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
@@ -164,7 +164,7 @@ def build_report_assets(common: dict) -> list[dg.AssetsDefinition]:
         check_specs=check_specs(REPORT_CONTRACTS, common["partitions_def"]),
         **common,
     )
-    @reports_user_errors
+    @asset_step
     def engagement_report(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,

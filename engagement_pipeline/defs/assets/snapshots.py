@@ -17,7 +17,7 @@ import duckdb
 
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
-from engagement_pipeline.defs.errors import reports_user_errors
+from engagement_pipeline.defs.errors import asset_step
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import ROW_ORDER, EarlierPartitions, PipelineSettings
@@ -141,7 +141,7 @@ def snapshot_asset(
         check_specs=check_specs(contracts, common["partitions_def"]),
         **common,
     )
-    @reports_user_errors
+    @asset_step
     def snapshot(
         context: dg.AssetExecutionContext,
         settings: PipelineSettings,
