@@ -184,6 +184,24 @@ def test_unbalanced_quote_is_broken_quoting_and_good_lines_keep_their_rows(make_
     assert len(loaded) + len(quarantined) == 5  # rows read = loaded + quarantined
 
 
+def test_broken_quoting_is_found_in_a_file_that_is_not_utf8(make_project, tmp_path):
+    """The quote count reads lines as UTF-8 first; a bad byte makes it read them as latin-1,
+    with the same line numbers."""
+    path = make_project([])
+    (tmp_path / "events.csv").write_bytes(
+        HEADER.encode()
+        + b"e0,c0,web,2025-01-01 09:00,\n"  # line 2
+        + b"e1,c\xff1,web,2025-01-01 10:00,\n"  # line 3: not UTF-8
+        + b'e2,"C2,web,2025-01-01 11:00,\n'  # line 4: the quote never closes
+        + b"e3,c3,web,2025-01-02 12:00,\n"  # line 5
+    )
+    loaded, quarantined = run(path)
+    rows = zip(loaded["event_id"], loaded["source_row"], strict=True)
+    assert list(rows) == [("e0", 2), ("e3", 5)]
+    by_row = dict(zip(quarantined["source_row"], quarantined["reason"], strict=True))
+    assert by_row == {3: "invalid_encoding", 4: "broken_quoting"}
+
+
 def test_null_spellings_are_missing_values(make_project, tmp_path):
     path = make_project([])
     (tmp_path / "events.csv").write_text(
