@@ -25,6 +25,12 @@ def date_key(value: Any) -> str:
     return pd.Timestamp(value).date().isoformat()
 
 
+def figure(value: float) -> float:
+    """A float for the UI: six decimals, so it shows 714.0, not a sum's float noise
+    (714.0000000000001)."""
+    return round(float(value), 6)
+
+
 def partition_figures(
     rel: duckdb.DuckDBPyRelation, keys: Sequence[str], figures: Figures
 ) -> dict[str, dict[str, Any]]:
@@ -36,8 +42,7 @@ def partition_figures(
     frame = rel.aggregate(f"snapshot_date, {aggregates}", "snapshot_date").df()
     found = {
         date_key(row["snapshot_date"]): {
-            # six decimals: the UI shows 714.0, not a sum's float noise (714.0000000000001)
-            name: (round(float(v), 6) if isinstance(v, float) else int(v)) if pd.notna(v) else 0
+            name: (figure(v) if isinstance(v, float) else int(v)) if pd.notna(v) else 0
             for name, v in row.items()
             if name != "snapshot_date"
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engagement_pipeline.defs.metadata import PREVIEW_ROWS, partition_previews
+from engagement_pipeline.defs.metadata import PREVIEW_ROWS, figure, partition_previews
 from engagement_pipeline.sql import new_connection
 
 KEYS = ["2025-03-01", "2025-03-02", "2025-03-03"]
@@ -53,3 +53,11 @@ def test_each_date_shows_its_first_rows_in_order(con, held_as, order):
         assert len(ids) == PREVIEW_ROWS
         assert previewed_ids(previews[key].value) == ids
     assert previews[KEYS[2]].value == "no rows"
+
+
+def test_figures_lose_float_noise_but_not_cents():
+    # sums of money as the report's metadata had them (total_revenue 223.23999999999998)
+    assert figure(sum([0.1] * 3)) == 0.3
+    assert figure(223.23999999999998) == 223.24
+    assert figure(714.0000000000001) == 714.0
+    assert figure(1234.56) == 1234.56

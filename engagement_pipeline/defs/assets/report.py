@@ -22,6 +22,7 @@ from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import source_link
 from engagement_pipeline.defs.checks import Contract, check_specs, partition_check_results
 from engagement_pipeline.defs.errors import asset_step
+from engagement_pipeline.defs.metadata import figure
 from engagement_pipeline.defs.partitions import partition_keys
 from engagement_pipeline.defs.resources import PipelineSettings
 from engagement_pipeline.lake import connection
@@ -124,8 +125,8 @@ def _write_date(
             "alerts_path": dg.MetadataValue.path(str(alerts_path)),
             "alerts": len(document.get("alerts", [])),
             "total_customers": int(document["total_customers"]),
-            "total_revenue": float(figures["total_revenue"] or 0.0),
-            "avg_ltv": float(figures["avg_ltv"] or 0.0),
+            "total_revenue": figure(figures["total_revenue"] or 0.0),
+            "avg_ltv": figure(figures["avg_ltv"] or 0.0),
         },
         partition_key=str(date),
     )
