@@ -11,6 +11,10 @@ Phases, each in a fresh process (so peak RSS is per phase):
   history    every snapshot asset and the report for every date but the last, in runs of
              snapshot_days_per_run() dates (a backfill of the year's snapshots, raw loaded)
   daily      the daily job for the last date: that day's raw ingest + every snapshot + report
+  daily_launched  the same run launched as the UI's run worker launches it (`execute_job` on
+             a job rebuilt from its code pointer, with the code location's own executor)
+  daily_launched_multiprocess  the same with Dagster's default multiprocess executor (a
+             process per step), what every UI run used until 2026-12-07
   snapshot   only the snapshot assets and the report for the last date, built from the
              previous date's snapshots (raw already in the lake)
   snapshot_core  the same without the customer-intelligence assets (the report reads their
@@ -108,6 +112,8 @@ def phase(name: str, folder: Path) -> dict:
         # the queries alone, without importing DuckDB: what a Dagster phase's run_seconds
         # is compared with like for like (neither counts the process's start)
         rows["query_seconds"] = round(time.perf_counter() - began, 2)
+    elif name in ("daily_launched", "daily_launched_multiprocess"):
+        rows = launched_daily(config_path, folder, multiprocess=name.endswith("multiprocess"))
     else:
         import dagster as dg
 
@@ -200,6 +206,54 @@ def phase(name: str, folder: Path) -> dict:
         "peak_rss_mib": round(_peak_mib(), 1),
         **rows,
     }
+
+
+STEP_EXECUTOR_ENV = "BENCHMARK_STEP_EXECUTOR"
+
+
+def daily_job():
+    """The main job as $CONFIG_PATH's code location defines it, rebuilt from this pointer by
+    the run (and by each step process, with the multiprocess executor);
+    BENCHMARK_STEP_EXECUTOR=multiprocess swaps in Dagster's default executor."""
+    import dagster as dg
+
+    from engagement_pipeline.defs.build import STEP_EXECUTOR, build_definitions
+    from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB
+
+    multiprocess = os.environ.get(STEP_EXECUTOR_ENV) == "multiprocess"
+    executor = dg.multiprocess_executor if multiprocess else STEP_EXECUTOR
+    return build_definitions(executor=executor).resolve_job_def(ENGAGEMENT_JOB)
+
+
+def launched_daily(config_path: Path, folder: Path, multiprocess: bool) -> dict[str, float]:
+    """The daily run of UNTIL launched as a run worker does (`execute_job`), on the data
+    set's instance. The storage timing sees this process's events only: with a process per
+    step, the steps' events are stored from their own processes."""
+    import dagster as dg
+
+    from engagement_pipeline.config import CONFIG_PATH_ENV
+
+    os.environ[CONFIG_PATH_ENV] = str(config_path)
+    os.environ[STEP_EXECUTOR_ENV] = "multiprocess" if multiprocess else ""
+    home = folder / "dagster_home"
+    home.mkdir(exist_ok=True)
+    instance = dg.DagsterInstance.local_temp(str(home))
+    storage = _time_event_storage(instance)
+    began = time.perf_counter()
+    with dg.execute_job(
+        dg.reconstructable(daily_job),
+        instance,
+        tags={"dagster/partition": UNTIL},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    ) as result:
+        assert result.success
+        steps = sum(1 for e in result.all_events if e.is_step_success)
+    rows = {"run_seconds": round(time.perf_counter() - began, 2), "steps": steps}
+    # the step processes' peak, when there were any (this process's is the phase's)
+    rows["step_processes_peak_rss_mib"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+    )
+    return rows | {k: round(v, 2) if isinstance(v, float) else v for k, v in storage.items()}
 
 
 def _time_event_storage(instance) -> dict[str, float]:
