@@ -112,8 +112,6 @@ def phase(name: str, folder: Path) -> dict:
         # the queries alone, without importing DuckDB: what a Dagster phase's run_seconds
         # is compared with like for like (neither counts the process's start)
         rows["query_seconds"] = round(time.perf_counter() - began, 2)
-    elif name in ("daily_launched", "daily_launched_multiprocess"):
-        rows = launched_daily(config_path, folder, multiprocess=name.endswith("multiprocess"))
     else:
         import dagster as dg
 
@@ -129,7 +127,9 @@ def phase(name: str, folder: Path) -> dict:
         home.mkdir(exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(home))
         storage = _time_event_storage(instance)
-        if name == "ingest":
+        if name in ("daily_launched", "daily_launched_multiprocess"):
+            rows = launched_daily(config_path, instance, quiet, name.endswith("multiprocess"))
+        elif name == "ingest":
             from engagement_pipeline.defs.runs import execute_range
 
             raw = {
@@ -225,9 +225,11 @@ def daily_job():
     return build_definitions(executor=executor).resolve_job_def(ENGAGEMENT_JOB)
 
 
-def launched_daily(config_path: Path, folder: Path, multiprocess: bool) -> dict[str, float]:
+def launched_daily(
+    config_path: Path, instance, run_config: dict, multiprocess: bool
+) -> dict[str, float]:
     """The daily run of UNTIL launched as a run worker does (`execute_job`), on the data
-    set's instance. The storage timing sees this process's events only: with a process per
+    set's instance. Its storage timing sees this process's events only: with a process per
     step, the steps' events are stored from their own processes."""
     import dagster as dg
 
@@ -235,25 +237,23 @@ def launched_daily(config_path: Path, folder: Path, multiprocess: bool) -> dict[
 
     os.environ[CONFIG_PATH_ENV] = str(config_path)
     os.environ[STEP_EXECUTOR_ENV] = "multiprocess" if multiprocess else ""
-    home = folder / "dagster_home"
-    home.mkdir(exist_ok=True)
-    instance = dg.DagsterInstance.local_temp(str(home))
-    storage = _time_event_storage(instance)
     began = time.perf_counter()
     with dg.execute_job(
         dg.reconstructable(daily_job),
         instance,
         tags={"dagster/partition": UNTIL},
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config=run_config,
     ) as result:
         assert result.success
         steps = sum(1 for e in result.all_events if e.is_step_success)
-    rows = {"run_seconds": round(time.perf_counter() - began, 2), "steps": steps}
-    # the step processes' peak, when there were any (this process's is the phase's)
-    rows["step_processes_peak_rss_mib"] = round(
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
-    )
-    return rows | {k: round(v, 2) if isinstance(v, float) else v for k, v in storage.items()}
+    return {
+        "run_seconds": round(time.perf_counter() - began, 2),
+        "steps": steps,
+        # the step processes' peak, when there were any (this process's is the phase's)
+        "step_processes_peak_rss_mib": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+    }
 
 
 def _time_event_storage(instance) -> dict[str, float]:

@@ -65,7 +65,7 @@ def temp_objects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
         f"SELECT 'VIEW', database_name, view_name FROM duckdb_views() "
         f"WHERE {mine} AND NOT internal",
     )
-    return {(kind, database, name) for kind, database, name in [*tables, *views]}
+    return {tuple(row) for row in [*tables, *views]}
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from engagement_pipeline.analytics.anomalies import METRIC_SOURCES
 from engagement_pipeline.config import Config
 from engagement_pipeline.defs.assets.snapshots import snapshot_asset
 from engagement_pipeline.defs.checks import Contract, check_evaluations
+from engagement_pipeline.defs.errors import asset_step
 from engagement_pipeline.defs.partitions import EXISTING_ONLY, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions
 from engagement_pipeline.quality import (
@@ -292,6 +293,7 @@ def anomaly_check(raw_asset: str, common: dict) -> dg.AssetChecksDefinition:
         additional_ins={"anomalies": dg.AssetIn(METRIC_ANOMALIES, metadata=EXISTING_ONLY)},
         partitions_def=common["partitions_def"],
     )
+    @asset_step
     def check(context: dg.AssetCheckExecutionContext, anomalies: EarlierPartitions) -> Iterator:
         keys = [k for k in partition_keys(context) if k in anomalies.keys]
         yield dg.Output(None)  # lets Dagster know the check ran; the results follow per date
