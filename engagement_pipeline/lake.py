@@ -153,6 +153,36 @@ def materialize(
     return con.table(table)
 
 
+# Landing writes a whole source by day in one COPY: hundreds of partitions of a few
+# thousand to a few hundred thousand rows. DuckDB's writers flush after 524,288 rows (its
+# default), so a year's days sat in memory until the end and, past the memory cap, spilled:
+# the events of 1,000,000 customers took 72 to 91 s to write by day where one file took
+# 28 s. Flushing every 16,384 rows, with a file open for every day of a span, writes them
+# in 31 to 39 s, in row groups of about 30,000 rows.
+_DAY_WRITE_SETTINGS = {
+    "partitioned_write_flush_threshold": 16_384,
+    "partitioned_write_max_open_files": 1_000,
+}
+
+
+def copy_by_day(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
+    """The rows of `query` written under `folder` as snapshot_date=<day>/ Parquet files."""
+    names = list(_DAY_WRITE_SETTINGS)
+    saved = fetch_all(
+        con, "SELECT name, value FROM duckdb_settings() WHERE list_contains(?, name)", [names]
+    )
+    try:
+        for name, value in _DAY_WRITE_SETTINGS.items():
+            con.execute(f"SET {name} = {value}")
+        con.execute(
+            f"COPY ({query}) TO {quote_literal(str(folder))} "
+            "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
+        )
+    finally:
+        for name, value in saved:
+            con.execute(f"SET {name} = {int(value)}")
+
+
 def parquet_rows(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> list[int]:
     """Each local Parquet file's row count, from its footer (no data is read)."""
     if not files:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.lake import Lake, connection, scratch_dropped, temp_objects
+from engagement_pipeline.lake import Lake, connection, copy_by_day, scratch_dropped, temp_objects
 from engagement_pipeline.sql import new_connection
 
 
@@ -138,3 +138,36 @@ def test_scratch_dropped_drops_what_the_block_made_even_when_it_fails():
     assert temp_objects(con) == before
     assert ("TABLE", "temp", "kept_before") in before
     con.execute("DROP TABLE kept_before")
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    return con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+
+
+def test_copy_by_day_writes_a_file_a_day_and_leaves_the_settings_as_they_were(tmp_path):
+    con = new_connection()
+    con.execute("SET partitioned_write_flush_threshold = 100000")
+    # 1,200 days: more than the files it keeps open at once, so some days are closed and
+    # reopened; every row must still land under its own day.
+    rows = (
+        "SELECT i, DATE '2020-01-01' + CAST(i % 1200 AS INTEGER) AS snapshot_date "
+        "FROM range(60000) t(i)"
+    )
+    copy_by_day(con, rows, tmp_path / "days")
+
+    days = sorted(p.name for p in (tmp_path / "days").iterdir())
+    assert len(days) == 1200 and days[0] == "snapshot_date=2020-01-01"
+    written = con.execute(
+        "SELECT count(*), count(DISTINCT i), "
+        "count(*) FILTER (WHERE snapshot_date <> DATE '2020-01-01' + CAST(i % 1200 AS INTEGER)) "
+        f"FROM read_parquet('{tmp_path}/days/*/*.parquet', hive_partitioning = true)"
+    ).fetchone()
+    assert written == (60000, 60000, 0)
+    assert _setting(con, "partitioned_write_flush_threshold") == 100000
+
+    with pytest.raises(duckdb.Error):
+        copy_by_day(
+            con, "SELECT 1 / 0 AS x, CAST('no date' AS DATE) AS snapshot_date", tmp_path / "bad"
+        )
+    assert _setting(con, "partitioned_write_flush_threshold") == 100000
+    assert _setting(con, "partitioned_write_max_open_files") == 100

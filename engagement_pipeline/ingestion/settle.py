@@ -45,7 +45,7 @@ from engagement_pipeline.ingestion.validation import (
     verdict_sql,
     write_malformed,
 )
-from engagement_pipeline.lake import parquet_rows
+from engagement_pipeline.lake import copy_by_day, parquet_rows
 from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal
 
 LOADED = "loaded"
@@ -187,10 +187,7 @@ def _write_days(con: duckdb.DuckDBPyConnection, rows: str, folder: Path, kind: s
         f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({rows}) LIMIT 0) "
         f"TO {quote_literal(str(empty))} (FORMAT parquet)"
     )
-    con.execute(
-        f"COPY ({rows}) TO {quote_literal(str(folder / kind))} "
-        "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
-    )
+    copy_by_day(con, rows, folder / kind)
 
 
 def _file_day(

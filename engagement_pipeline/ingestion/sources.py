@@ -206,7 +206,7 @@ def scan_source(
     # streaming row_number()).
     groups = [files] if source.format == "parquet" else [[f] for f in files]
     parts = [
-        _scan_group(con, source, section, columns, group, f"{scan}_{i}", time_column)
+        _scan_group(con, source, section, columns, group, f"{scan}_{i}", time_column, files)
         for i, group in enumerate(groups)
     ]
     time_typed = all(typed for _, typed in parts)
@@ -238,9 +238,11 @@ def _scan_group(
     group: list[str],
     name: str,
     time_column: str | None,
+    scan_files: list[str],
 ) -> tuple[duckdb.DuckDBPyRelation, bool]:
-    """One file (all files, Parquet) as text columns, NESTED, TYPED_TIME, the file and a
-    record number; and whether the time column is typed."""
+    """One file (all files, Parquet) as text columns, NESTED, TYPED_TIME, the file (an ENUM
+    of `scan_files`, every file of the scan) and a record number; and whether the time
+    column is typed."""
     quoteless = _is_delimited(source) and _find_broken_quotes(con, source, group[0], name) > 0
     try:
         raw = _raw_relation(con, source, group, name, quoteless)
@@ -273,10 +275,19 @@ def _scan_group(
     rel = raw.query(
         "raw",
         f"SELECT {selected}, {nested_sql} AS {NESTED}, "
-        f"CAST({typed} AS TIMESTAMP) AS {TYPED_TIME}, filename AS {SOURCE_FILE}, "
+        f"CAST({typed} AS TIMESTAMP) AS {TYPED_TIME}, {_file_enum_sql(scan_files)} AS {SOURCE_FILE}, "
         f"{record} AS _record FROM raw",
     )
     return rel, time_typed
+
+
+def _file_enum_sql(scan_files: list[str]) -> str:
+    """Each row's file as an ENUM of the scan's files, sorted (so ordering by it is ordering
+    by the path). A path as text is a copy on every row: a year of events at 1,000,000
+    customers held 2.4 GB of them in the parsed CSV, spilled to disk past the memory cap;
+    an ENUM holds a one-byte code a row and reads back as the same text."""
+    values = ", ".join(quote_literal(f) for f in sorted(set(scan_files)))
+    return f"CAST(filename AS ENUM({values}))"
 
 
 def _may_nest(duck_type: str) -> bool:

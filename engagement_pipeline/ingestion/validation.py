@@ -27,6 +27,7 @@ from engagement_pipeline.ingestion.sources import (
     SourceScan,
     explain_read_error,
 )
+from engagement_pipeline.lake import copy_by_day
 from engagement_pipeline.sql import fetch_all, quote_ident, quote_literal, scalar
 
 QUARANTINE_COLUMNS = (
@@ -376,10 +377,7 @@ def land_rows(
             f"COPY (SELECT * EXCLUDE (snapshot_date) FROM ({checked.landed}) LIMIT 0) "
             f"TO {quote_literal(str(schema))}"
         )
-        con.execute(
-            f"COPY ({checked.landed}) TO {quote_literal(str(folder / 'rows'))} "
-            "(FORMAT parquet, PARTITION_BY (snapshot_date), OVERWRITE_OR_IGNORE)"
-        )
+        copy_by_day(con, checked.landed, folder / "rows")
         if file.rules.unique_ids:
             _write_keys(con, folder, file.rules.id_column)
         write_malformed(con, file.scan, folder, checked.table)
