@@ -205,8 +205,9 @@ def scan_source(
     # numbered on its own (CSV by its place in the parsed table, whitespace files by a
     # streaming row_number()).
     groups = [files] if source.format == "parquet" else [[f] for f in files]
+    file_sql = _file_enum_sql(files)  # one type for every group: their rows are unioned
     parts = [
-        _scan_group(con, source, section, columns, group, f"{scan}_{i}", time_column, files)
+        _scan_group(con, source, section, columns, group, f"{scan}_{i}", time_column, file_sql)
         for i, group in enumerate(groups)
     ]
     time_typed = all(typed for _, typed in parts)
@@ -238,11 +239,11 @@ def _scan_group(
     group: list[str],
     name: str,
     time_column: str | None,
-    scan_files: list[str],
+    file_sql: str,
 ) -> tuple[duckdb.DuckDBPyRelation, bool]:
-    """One file (all files, Parquet) as text columns, NESTED, TYPED_TIME, the file (an ENUM
-    of `scan_files`, every file of the scan) and a record number; and whether the time
-    column is typed."""
+    """One file (all files, Parquet) as text columns, NESTED, TYPED_TIME, the file (by
+    `file_sql`, `_file_enum_sql` of the scan's files) and a record number; and whether the
+    time column is typed."""
     quoteless = _is_delimited(source) and _find_broken_quotes(con, source, group[0], name) > 0
     try:
         raw = _raw_relation(con, source, group, name, quoteless)
@@ -275,7 +276,7 @@ def _scan_group(
     rel = raw.query(
         "raw",
         f"SELECT {selected}, {nested_sql} AS {NESTED}, "
-        f"CAST({typed} AS TIMESTAMP) AS {TYPED_TIME}, {_file_enum_sql(scan_files)} AS {SOURCE_FILE}, "
+        f"CAST({typed} AS TIMESTAMP) AS {TYPED_TIME}, {file_sql} AS {SOURCE_FILE}, "
         f"{record} AS _record FROM raw",
     )
     return rel, time_typed
