@@ -132,3 +132,37 @@ def test_timestamp_format_decides_without_detection(make_project, tmp_path):
     loaded, quarantined = run(path)
     assert _days(loaded) == {"e1": "2025-03-15", "e2": "2025-04-03"}
     assert quarantined["reason"].tolist() == ["invalid_timestamp"]
+
+
+def test_plain_and_zoned_texts_of_the_same_length_read_alike(make_project, tmp_path):
+    """'YYYY-MM-DD HH:MM:SS' takes the plain cast; a text of the same 19 characters with an
+    offset ('HH:MM+HH') must still be shifted to UTC, and a date that does not exist is
+    still invalid, whichever cast reads it."""
+    path = make_project([])
+    stamps = [
+        "2025-01-02 01:30:00",  # row 2: no offset, taken as UTC
+        "2025-01-02 01:30+02",  # row 3: 19 characters too, two hours east of UTC
+        " 2025-01-03 04:05:06 ",  # row 4: spaces around are trimmed first
+        "2025-02-30 10:00:00",  # row 5: no 30 February
+        "2025-01-04T08:00:00",  # row 6: the T form goes the zoned way, same result
+        "2025-01-05 23:59:59+00:00",  # row 7
+    ]
+    _events(tmp_path, "events.csv", stamps)
+    loaded, quarantined = run(path)
+    got = dict(
+        zip(
+            loaded["source_row"],
+            loaded["event_timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            strict=True,
+        )
+    )
+    assert got == {
+        2: "2025-01-02 01:30:00",
+        3: "2025-01-01 23:30:00",
+        4: "2025-01-03 04:05:06",
+        6: "2025-01-04 08:00:00",
+        7: "2025-01-05 23:59:59",
+    }
+    assert dict(zip(quarantined["source_row"], quarantined["reason"], strict=True)) == {
+        5: "invalid_timestamp"
+    }
