@@ -37,20 +37,42 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
         sys.exit(completed.returncode)
 
 
+def _become(*args: str | Path, env: dict[str, str]) -> None:
+    """Run the command in this process's place (POSIX exec): stopping this process (Ctrl+C,
+    SIGTERM from a process manager) stops the UI or the dashboard itself, where a child
+    would be left running, holding its port. Windows has no such exec: it waits on a child."""
+    argv = [str(a) for a in args]
+    if os.name == "nt":
+        _run(*argv, env=env)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(ROOT)
+    os.execve(argv[0], argv, env)
+
+
+def _project_hash() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def installed() -> bool:
+    """Whether .venv holds the project as pyproject.toml now asks (nothing to install)."""
+    return PYTHON.exists() and STAMP.exists() and STAMP.read_text() == _project_hash()
+
+
 def setup() -> dict[str, str]:
     if sys.version_info < (3, 10):  # noqa: UP036 - bootstrap may be run by an older python3
         sys.exit(f"Python 3.10 or newer is needed (this is {sys.version.split()[0]}).")
     if not PYTHON.exists():
         print(f"Creating virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if not STAMP.exists() or STAMP.read_text() != wanted:
+    if not installed():
         print("Installing the project and its dependencies ...", flush=True)
         _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         # -qq: pip's own progress and the build backend's notes are not the user's business;
         # errors still print.
         _run(PYTHON, "-m", "pip", "install", "-qq", "-e", ".[dev,spark]")
-        STAMP.write_text(wanted)
+        STAMP.write_text(_project_hash())
     # The UI and the CLI share one persistent Dagster instance inside the project; `dagster
     # dev` reads .env from the working directory, so a plain `dagster dev` finds it too.
     DAGSTER_HOME.mkdir(exist_ok=True)
@@ -99,18 +121,18 @@ def ensure_test_packages() -> None:
 
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else "run"
+    if command not in ("run", "test", "dev", "dashboard"):
+        sys.exit(f"unknown command {command!r}: use run, test, dev or dashboard")
     env = setup()
     if command == "run":
-        _run(BIN / "engagement-pipeline", "run", *argv[1:], env=env)
+        _become(BIN / "engagement-pipeline", "run", *argv[1:], env=env)
     elif command == "test":
         ensure_test_packages()
-        _run(PYTHON, "-m", "pytest", *argv[1:], env=env)
+        _become(PYTHON, "-m", "pytest", *argv[1:], env=env)
     elif command == "dev":
-        _run(BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", "3000", *argv[1:], env=env)
-    elif command == "dashboard":
-        _run(BIN / "engagement-pipeline", "dashboard", *argv[1:], env=env)
+        _become(BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", "3000", *argv[1:], env=env)
     else:
-        sys.exit(f"unknown command {command!r}: use run, test, dev or dashboard")
+        _become(BIN / "engagement-pipeline", "dashboard", *argv[1:], env=env)
 
 
 if __name__ == "__main__":
