@@ -115,6 +115,8 @@ KPIS = (  # (label, overall_metrics key, format)
     ("With a purchase", "purchasing_customers", "{:,.0f}"),
     ("Revenue to date", "total_revenue", "${:,.0f}"),
     ("Average LTV", "avg_ltv", "${:,.2f}"),
+    # beside the mean, which a few large spenders pull up: the typical customer's value
+    ("Median LTV", "median_ltv", "${:,.2f}"),
     ("Average engagement", "avg_engagement_score", "{:.3f}"),
 )
 

@@ -1,5 +1,7 @@
 """The charts are built from the report document's figures, with readings worked by hand."""
 
+import re
+
 import pytest
 
 from engagement_pipeline.presentation import charts
@@ -50,6 +52,7 @@ def document() -> dict:
             "purchasing_customers": 20,
             "total_revenue": 6000.0,
             "avg_ltv": 150.0,
+            "median_ltv": 87.5,
             "avg_engagement_score": 0.25,
         },
         "segment_analyses": SEGMENTS,
@@ -209,6 +212,23 @@ def test_the_page_is_self_contained_and_carries_every_chart():
     for key in charts.FIGURE_KEYS:
         assert f'data-chart="{key}"' in page
     assert page.count("<svg") == len(charts.FIGURE_KEYS) - 1  # no predicted CLV on this date
+
+
+def test_the_headline_figures_are_the_documents_with_the_median_beside_the_mean():
+    page = render_html(document())
+    kpis = page.split('<section class="kpis">')[1].split("</section>")[0]
+    cards = re.findall(
+        r'data-kpi="(\w+)"><div class="value">([^<]*)</div><div class="label">([^<]*)<', kpis
+    )
+    assert cards == [
+        ("total_customers", "40", "Customers"),
+        ("active_customers", "35", "Active (not Lost)"),
+        ("purchasing_customers", "20", "With a purchase"),
+        ("total_revenue", "$6,000", "Revenue to date"),
+        ("avg_ltv", "$150.00", "Average LTV"),
+        ("median_ltv", "$87.50", "Median LTV"),
+        ("avg_engagement_score", "0.250", "Average engagement"),
+    ]
 
 
 def test_the_page_carries_the_strategies_and_the_reports_tables_in_words():
