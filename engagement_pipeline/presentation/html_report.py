@@ -34,6 +34,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; co
 h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 .lead { color: #555; margin-top: 0; }
 .kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .6rem; }
+@media (min-width: 700px) { .kpis { grid-template-columns: repeat(4, 1fr); } }
 .kpi { border: 1px solid #ddd; border-radius: 6px; padding: .5rem .7rem; }
 .kpi .value { font-size: 1.3rem; font-weight: 600; } .kpi .label { color: #666; font-size: .85rem; }
 figure { margin: 1.2rem 0 2rem; break-inside: avoid; page-break-inside: avoid; }
