@@ -36,8 +36,9 @@ Dagster and the package, loading the definitions and opening the instance: a fix
 of about 1.5 s at any scale), and the bare phases `query_seconds`, their queries alone
 (after importing DuckDB): the like-for-like pair. In the same way `ingest_engine` reports
 `work_seconds`, its work after importing the package, beside `bare_ingest`'s
-`query_seconds`. The Dagster phases report too the events their instance stored and the seconds its SQLite storage took for them (`events_stored`,
-`event_storage_seconds`): Dagster's bookkeeping, whatever the assets compute.
+`query_seconds`. The Dagster phases report too the events their instance stored and the
+seconds its SQLite storage took for them (`events_stored`, `event_storage_seconds`):
+Dagster's bookkeeping, whatever the assets compute.
 """
 
 from __future__ import annotations
