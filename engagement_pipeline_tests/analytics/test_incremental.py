@@ -67,19 +67,58 @@ def _milestones(con, events, purchases, dates, config, earlier):
     return compute_milestones(con, events, purchases, dates, config.cohorts, config.funnel, earlier)
 
 
-def _journeys(con, events, purchases, dates, config, earlier):
+def _as_the_lake_has(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    config: Config,
+    dates: list[dt.date],
+    build: Callable[[list[dt.date]], duckdb.DuckDBPyRelation],
+) -> duckdb.DuckDBPyRelation:
+    """An upstream asset's rows of `dates` as the lake has them: built once per data set,
+    over every date in one pass from the whole history (which each asset's own case shows
+    equal to computing each date alone), then filtered, not rebuilt for every run."""
+    table = f"_lake_{name}"
+    known = con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name = ?", [table])
+    if not known.fetchall():
+        first, last = config.snapshots.start_date, config.snapshots.end_date
+        build([first + dt.timedelta(days=i) for i in range((last - first).days + 1)]).create(table)
+    wanted = ", ".join(f"DATE '{d}'" for d in dates)
+    return con.table(table).filter(f"snapshot_date IN ({wanted})")
+
+
+def _lake_ltv(con, dates, config):
     # last purchase days as customer_ltv has them on each date (from the whole history)
-    ltv = compute_customer_ltv(con, con.table("purchases"), dates, config.ltv)
+    return _as_the_lake_has(
+        con,
+        "customer_ltv",
+        config,
+        dates,
+        lambda every: compute_customer_ltv(con, con.table("purchases"), every, config.ltv),
+    )
+
+
+def _journeys(con, events, purchases, dates, config, earlier):
+    ltv = _lake_ltv(con, dates, config)
     return compute_journeys(con, events, purchases, ltv, dates, config.journeys, earlier)
 
 
 def _path_conversions(con, events, purchases, dates, config, earlier):
-    # conversion_journeys of the run's dates as the lake has them (from the whole history);
-    # without earlier rows the stage finds the window's conversions in the raw rows itself
-    until = f"snapshot_date <= DATE '{max(dates)}'"
-    history = con.table("events").filter(until), con.table("purchases").filter(until)
-    ltv = compute_customer_ltv(con, history[1], dates, config.ltv)
-    journeys = compute_journeys(con, *history, ltv, dates, config.journeys)
+    # conversion_journeys of the run's dates as the lake has them; without earlier rows
+    # the stage finds the window's conversions in the raw rows itself
+    journeys = _as_the_lake_has(
+        con,
+        "conversion_journeys",
+        config,
+        dates,
+        lambda every: compute_journeys(
+            con,
+            con.table("events"),
+            con.table("purchases"),
+            _lake_ltv(con, every, config),
+            every,
+            config.journeys,
+        ),
+    )
     inputs = {
         CONVERSION_JOURNEYS: journeys,
         RAW_ENGAGEMENT_EVENTS: events,
