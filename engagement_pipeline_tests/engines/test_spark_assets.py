@@ -23,9 +23,10 @@ from engagement_pipeline_tests.conftest import base_config
 from engagement_pipeline_tests.engines.test_spark_stages import KEYS
 from engagement_pipeline_tests.frames import assert_same_rows
 
-# Spark's tests are two groups of pytest-xdist (--dist loadgroup), each on one worker:
-# the two start a JVM each and run at the same time, and a module fixture runs once
-pytestmark = pytest.mark.xdist_group("spark_assets")
+# Spark's tests are one group of pytest-xdist (--dist loadgroup), on one worker: one JVM
+# serves them all (two at once, on two cores, cost more than one after the other), and a
+# module fixture runs once
+pytestmark = pytest.mark.xdist_group("spark")
 
 FIRST, LAST = dt.date(2025, 1, 1), dt.date(2025, 1, 21)
 ASSET_KEYS = {

@@ -14,9 +14,10 @@ from engagement_pipeline.sql import new_connection
 from engagement_pipeline.stages import RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES, STAGES
 from engagement_pipeline_tests.frames import assert_same_rows
 
-# Spark's tests are two groups of pytest-xdist (--dist loadgroup), each on one worker:
-# the two start a JVM each and run at the same time, and a module fixture runs once
-pytestmark = pytest.mark.xdist_group("spark_stages")
+# Spark's tests are one group of pytest-xdist (--dist loadgroup), on one worker: one JVM
+# serves them all (two at once, on two cores, cost more than one after the other), and a
+# module fixture runs once
+pytestmark = pytest.mark.xdist_group("spark")
 
 ROOT = Path(__file__).resolve().parents[2]
 # the columns that identify a row, where it is not one per customer and date

@@ -9,9 +9,10 @@ import pytest
 from engagement_pipeline.engines.translate import TranslationError, to_spark
 from engagement_pipeline.sql import new_connection
 
-# Spark's tests are two groups of pytest-xdist (--dist loadgroup), each on one worker:
-# the two start a JVM each and run at the same time, and a module fixture runs once
-pytestmark = pytest.mark.xdist_group("spark_stages")
+# Spark's tests are one group of pytest-xdist (--dist loadgroup), on one worker: one JVM
+# serves them all (two at once, on two cores, cost more than one after the other), and a
+# module fixture runs once
+pytestmark = pytest.mark.xdist_group("spark")
 
 
 def both(spark, query: str, **frames: pd.DataFrame) -> tuple[list[tuple], list[tuple]]:
@@ -114,10 +115,10 @@ def test_an_asof_join_without_an_inequality_is_refused():
 
 def test_the_spark_tests_are_grouped(request):
     """Under `--dist loadgroup` (pyproject's addopts) pytest-xdist gives each grouped test's
-    id its group's name (this module's: spark_stages) and sends the group to one worker.
+    id its group's name (this module's: spark) and sends the group to one worker.
     pytest 9.2 silently drops the name (pytest-dev/pytest-xdist#1386, hence pyproject's
     pin): the groups' tests would be spread over every worker, and a module fixture such
     as test_clv_assets' seventy dates would run once per worker."""
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("the suite runs without pytest-xdist's loadgroup (-n 0): nothing to group")
-    assert request.node.nodeid.endswith("@spark_stages"), request.node.nodeid
+    assert request.node.nodeid.endswith("@spark"), request.node.nodeid
