@@ -43,6 +43,7 @@ from engagement_pipeline.analytics.state import add_months
 from engagement_pipeline.analytics.strategy import segment_strategies
 from engagement_pipeline.analytics.trends import compute_trends
 from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, Config
+from engagement_pipeline.lake import materialize
 from engagement_pipeline.sql import quote_literal
 from engagement_pipeline.vocabulary import SegmentTier
 
@@ -538,9 +539,12 @@ STAGE_BY_NAME = {s.name: s for s in STAGES}
 def run_stages(
     con: duckdb.DuckDBPyConnection, raw: Relations, dates: list[dt.date], config: Config
 ) -> dict[str, duckdb.DuckDBPyRelation]:
-    """Every stage in order over the whole history (no earlier rows): the full computation."""
+    """Every stage in order over the whole history (no earlier rows): the full computation.
+    Each stage's rows are computed once into a temp table, as an asset's are: a view would
+    repeat its whole chain of stages in every query that reads it (the API's report
+    sections read a dozen of them)."""
     computed: dict[str, duckdb.DuckDBPyRelation] = dict(raw)
     for stage in STAGES:
         result = stage.compute(con, {n: computed[n] for n in stage.inputs}, dates, config, None)
-        computed[stage.name] = result.create_view(f"_stage_{stage.name}", replace=True)
+        computed[stage.name] = materialize(con, result, stage.name)
     return computed
