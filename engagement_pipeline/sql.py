@@ -46,6 +46,11 @@ def new_connection(
     con = duckdb.connect()
     # ICU is linked in but loads lazily, so the zone is set after connecting, not in config.
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws its own progress bar on the console for a query past two seconds (a
+    # large landing or snapshot), in between the CLI's progress lines and in Dagster's
+    # step logs: the pipeline reports its progress in its own words (cli.py, runs.py).
+    # Printing is what is turned off: `progress_bar_time` turns the bar itself back on.
+    con.execute("SET enable_progress_bar_print = false")
     # The snapshot folds ASOF-join every customer to its state. DuckDB turns an ASOF join
     # whose left side it *estimates* small into a nested loop, and its estimates over lazy
     # Parquet reads are often tiny: that turned one week of scores into minutes. Never.
