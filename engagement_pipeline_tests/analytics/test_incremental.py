@@ -25,6 +25,7 @@ from engagement_pipeline.analytics.milestones import compute_milestones
 from engagement_pipeline.analytics.state import add_months, month_window_offsets
 from engagement_pipeline.analytics.trends import compute_trends
 from engagement_pipeline.config import Config, load_config
+from engagement_pipeline.defs.partitions import dates_between
 from engagement_pipeline.ingestion.events import validate_events
 from engagement_pipeline.ingestion.purchases import validate_purchases
 from engagement_pipeline.sql import new_connection
@@ -80,8 +81,7 @@ def _as_the_lake_has(
     table = f"_lake_{name}"
     known = con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name = ?", [table])
     if not known.fetchall():
-        first, last = config.snapshots.start_date, config.snapshots.end_date
-        build([first + dt.timedelta(days=i) for i in range((last - first).days + 1)]).create(table)
+        build(dates_between(config.snapshots.start_date, config.snapshots.end_date)).create(table)
     wanted = ", ".join(f"DATE '{d}'" for d in dates)
     return con.table(table).filter(f"snapshot_date IN ({wanted})")
 
@@ -164,7 +164,7 @@ class History:
         first, last = config.snapshots.start_date, config.snapshots.end_date
         for name, validate in (("events", validate_events), ("purchases", validate_purchases)):
             validate(self.con, config, first, last).loaded.create(name)
-        self.dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        self.dates = dates_between(first, last)
 
     def days(self, table: str, first: dt.date, last: dt.date) -> duckdb.DuckDBPyRelation:
         return self.con.table(table).filter(
