@@ -39,6 +39,33 @@ def ranked_values_sql(values, name: str = "name", rank: str = "rank") -> str:
     return f"(SELECT * FROM (VALUES {rows}) AS ranked({quote_ident(name)}, {quote_ident(rank)}))"
 
 
+# Digits kept after the point by exact sums: amounts carry cents, and scores, shares and
+# probabilities need nowhere near 1e-12; DECIMAL(38, 12) still holds totals up to 1e26.
+EXACT_SUM_TYPE = "DECIMAL(38, 12)"
+
+
+def exact_sum(expr: str, *, filter: str | None = None, over: str | None = None) -> str:
+    """A sum of DOUBLEs that is the same whatever order the rows arrive in, as a DOUBLE.
+
+    DuckDB (and Spark) add a group's values in the order their threads hand over partial
+    sums, and float addition is not associative, so a plain `sum` of DOUBLEs changes in its
+    last bits from run to run on the same data. Added as DECIMALs the sum is exact, so every
+    order gives the same total; each value is rounded to 12 decimals first. `filter` is a
+    FILTER condition, `over` a window (the text inside `OVER (...)`)."""
+    aggregate = f"sum(CAST({expr} AS {EXACT_SUM_TYPE}))"
+    if filter is not None:
+        aggregate += f" FILTER (WHERE {filter})"
+    if over is not None:
+        aggregate += f" OVER ({over})"
+    return f"CAST({aggregate} AS DOUBLE)"
+
+
+def exact_mean(expr: str) -> str:
+    """The mean of DOUBLEs, from their exact sum (exact_sum): the same in every row order;
+    NULL for no values, as avg is."""
+    return f"({exact_sum(expr)} / count({expr}))"
+
+
 def new_connection(
     threads: int | None = None, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:

@@ -44,7 +44,7 @@ from engagement_pipeline.analytics.strategy import segment_strategies
 from engagement_pipeline.analytics.trends import compute_trends
 from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, Config
 from engagement_pipeline.lake import materialize
-from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.sql import exact_mean, exact_sum, quote_literal
 from engagement_pipeline.vocabulary import SegmentTier
 
 RAW_ENGAGEMENT_EVENTS = "raw_engagement_events"
@@ -317,8 +317,8 @@ STAGES: tuple[Stage, ...] = (
         Lookback(lambda c: ltv_window_offsets(c.ltv)[1], _ltv_needed),
         {
             "customers": "count(*)",
-            "total_revenue": "sum(total_revenue)",
-            "mean_lifetime_value": "avg(lifetime_value)",
+            "total_revenue": exact_sum("total_revenue"),
+            "mean_lifetime_value": exact_mean("lifetime_value"),
         },
     ),
     Stage(
@@ -329,7 +329,7 @@ STAGES: tuple[Stage, ...] = (
         Lookback(lambda c: int(c.engagement_scoring.window_days), _engagement_needed),
         {
             "customers": "count(*)",
-            "mean_engagement_score": "avg(engagement_score)",
+            "mean_engagement_score": exact_mean("engagement_score"),
             "window_events": "sum(window_events)",
         },
     ),
@@ -364,7 +364,7 @@ STAGES: tuple[Stage, ...] = (
         (CUSTOMER_LTV,),
         _rfm,
         None,
-        {"customers": "count(*)", "mean_monetary": "avg(monetary)"},
+        {"customers": "count(*)", "mean_monetary": exact_mean("monetary")},
     ),
     Stage(
         CUSTOMER_LIFECYCLE,
@@ -397,7 +397,7 @@ STAGES: tuple[Stage, ...] = (
         Lookback(lambda _c: 1, _previous_day),
         {
             "customers": "count(*)",
-            "mean_risk_score": "avg(risk_score)",
+            "mean_risk_score": exact_mean("risk_score"),
             **count_by("risk_level", RISK_LEVELS),
         },
     ),
@@ -410,8 +410,8 @@ STAGES: tuple[Stage, ...] = (
         None,
         {
             "customers": "count(*)",
-            "total_cost": "sum(cost)",
-            "total_expected_return": "sum(expected_return)",
+            "total_cost": exact_sum("cost"),
+            "total_expected_return": exact_sum("expected_return"),
         },
     ),
     Stage(
@@ -465,7 +465,7 @@ STAGES: tuple[Stage, ...] = (
             "conversions": "count(*) FILTER (WHERE converted)",
             "not_converted": "count(*) FILTER (WHERE status = 'not_converted')",
             "in_progress": "count(*) FILTER (WHERE status = 'in_progress')",
-            "revenue": "sum(revenue)",
+            "revenue": exact_sum("revenue"),
         },
         row_order="customer_id, journey_end, order_id",
     ),
@@ -479,7 +479,7 @@ STAGES: tuple[Stage, ...] = (
         (CONVERSION_JOURNEYS, RAW_ENGAGEMENT_EVENTS, RAW_PURCHASES),
         _path_conversions,
         Lookback(lambda _c: 1, _previous_day),
-        {"paths": "count(*)", "conversions": "sum(journeys)", "revenue": "sum(revenue)"},
+        {"paths": "count(*)", "conversions": "sum(journeys)", "revenue": exact_sum("revenue")},
         row_order="journey_day, path",
     ),
     Stage(
@@ -498,7 +498,7 @@ STAGES: tuple[Stage, ...] = (
         (CONVERSION_JOURNEYS, PATH_CONVERSIONS),
         _attribution,
         None,
-        {"rows": "count(*)", "conversions": "sum(conversions) FILTER (WHERE model = 'markov')"},
+        {"rows": "count(*)", "conversions": exact_sum("conversions", filter="model = 'markov'")},
     ),
     Stage(
         DAILY_METRICS,

@@ -22,7 +22,7 @@ import duckdb
 
 from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.config import AnomaliesConfig
-from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.sql import exact_sum, quote_literal
 from engagement_pipeline.vocabulary import TouchpointType
 
 MAD_TO_SIGMA = 1.4826
@@ -67,7 +67,7 @@ def compute_daily_metrics(
             UNION ALL
             SELECT snapshot_date, '{ORDERS}', CAST(count(*) AS DOUBLE) FROM bought GROUP BY ALL
             UNION ALL
-            SELECT snapshot_date, '{REVENUE}', CAST(sum(amount) AS DOUBLE) FROM bought GROUP BY ALL
+            SELECT snapshot_date, '{REVENUE}', {exact_sum("amount")} FROM bought GROUP BY ALL
         )
         SELECT d.snapshot_date, n.metric,
                CASE n.source WHEN 'events' THEN '{METRIC_SOURCES["events"]}'

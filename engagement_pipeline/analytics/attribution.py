@@ -36,6 +36,7 @@ import pandas as pd
 
 from engagement_pipeline.config import AttributionConfig
 from engagement_pipeline.engines.batches import computed_once
+from engagement_pipeline.sql import exact_sum
 
 NO_TOUCH = "(no touch)"
 OTHER = "(other channels)"
@@ -82,10 +83,12 @@ def heuristic_attribution(
     sums = ", ".join(
         [
             *(
-                f"sum({m} * CAST(journeys AS DOUBLE)) AS {m}_conversions, sum({m} * revenue) AS {m}_revenue"
+                f"{exact_sum(f'{m} * CAST(journeys AS DOUBLE)')} AS {m}_conversions, "
+                f"{exact_sum(f'{m} * revenue')} AS {m}_revenue"
                 for m in POSITION_MODELS
             ),
-            "sum(decay_share) AS time_decay_conversions, sum(decay_revenue) AS time_decay_revenue",
+            f"{exact_sum('decay_share')} AS time_decay_conversions, "
+            f"{exact_sum('decay_revenue')} AS time_decay_revenue",
         ]
     )
     per_model = " UNION ALL ".join(
@@ -112,7 +115,7 @@ def heuristic_attribution(
         ),
         untouched AS (
             SELECT snapshot_date, m.model, '{NO_TOUCH}' AS channel,
-                   CAST(sum(journeys) AS DOUBLE) AS conversions, sum(revenue) AS revenue
+                   CAST(sum(journeys) AS DOUBLE) AS conversions, {exact_sum("revenue")} AS revenue
             FROM source, (SELECT unnest({list(HEURISTIC_MODELS)}) AS model) m
             WHERE len(path) = 0 GROUP BY ALL
         )
@@ -130,7 +133,7 @@ def distinct_paths(con: Any, counted: Any) -> Any:
     counted by their path alone (`counted` also splits them by the day they ended),
     computed once for the data-driven models to read."""
     paths = counted.filter("len(path) > 0").aggregate(
-        "snapshot_date, converted, path, sum(journeys) AS journeys, sum(revenue) AS revenue",
+        f"snapshot_date, converted, path, sum(journeys) AS journeys, {exact_sum('revenue')} AS revenue",
         "snapshot_date, converted, path",
     )
     return computed_once(con, paths, "attribution_paths")
@@ -198,7 +201,7 @@ def channel_sets(
             FROM source s JOIN kept k USING (snapshot_date)
         )
         SELECT snapshot_date, channels, CAST(sum(journeys) AS DOUBLE) AS conversions,
-               sum(revenue) AS revenue
+               {exact_sum("revenue")} AS revenue
         FROM sets GROUP BY snapshot_date, channels ORDER BY ALL
         """
     ).df()
@@ -302,7 +305,7 @@ def data_driven_attribution(
     untouched = (
         counted.filter("converted AND len(path) = 0")
         .aggregate(
-            "snapshot_date, sum(journeys) AS conversions, sum(revenue) AS revenue",
+            f"snapshot_date, sum(journeys) AS conversions, {exact_sum('revenue')} AS revenue",
             "snapshot_date",
         )
         .df()
@@ -364,8 +367,9 @@ def compute_attribution(
     journeys counted by path (path_conversions.count_paths, window_paths)."""
     heuristic = heuristic_attribution(con, counted, config)  # noqa: F841
     data_driven = data_driven_attribution(con, counted, dates, config)  # noqa: F841
+    share_of = "PARTITION BY snapshot_date, model"
     return con.sql(
-        """
+        f"""
         WITH every AS (
             SELECT snapshot_date, model, channel, conversions, revenue FROM heuristic
             UNION ALL
@@ -374,10 +378,9 @@ def compute_attribution(
         )
         SELECT snapshot_date, model, channel, CAST(conversions AS DOUBLE) AS conversions,
                CAST(revenue AS DOUBLE) AS revenue,
-               conversions / nullif(sum(conversions) OVER (PARTITION BY snapshot_date, model), 0)
+               conversions / nullif({exact_sum("conversions", over=share_of)}, 0)
                    AS share_of_conversions,
-               revenue / nullif(sum(revenue) OVER (PARTITION BY snapshot_date, model), 0)
-                   AS share_of_revenue
+               revenue / nullif({exact_sum("revenue", over=share_of)}, 0) AS share_of_revenue
         FROM every
         ORDER BY snapshot_date, model, channel
         """

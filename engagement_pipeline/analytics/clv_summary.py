@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import duckdb
 
 from engagement_pipeline.analytics.state import StateSpec, day_before, fold_state
+from engagement_pipeline.sql import exact_sum
 
 CLV_STATE = StateSpec(
     {
@@ -54,11 +55,12 @@ def transaction_summary(
     """
     bought = purchases  # noqa: F841 - referenced by name in the SQL below
     # A raw row's partition is its purchase day: one transaction per customer and day.
+    spend = exact_sum("amount")
     deltas = con.sql(
-        """
+        f"""
         SELECT customer_id, snapshot_date AS effective_date, 1 AS purchase_days,
-               {'day': snapshot_date, 'spend': sum(amount)} AS first_purchase,
-               snapshot_date AS last_purchase_date, sum(amount) AS total_spend
+               {{'day': snapshot_date, 'spend': {spend}}} AS first_purchase,
+               snapshot_date AS last_purchase_date, {spend} AS total_spend
         FROM bought GROUP BY customer_id, snapshot_date
         """
     )

@@ -16,7 +16,7 @@ from engagement_pipeline.analytics.state import (
     window_start_rows,
 )
 from engagement_pipeline.config import EngagementScoringConfig
-from engagement_pipeline.sql import quote_ident, quote_literal
+from engagement_pipeline.sql import exact_sum, quote_ident, quote_literal
 from engagement_pipeline.vocabulary import TouchpointType
 
 
@@ -90,7 +90,7 @@ def engagement_deltas(
         SELECT customer_id, snapshot_date AS effective_date,
                count(*) AS total_events, max(event_timestamp) AS last_engagement_at,
                snapshot_date AS first_event_date,
-               count(*) AS total_window_events, sum({weight}) AS total_weighted_events,
+               count(*) AS total_window_events, {exact_sum(weight)} AS total_weighted_events,
                {counts},
                NULL::TIMESTAMP AS last_purchase_at, NULL::DATE AS first_purchase_date
         FROM seen GROUP BY customer_id, snapshot_date

@@ -12,7 +12,7 @@ import duckdb
 
 from engagement_pipeline.analytics.decisions import ALERT_COLUMNS
 from engagement_pipeline.config import LIFECYCLE_STAGES, RISK_LEVELS, Config
-from engagement_pipeline.sql import quote_ident, ranked_values_sql
+from engagement_pipeline.sql import exact_mean, exact_sum, quote_ident, ranked_values_sql
 
 ALERTS_CSV = "alerts.csv"
 SECTIONS = ("rfm_segments", "lifecycle_stages", "risk_levels", "actions", "alerts")
@@ -65,21 +65,22 @@ def intelligence_sections(
             """,
         )
 
+    cost, gain = exact_sum("cost"), exact_sum("expected_return")
     sections = {
         "rfm_segments": section(
             _ordered(config.rfm.segment_names()),
-            """SELECT CAST(snapshot_date AS DATE) AS snapshot_date, rfm_segment AS name,
-                      count(*) AS customer_count, sum(monetary) AS total_revenue,
+            f"""SELECT CAST(snapshot_date AS DATE) AS snapshot_date, rfm_segment AS name,
+                      count(*) AS customer_count, {exact_sum("monetary")} AS total_revenue,
                       avg(recency_days) AS avg_recency_days, avg(frequency) AS avg_frequency,
-                      avg(monetary) AS avg_monetary
+                      {exact_mean("monetary")} AS avg_monetary
                FROM _report_r GROUP BY ALL""",
             "segment",
             ["total_revenue", "avg_recency_days", "avg_frequency", "avg_monetary"],
         ),
         "lifecycle_stages": section(
             _ordered(LIFECYCLE_STAGES),
-            """SELECT CAST(snapshot_date AS DATE) AS snapshot_date, lifecycle_stage AS name,
-                      count(*) AS customer_count, sum(monetary) AS total_revenue,
+            f"""SELECT CAST(snapshot_date AS DATE) AS snapshot_date, lifecycle_stage AS name,
+                      count(*) AS customer_count, {exact_sum("monetary")} AS total_revenue,
                       count(*) FILTER (WHERE value_segment = 'high') AS high_value,
                       count(*) FILTER (WHERE value_segment = 'medium') AS medium_value,
                       count(*) FILTER (WHERE value_segment = 'low') AS low_value
@@ -89,20 +90,19 @@ def intelligence_sections(
         ),
         "risk_levels": section(
             _ordered(RISK_LEVELS),
-            """SELECT CAST(snapshot_date AS DATE) AS snapshot_date, risk_level AS name,
-                      count(*) AS customer_count, avg(risk_score) AS avg_risk_score,
-                      sum(predicted_value) AS predicted_value
+            f"""SELECT CAST(snapshot_date AS DATE) AS snapshot_date, risk_level AS name,
+                      count(*) AS customer_count, {exact_mean("risk_score")} AS avg_risk_score,
+                      {exact_sum("predicted_value")} AS predicted_value
                FROM _report_a GROUP BY ALL""",
             "level",
             ["avg_risk_score", "predicted_value"],
         ),
         "actions": section(
             _ordered([rule.name for rule in config.actions.rules]),
-            """SELECT CAST(snapshot_date AS DATE) AS snapshot_date, action AS name,
-                      count(*) AS customer_count, sum(cost) AS total_cost,
-                      sum(expected_return) AS total_expected_return,
-                      CASE WHEN sum(cost) > 0
-                           THEN (sum(expected_return) - sum(cost)) / sum(cost) END AS roi
+            f"""SELECT CAST(snapshot_date AS DATE) AS snapshot_date, action AS name,
+                      count(*) AS customer_count, {cost} AS total_cost,
+                      {gain} AS total_expected_return,
+                      CASE WHEN {cost} > 0 THEN ({gain} - {cost}) / {cost} END AS roi
                FROM _report_a GROUP BY ALL""",
             "action",
             ["total_cost", "total_expected_return", "roi"],

@@ -32,7 +32,7 @@ from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.analytics.state import day_before
 from engagement_pipeline.config import JourneysConfig
 from engagement_pipeline.errors import LakeError
-from engagement_pipeline.sql import quote_ident, values_sql
+from engagement_pipeline.sql import exact_sum, quote_ident, values_sql
 
 NO_VALUE = "(none)"  # a touch without a value in the dimension (e.g. no campaign)
 PATH_SEPARATOR = " > "
@@ -296,7 +296,7 @@ def compute_top_paths(
             SELECT snapshot_date, path_key AS path, max(steps) AS steps,
                    sum(journeys) AS journeys,
                    coalesce(sum(journeys) FILTER (WHERE converted), 0) AS conversions,
-                   sum(revenue) AS revenue
+                   {exact_sum("revenue")} AS revenue
             FROM keyed GROUP BY snapshot_date, path_key
         ),
         ranked AS (

@@ -18,6 +18,7 @@ from engagement_pipeline.analytics.state import (
     window_start_rows,
 )
 from engagement_pipeline.config import LTVConfig
+from engagement_pipeline.sql import exact_sum
 
 CUSTOMER_LTV_COLUMNS = (
     "snapshot_date",
@@ -72,12 +73,12 @@ def purchase_deltas(
     bought = purchases  # noqa: F841 - referenced by name in the SQL below
     # A raw row's partition is its purchase day.
     return con.sql(
-        """
+        f"""
         SELECT customer_id, snapshot_date AS effective_date,
-               count(*) AS purchase_count, sum(amount) AS total_revenue,
+               count(*) AS purchase_count, {exact_sum("amount")} AS total_revenue,
                snapshot_date AS first_purchase_date, snapshot_date AS last_purchase_date,
-               max({'purchase_timestamp': purchase_timestamp, 'order_id': order_id,
-                    'country': country}) AS latest_order
+               max({{'purchase_timestamp': purchase_timestamp, 'order_id': order_id,
+                     'country': country}}) AS latest_order
         FROM bought GROUP BY customer_id, snapshot_date
         """
     )

@@ -22,7 +22,7 @@ import duckdb
 from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.analytics.state import StateSpec, day_before, fold_state
 from engagement_pipeline.config import CohortsConfig, FunnelConfig, FunnelStage
-from engagement_pipeline.sql import quote_ident, quote_literal, values_sql
+from engagement_pipeline.sql import exact_sum, quote_ident, quote_literal, values_sql
 
 STAGE_DATE = "{}_date"  # the customer_milestones column of a funnel stage
 
@@ -101,12 +101,12 @@ def activity_days(
                    0 AS orders, 0.0 AS day_revenue{stage_days}
             FROM seen GROUP BY customer_id, snapshot_date
             UNION ALL
-            SELECT customer_id, snapshot_date, true, count(*), sum(amount){stage_nulls}
+            SELECT customer_id, snapshot_date, true, count(*), {exact_sum("amount")}{stage_nulls}
             FROM bought GROUP BY customer_id, snapshot_date
         ),
         days AS (
             SELECT customer_id, day, bool_or(active) AS active, CAST(sum(orders) AS BIGINT) AS orders,
-                   sum(day_revenue) AS day_revenue{stage_cols}
+                   {exact_sum("day_revenue")} AS day_revenue{stage_cols}
             FROM per_source GROUP BY customer_id, day
         ),
         opened AS (
@@ -192,7 +192,7 @@ def _matrix_deltas_from_milestones(milestones: duckdb.DuckDBPyRelation) -> duckd
     return milestones.filter("opens_month_today OR revenue_today <> 0").aggregate(
         f"snapshot_date AS day, cohort_month, CAST({months} AS INTEGER) AS months_since, "
         "CAST(count(*) FILTER (WHERE opens_month_today) AS BIGINT) AS active, "
-        "sum(revenue_today) AS revenue",
+        f"{exact_sum('revenue_today')} AS revenue",
         "ALL",
     )
 
@@ -217,7 +217,7 @@ def _matrix_deltas_from_history(
         )
         SELECT day, cohort_month, CAST({months} AS INTEGER) AS months_since,
                CAST(count(*) FILTER (WHERE opens_month) AS BIGINT) AS active,
-               sum(day_revenue) AS revenue
+               {exact_sum("day_revenue")} AS revenue
         FROM dated WHERE cohort_month IS NOT NULL AND (opens_month OR day_revenue <> 0)
         GROUP BY ALL
         """
@@ -270,7 +270,7 @@ def compute_cohort_matrix(
         ),
         cells AS (  -- each cell's totals as of every run date
             SELECT d.snapshot_date, r.cohort_month, r.months_since,
-                   CAST(sum(r.active) AS BIGINT) AS active, sum(r.revenue) AS revenue
+                   CAST(sum(r.active) AS BIGINT) AS active, {exact_sum("r.revenue")} AS revenue
             FROM run_dates d JOIN rows r ON r.day <= d.snapshot_date
             GROUP BY ALL
         ),
@@ -291,7 +291,7 @@ def compute_cohort_matrix(
         )
         SELECT snapshot_date, cohort_month, months_since, cohort_customers, active_customers,
                active_customers / cohort_customers AS retention_rate, revenue,
-               sum(revenue) OVER (PARTITION BY snapshot_date, cohort_month ORDER BY months_since)
+               {exact_sum("revenue", over="PARTITION BY snapshot_date, cohort_month ORDER BY months_since")}
                    / cohort_customers AS cumulative_revenue_per_customer
         FROM filled
         ORDER BY snapshot_date, cohort_month, months_since

@@ -23,6 +23,7 @@ from engagement_pipeline.analytics.dates import snapshot_dates
 from engagement_pipeline.analytics.journeys import DAYS_BEFORE_END, reported_journeys
 from engagement_pipeline.analytics.state import day_before
 from engagement_pipeline.config import AttributionConfig, JourneysConfig
+from engagement_pipeline.sql import exact_sum
 
 # The columns of counted paths, converted or not (decay_* are NULL for unconverted ones).
 COUNTED_COLUMNS = (
@@ -53,9 +54,9 @@ def count_paths(con: Any, journeys: Any, decay: AttributionConfig | None) -> Any
         positions = range(1, _longest_path(journeys) + 1)
         # Position i's sums, one aggregate each, listed and cut to the path's length (every
         # journey of a group has that path, so the positions past its end are empty).
-        listed = ", ".join(f"sum(CASE WHEN n >= {i} THEN share[{i}] END)" for i in positions)
+        listed = ", ".join(exact_sum(f"CASE WHEN n >= {i} THEN share[{i}] END") for i in positions)
         weighted = ", ".join(
-            f"sum(CASE WHEN n >= {i} THEN share[{i}] * revenue END)" for i in positions
+            exact_sum(f"CASE WHEN n >= {i} THEN share[{i}] * revenue END") for i in positions
         )
         shares = f"list_slice([{listed or 'NULL'}], 1, max(n))"
         revenues = f"list_slice([{weighted or 'NULL'}], 1, max(n))"
@@ -72,7 +73,7 @@ def count_paths(con: Any, journeys: Any, decay: AttributionConfig | None) -> Any
             FROM decayed
         )
         SELECT snapshot_date, journey_day, converted, path, count(*) AS journeys,
-               CAST(sum(revenue) AS DOUBLE) AS revenue,
+               {exact_sum("revenue")} AS revenue,
                CAST({shares} AS DOUBLE[]) AS decay_shares,
                CAST({revenues} AS DOUBLE[]) AS decay_revenue
         FROM shared

@@ -22,6 +22,7 @@ from engagement_pipeline.analytics.report_figures import figure_sections
 from engagement_pipeline.analytics.strategy import money
 from engagement_pipeline.config import Config
 from engagement_pipeline.markdown import agreeing, counted
+from engagement_pipeline.sql import exact_mean, exact_sum
 from engagement_pipeline.stages import (
     ANOMALY_TIMELINE,
     CUSTOMER_ALERTS,
@@ -54,16 +55,16 @@ def overall_metrics(
 ) -> pd.DataFrame:
     """Per snapshot date: customer counts, revenue, LTV and engagement across all customers."""
     return con.sql(
-        """
+        f"""
         SELECT snapshot_date,
                count(*) AS total_customers,
                count(*) FILTER (WHERE segment <> 'Lost') AS active_customers,
                count(*) FILTER (WHERE purchase_count > 0) AS purchasing_customers,
-               coalesce(sum(total_revenue), 0.0) AS total_revenue,
-               coalesce(avg(lifetime_value), 0.0) AS avg_ltv,
+               coalesce({exact_sum("total_revenue")}, 0.0) AS total_revenue,
+               coalesce({exact_mean("lifetime_value")}, 0.0) AS avg_ltv,
                coalesce(median(lifetime_value), 0.0) AS median_ltv,
-               coalesce(sum(lifetime_value), 0.0) AS total_ltv,
-               coalesce(avg(engagement_score), 0.0) AS avg_engagement_score,
+               coalesce({exact_sum("lifetime_value")}, 0.0) AS total_ltv,
+               coalesce({exact_mean("engagement_score")}, 0.0) AS avg_engagement_score,
                coalesce(median(engagement_score), 0.0) AS median_engagement_score
         FROM segments GROUP BY 1 ORDER BY 1
         """
@@ -81,9 +82,9 @@ def predicted_value(
     the most predicted value, and high-value customers the model thinks are probably gone."""
     segments.create_view("_report_segments", replace=True)
     dist = con.sql(
-        """
+        f"""
         SELECT CAST(snapshot_date AS VARCHAR) AS d, count(predicted_clv) AS customers,
-               sum(predicted_clv) AS total, avg(predicted_clv) AS mean,
+               {exact_sum("predicted_clv")} AS total, {exact_mean("predicted_clv")} AS mean,
                quantile_cont(predicted_clv, [0.1, 0.5, 0.9, 0.99]) AS q
         FROM _report_segments GROUP BY 1 HAVING count(predicted_clv) > 0
         """

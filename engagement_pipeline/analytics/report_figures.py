@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from engagement_pipeline.analytics.intelligence_report import rows_by_date
+from engagement_pipeline.sql import exact_mean
 
 HISTOGRAM_BINS = 20
 # Money is cut at its 99th percentile (the last bin holds the tail), so one very large
@@ -72,8 +73,8 @@ def figure_sections(
         "distributions": rows_by_date(con, _distribution_sql("_figures_segments")),
         "rfm_grid": rows_by_date(
             con,
-            """SELECT CAST(snapshot_date AS DATE) AS snapshot_date, r_score, f_score,
-                      count(*) AS customers, avg(monetary) AS avg_monetary
+            f"""SELECT CAST(snapshot_date AS DATE) AS snapshot_date, r_score, f_score,
+                      count(*) AS customers, {exact_mean("monetary")} AS avg_monetary
                FROM _figures_rfm GROUP BY ALL ORDER BY snapshot_date, r_score, f_score""",
         ),
         "anomaly_timeline": rows_by_date(

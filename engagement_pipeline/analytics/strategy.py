@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from engagement_pipeline.config import StrategyConfig
-from engagement_pipeline.sql import ranked_values_sql
+from engagement_pipeline.sql import exact_mean, exact_sum, ranked_values_sql
 from engagement_pipeline.vocabulary import SegmentTier
 
 SEGMENT_ORDER = [t.value for t in SegmentTier]
@@ -74,15 +74,15 @@ def segment_analysis(
         f"SELECT * FROM {ranked_values_sql(SEGMENT_ORDER, 'segment', 'segment_rank')}"
     )
     return con.sql(
-        """
+        f"""
         WITH dates AS (SELECT DISTINCT snapshot_date FROM segments),
         totals AS (SELECT snapshot_date, count(*) AS n FROM segments GROUP BY 1),
         agg AS (
             SELECT snapshot_date, segment,
                    count(*) AS customer_count,
-                   avg(lifetime_value) AS avg_ltv,
-                   avg(engagement_score) AS avg_engagement_score,
-                   sum(total_revenue) AS total_revenue,
+                   {exact_mean("lifetime_value")} AS avg_ltv,
+                   {exact_mean("engagement_score")} AS avg_engagement_score,
+                   {exact_sum("total_revenue")} AS total_revenue,
                    avg(days_since_last_activity) AS avg_days_since_last_activity
             FROM segments GROUP BY ALL
         )

@@ -21,7 +21,7 @@ from engagement_pipeline.analytics.state import (
     window_start_rows,
 )
 from engagement_pipeline.config import TrendsConfig
-from engagement_pipeline.sql import quote_literal
+from engagement_pipeline.sql import exact_sum, quote_literal
 from engagement_pipeline.vocabulary import TouchpointType
 
 # What each window measures: its name and the running total it is the difference of.
@@ -61,7 +61,7 @@ def trend_deltas(
                NULL::DATE AS last_purchase_date, snapshot_date AS first_seen_date
         FROM seen GROUP BY customer_id, snapshot_date
         UNION ALL
-        SELECT customer_id, snapshot_date, NULL, NULL, count(*), sum(amount), 1,
+        SELECT customer_id, snapshot_date, NULL, NULL, count(*), {exact_sum("amount")}, 1,
                snapshot_date, snapshot_date, snapshot_date
         FROM bought GROUP BY customer_id, snapshot_date
         """

@@ -23,6 +23,7 @@ from engagement_pipeline.ingestion.validation import (
     customer_id_sql,
     missing_sql,
 )
+from engagement_pipeline.sql import exact_sum
 
 SECTION = "purchase_data"
 
@@ -203,7 +204,7 @@ def _orders(rows: str) -> str:
         SELECT order_id,
                arg_min(customer_id, {SOURCE_ROW}) AS customer_id,
                min(purchase_timestamp) AS purchase_timestamp,
-               sum(amount) AS amount,
+               {exact_sum("amount")} AS amount,
                sum(quantity) AS quantity,
                CASE WHEN count(DISTINCT product) = 1 THEN min(product) END AS product,
                arg_min(country, {SOURCE_ROW}) AS country,

@@ -19,6 +19,7 @@ from engagement_pipeline.defs.partitions import earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
 from engagement_pipeline.lake import InLake, connection, materialize, open_lake
 from engagement_pipeline.quality import CheckOutcome, DateOutcomes, per_date, unique_check
+from engagement_pipeline.sql import exact_mean, exact_sum, quote_ident
 from engagement_pipeline.stages import (
     CLV_MODEL_PARAMETERS,
     CUSTOMER_CLV,
@@ -178,9 +179,9 @@ def _clv(context, settings, lookback, raw_purchases, earlier, earlier_parameters
         keys,
         figures={
             "purchasers": "count(*)",
-            "total_predicted_clv": "coalesce(sum(predicted_clv), 0)",
-            "mean_p_alive": "coalesce(avg(p_alive), 0)",
-            f"total_{horizon}": f'coalesce(sum("{horizon}"), 0)',
+            "total_predicted_clv": f"coalesce({exact_sum('predicted_clv')}, 0)",
+            "mean_p_alive": f"coalesce({exact_mean('p_alive')}, 0)",
+            f"total_{horizon}": f"coalesce({exact_sum(quote_ident(horizon))}, 0)",
         },
         extra=lambda key: {"status": statuses[key], **parameter_figures(key)},
         preview_order="predicted_clv DESC NULLS LAST, customer_id",
