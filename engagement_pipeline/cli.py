@@ -4,10 +4,13 @@ report, open the dashboard, generate sample data, analyse, rebuild the catalog."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from engagement_pipeline.errors import PipelineError
@@ -41,6 +44,7 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel
     from engagement_pipeline.config import load_config
     from engagement_pipeline.defs.build import build_definitions
     from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB, SNAPSHOT_JOB
+    from engagement_pipeline.defs.runs import quarantine_line
 
     config = load_config(config_path)
     defs = build_definitions(config_path)
@@ -59,6 +63,7 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel
             )
     start, end = dt.date.fromisoformat(first_key), dt.date.fromisoformat(last_key)
     instance = _instance()
+    quarantined: Counter = Counter()  # (quarantine asset, reason) -> rows, over the runs
     if parallel > 1:
         if instance.is_ephemeral:
             raise PipelineError(
@@ -67,14 +72,14 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel
                 "bootstrap.py` uses dagster_home/), or leave out --parallel."
             )
         code = _ingest_in_parallel(
-            config_path, start, end, config.snapshots.max_days_per_run, parallel
+            config_path, start, end, config.snapshots.max_days_per_run, parallel, quarantined
         )
         if code:
             return code
         job = defs.resolve_job_def(SNAPSHOT_JOB)
     print(f"Materializing snapshots {first_key} .. {last_key} ({config_path}) ...", flush=True)
     days_per_run = min(config.snapshots.max_days_per_run, PROGRESS_DAYS)
-    code = _run_in_date_order(job, start, end, days_per_run, instance)
+    code = _run_in_date_order(job, start, end, days_per_run, instance, quarantined)
     if code:
         return code
     # the page marketing readers open; the Markdown and JSON twins are beside it
@@ -87,12 +92,23 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel
         "" if config.lake_is_remote else f"  (DuckDB catalog: {config.lake_dir / 'catalog.duckdb'})"
     )
     print(f"Done. Lake: {config.lake_location}{catalog}")
+    print(quarantine_line(quarantined))
     print(f"Report for {last_key}: {report}")
     return 0
 
 
-def _run_in_date_order(job, start: dt.date, end: dt.date, max_days: int, instance) -> int:
-    from engagement_pipeline.defs.runs import execute_range, progress_line, rows_read, step_failures
+def _run_in_date_order(
+    job, start: dt.date, end: dt.date, max_days: int, instance, quarantined: Counter
+) -> int:
+    """Run the dates in order, a progress line after each run; `quarantined` adds up what
+    their ingestion quarantined."""
+    from engagement_pipeline.defs.runs import (
+        execute_range,
+        progress_line,
+        quarantined_rows,
+        rows_read,
+        step_failures,
+    )
 
     runs = execute_range(
         job,
@@ -109,13 +125,19 @@ def _run_in_date_order(job, start: dt.date, end: dt.date, max_days: int, instanc
         if not result.success:
             return _report_failures(step_failures(result), first, last)
         done, rows = done + (last - first).days + 1, rows + rows_read(result)
+        quarantined.update(quarantined_rows(result))
         elapsed = time.perf_counter() - began
         print(f"  {first} .. {last} done: {progress_line(done, total, rows, elapsed)}", flush=True)
     return 0
 
 
 def _ingest_in_parallel(
-    config_path: Path, start: dt.date, end: dt.date, max_days: int, parallel: int
+    config_path: Path,
+    start: dt.date,
+    end: dt.date,
+    max_days: int,
+    parallel: int,
+    quarantined: Counter,
 ) -> int:
     from engagement_pipeline.defs.runs import date_chunks, ingest_in_parallel, progress_line
 
@@ -131,6 +153,7 @@ def _ingest_in_parallel(
         if not outcome.success:
             return _report_failures(outcome.failures, first, last)
         done, rows = done + (last - first).days + 1, rows + outcome.rows
+        quarantined.update(outcome.quarantined)
         elapsed = time.perf_counter() - began
         print(
             f"  ingested {first} .. {last}: {progress_line(done, total, rows, elapsed)}",
@@ -212,8 +235,10 @@ def _status(_args: argparse.Namespace, config_path: Path) -> int:
 
     if not os.environ.get("DAGSTER_HOME"):
         raise PipelineError(
-            "DAGSTER_HOME is not set, so there is no run history to show. Set it to the "
-            "folder of the Dagster instance (bootstrap.py uses ./dagster_home)."
+            "DAGSTER_HOME is not set (in the environment or in a .env file here), so there "
+            "is no run history to show. Run this from the project's folder after `python3 "
+            "bootstrap.py` (it writes DAGSTER_HOME=./dagster_home into .env), or set "
+            "DAGSTER_HOME to the folder of the Dagster instance."
         )
     print(status_text(pipeline_status(_instance(), build_definitions(config_path))), end="")
     return 0
@@ -339,12 +364,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _dotenv_variables(folder: Path) -> Iterator[None]:
+    """The variables of `.env` in `folder` that the environment leaves unset, for the
+    command's duration. `dagster dev` reads .env from its working folder, and bootstrap.py
+    writes DAGSTER_HOME into the project's, so `run` and `status` there record into and
+    read the instance the UI shows."""
+    from dotenv import dotenv_values
+
+    path = folder / ".env"
+    values = dotenv_values(path) if path.is_file() else {}
+    added = {k: v for k, v in values.items() if v is not None and k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from engagement_pipeline.config import default_config_path
 
     try:
-        return args.handler(args, getattr(args, "config", None) or default_config_path())
+        with _dotenv_variables(Path.cwd()):
+            return args.handler(args, getattr(args, "config", None) or default_config_path())
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -915,15 +916,57 @@ def default_config_path() -> Path:
     return Path(os.environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_FILE)
 
 
+# What a config value failed on, in our words (pydantic's error types; its own wording,
+# "Input should be ...", is not the reader's). {ge}, {expected} ... come from the error's
+# context, {got} is the value as written.
+_VALUE_PROBLEMS = {
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key (check its spelling: every key is listed in "
+    "docs/data_dictionary.md, Configuration)",
+    "greater_than_equal": "must be {ge} or more, got {got}",
+    "greater_than": "must be more than {gt}, got {got}",
+    "less_than_equal": "must be {le} or less, got {got}",
+    "less_than": "must be less than {lt}, got {got}",
+    "float_parsing": "must be a number, got {got}",
+    "float_type": "must be a number, got {got}",
+    "int_parsing": "must be a whole number, got {got}",
+    "int_type": "must be a whole number, got {got}",
+    "int_from_float": "must be a whole number, got {got}",
+    "bool_parsing": "must be true or false, got {got}",
+    "bool_type": "must be true or false, got {got}",
+    "date_parsing": "must be a date written YYYY-MM-DD, got {got}",
+    "date_from_datetime_parsing": "must be a date written YYYY-MM-DD, got {got}",
+    "date_type": "must be a date written YYYY-MM-DD, got {got}",
+    "literal_error": "must be one of {expected}, got {got}",
+    "enum": "must be one of {expected}, got {got}",
+    "string_type": "must be text, got {got}",
+    "dict_type": "must be a group of keys (key: value lines indented under it), got {got}",
+    "model_type": "must be a group of keys (key: value lines indented under it), got {got}",
+    "list_type": "must be a list, got {got}",
+}
+
+
+def _value_problem(item: Mapping[str, Any]) -> str:
+    """One validation error's problem in our words; a rule of ours keeps its own message."""
+    template = _VALUE_PROBLEMS.get(item["type"])
+    if template is None:
+        return item["msg"].removeprefix("Value error, ")
+    context = {k: _shown(v) for k, v in (item.get("ctx") or {}).items()}
+    return template.format(got=repr(item.get("input")), **context)
+
+
+def _shown(value: object) -> str:
+    """A bound as the reader wrote it: 0, not 0.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     lines = [f"Invalid configuration in {path}:"]
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
-        msg = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
-            msg = "required key is missing"
-        elif item["type"] == "extra_forbidden":
-            msg = "unknown key (check its spelling against docs/configuration in README)"
+        msg = _value_problem(item)
         # whole-file rules name their keys in the message itself
         lines.append(f"  - {key}: {msg}" if key else f"  - {msg}")
     return "\n".join(lines)

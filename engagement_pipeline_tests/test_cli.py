@@ -1,4 +1,5 @@
 import json
+import os
 import re
 from pathlib import Path
 
@@ -9,6 +10,13 @@ from engagement_pipeline.cli import main
 from engagement_pipeline_tests.defs.test_assets import EVENTS, PURCHASES
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_projects_env(tmp_path, monkeypatch):
+    """Each command runs in a folder of its own: the project's .env (bootstrap.py's
+    DAGSTER_HOME) would otherwise give it the project's Dagster instance."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_run_writes_report_and_says_where(make_project, capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     path = make_project(EVENTS, PURCHASES, end="2025-01-05")
@@ -16,6 +24,11 @@ def test_run_writes_report_and_says_where(make_project, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "Report for 2025-01-05:" in out
     assert (path.parent / "reports" / "2025-01-05" / "engagement_report.md").exists()
+    # the rejected rows are named where the user looks: the fax event and the refund
+    assert (
+        "Quarantined at ingestion: 1 row in quarantined_engagement_events "
+        "(unknown_touchpoint 1); 1 row in quarantined_purchases (non_positive_amount 1)." in out
+    ), out
 
 
 def test_a_long_run_prints_its_progress_after_each_month_of_dates(
@@ -153,3 +166,9 @@ def test_status_shows_ranges_runs_and_failing_checks(make_project, capsys, monke
     monkeypatch.delenv("DAGSTER_HOME")
     assert main(["status", "--config", str(path)]) == 2
     assert "DAGSTER_HOME is not set" in capsys.readouterr().err
+    # a .env in the working folder, as bootstrap.py writes it, stands in for the variable
+    # for the command's duration
+    (tmp_path / ".env").write_text(f"DAGSTER_HOME={tmp_path / 'home'}\n")
+    assert main(["status", "--config", str(path)]) == 0
+    assert "Latest run:" in capsys.readouterr().out
+    assert "DAGSTER_HOME" not in os.environ

@@ -90,9 +90,9 @@ def test_not_a_mapping(tmp_path):
             "purchase_data",
             "required key is missing",
         ),
-        (minimal(ltv={"discount_rate": 1.5}), "ltv.discount_rate", "less than 1"),
-        (minimal(ltv={"lookback_months": 0}), "ltv.lookback_months", "greater than or equal to 1"),
-        (minimal(ltv={"discount_rate": "ten"}), "ltv.discount_rate", "valid number"),
+        (minimal(ltv={"discount_rate": 1.5}), "ltv.discount_rate", "must be less than 1, got 1.5"),
+        (minimal(ltv={"lookback_months": 0}), "ltv.lookback_months", "must be 1 or more, got 0"),
+        (minimal(ltv={"discount_rate": "ten"}), "ltv.discount_rate", "must be a number, got 'ten'"),
         (
             minimal(segmentation={"ltv_threshold_high": 10, "ltv_threshold_medium": 20}),
             "segmentation",
@@ -101,14 +101,18 @@ def test_not_a_mapping(tmp_path):
         (
             minimal(segmentation={"engagement_threshold_high": 1.2}),
             "segmentation.engagement_threshold_high",
-            "less than or equal to 1",
+            "must be 1 or less, got 1.2",
         ),
         (
             minimal(segmentation={"recency_treshold_days": 30}),
             "segmentation.recency_treshold_days",
-            "unknown key",
+            "unknown key (check its spelling: every key is listed in docs/data_dictionary.md",
         ),
-        (minimal(snapshots={"start_date": "2025-02-30"}), "snapshots.start_date", "date"),
+        (
+            minimal(snapshots={"start_date": "2025-02-30"}),
+            "snapshots.start_date",
+            "must be a date written YYYY-MM-DD, got '2025-02-30'",
+        ),
         (
             minimal(snapshots={"start_date": "2025-02-01", "end_date": "2025-01-01"}),
             "snapshots",
@@ -127,8 +131,11 @@ def test_not_a_mapping(tmp_path):
         (
             minimal(strategy={"max_recommendations_per_segment": -1}),
             "strategy.max_recommendations_per_segment",
-            "greater than or equal to 0",
+            "must be 0 or more, got -1",
         ),
+        (minimal(ltv=5), "ltv", "must be a group of keys (key: value lines indented under it)"),
+        (minimal(reports={"html": "maybe"}), "reports.html", "must be true or false, got 'maybe'"),
+        (minimal(ltv={"lookback_months": 2.5}), "ltv.lookback_months", "must be a whole number"),
         (
             minimal(engagement_scoring={"touchpoint_weights": {"email": 1}}),
             "engagement_scoring.touchpoint_weights",
@@ -147,7 +154,7 @@ def test_not_a_mapping(tmp_path):
         (
             minimal(engagement_data={"file_path": "e.csv", "timestamp_unit": "minutes"}),
             "engagement_data.timestamp_unit",
-            "'auto', 'seconds' or 'milliseconds'",
+            "must be one of 'auto', 'seconds' or 'milliseconds', got 'minutes'",
         ),
         (
             minimal(purchase_data={"file_path": "p.csv", "decimal_separator": ";"}),
@@ -164,6 +171,7 @@ def test_invalid_values_name_the_key(tmp_path, config, key, message):
     assert f"- {key}" in text
     assert message in text
     assert "Traceback" not in text and "pydantic" not in text
+    assert "Input should" not in text  # the library's wording, not ours
 
 
 def test_source_reading_defaults(tmp_path):

@@ -4,6 +4,7 @@ and (ingestion) as parallel runs in processes of their own."""
 import datetime as dt
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import dagster as dg
 
 from engagement_pipeline.config import CONFIG_PATH_ENV
 from engagement_pipeline.defs.errors import USER_ERROR
+from engagement_pipeline.markdown import counted
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -61,6 +63,44 @@ def rows_read(result: dg.ExecuteInProcessResult) -> int:
     return total
 
 
+# A quarantine partition's rows per reason, in its materialization's metadata.
+REASON_METADATA_PREFIX = "reason/"
+
+Quarantined = Counter  # (quarantine asset, reason) -> rows
+
+
+def quarantined_rows(result: dg.ExecuteInProcessResult) -> Quarantined:
+    """Rows the run's ingestion quarantined, per (quarantine asset, reason): its quarantine
+    partitions' reason/<code> metadata."""
+    counts: Quarantined = Counter()
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        for key, value in materialization.metadata.items():
+            if key.startswith(REASON_METADATA_PREFIX):
+                reason = key.removeprefix(REASON_METADATA_PREFIX)
+                counts[(materialization.asset_key.to_user_string(), reason)] += int(value.value)
+    return counts
+
+
+def quarantine_line(counts: Quarantined) -> str:
+    """What a command's runs quarantined, for its last lines: per quarantine asset its rows
+    and their reasons, most first, and where the rows are kept."""
+    if not sum(counts.values()):
+        return "Quarantined at ingestion: no rows."
+    parts = []
+    for asset in sorted({a for a, _ in counts}):
+        reasons = sorted(
+            ((r, n) for (a, r), n in counts.items() if a == asset and n),
+            key=lambda x: (-x[1], x[0]),
+        )
+        listed = ", ".join(f"{r} {n:,}" for r, n in reasons)
+        parts.append(f"{counted(sum(n for _, n in reasons), 'row')} in {asset} ({listed})")
+    return (
+        f"Quarantined at ingestion: {'; '.join(parts)}. Each row is kept there with its "
+        "source file, row and reason (docs/data_quality.md explains each reason)."
+    )
+
+
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
@@ -102,6 +142,7 @@ class RunOutcome:
     success: bool
     rows: int
     failures: list[StepFailure]
+    quarantined: Quarantined
 
 
 def step_failures(result) -> list[StepFailure]:
@@ -140,7 +181,13 @@ def _ingest_days(config_path: str, first: str, last: str) -> RunOutcome:
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         raise_on_error=False,
     ) as result:
-        return RunOutcome(result.run_id, result.success, rows_read(result), step_failures(result))
+        return RunOutcome(
+            result.run_id,
+            result.success,
+            rows_read(result),
+            step_failures(result),
+            quarantined_rows(result),
+        )
 
 
 def ingest_in_parallel(

@@ -2,7 +2,9 @@
 (its steps in that process: the in-process executor), each writing only its own days; the
 snapshots follow in date order. Four runs at once, recorded in a persistent instance."""
 
+import csv
 import datetime as dt
+from collections import Counter
 
 import dagster as dg
 import yaml
@@ -10,7 +12,7 @@ import yaml
 from engagement_pipeline.cli import main
 from engagement_pipeline.config import deep_merge, load_config
 from engagement_pipeline.defs.jobs import INGESTION_JOB, SNAPSHOT_JOB
-from engagement_pipeline.defs.runs import RANGE_END_TAG, RANGE_START_TAG
+from engagement_pipeline.defs.runs import RANGE_END_TAG, RANGE_START_TAG, quarantine_line
 from engagement_pipeline.lake import Lake
 from engagement_pipeline.sample_data import generate
 from engagement_pipeline.sql import new_connection
@@ -22,6 +24,20 @@ FIRST, DAYS, PER_RUN = dt.date(2025, 1, 1), 8, 2
 
 def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monkeypatch, capsys):
     counts = generate(tmp_path / "src", 200, FIRST, DAYS, seed=3)
+    # two bad rows, on days of different runs: one without a customer, one of an unknown
+    # touchpoint (each copies a good row of its day)
+    events = tmp_path / "src" / "engagement_events.csv"
+    with events.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    first_day = next(r for r in rows if r["timestamp"].startswith("2025-01-02"))
+    last_day = next(r for r in rows if r["timestamp"].startswith("2025-01-07"))
+    bad = [
+        {**first_day, "event_id": "bad-1", "customer_id": ""},
+        {**last_day, "event_id": "bad-2", "touchpoint": "fax"},
+    ]
+    with events.open("a", newline="", encoding="utf-8") as fh:
+        csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n").writerows(bad)
+    counts["engagement_events"] += len(bad)
     last = FIRST + dt.timedelta(days=DAYS - 1)
     config = deep_merge(
         base_config(FIRST.isoformat(), last.isoformat()),
@@ -82,6 +98,14 @@ def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monk
     rejected = lake.read(con, "quarantined_engagement_events", keys)
     rejected = rejected.aggregate("count(*)").fetchall()[0][0]
     assert loaded + rejected == counts["engagement_events"]
+    # the four runs' quarantine, added up, is what the command's last lines report
+    quarantined = Counter()
+    for asset in ("quarantined_engagement_events", "quarantined_purchases"):
+        rows = lake.read(con, asset, keys).aggregate("reason, count(*)", "reason").fetchall()
+        quarantined.update({(asset, reason): n for reason, n in rows})
+    assert quarantined[("quarantined_engagement_events", "missing_customer_id")] == 1
+    assert quarantined[("quarantined_engagement_events", "unknown_touchpoint")] == 1
+    assert quarantine_line(quarantined) in out
     # the snapshots ran after, in date order (each builds on the previous date)
     snapshots = sorted(
         instance.get_run_records(dg.RunsFilter(job_name=SNAPSHOT_JOB)),
@@ -95,8 +119,11 @@ def test_ingestion_runs_four_at_once_then_snapshots_in_date_order(tmp_path, monk
     assert lake.existing_keys("customer_segments") == set(keys)
 
 
-def test_parallel_without_a_persistent_instance_says_what_to_do(make_project, monkeypatch, capsys):
+def test_parallel_without_a_persistent_instance_says_what_to_do(
+    make_project, monkeypatch, capsys, tmp_path
+):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)  # away from the project's .env and its DAGSTER_HOME
     path = make_project(end="2025-01-02")
     assert main(["--config", str(path), "run", "--parallel", "2"]) == 2
     err = capsys.readouterr().err

@@ -62,3 +62,24 @@ def test_run_progress_names_the_dates_rows_and_pace():
         "2025-01-01..2025-01-31 (2 dates): 62,000 rows in 2.0 s (31,000 rows/s)"
     )
     assert run_progress(["2025-01-01"], 0, 0.0).startswith("2025-01-01: 0 rows")
+
+
+def test_quarantine_line_names_each_asset_its_rows_and_reasons():
+    from collections import Counter
+
+    from engagement_pipeline.defs.runs import quarantine_line
+
+    assert quarantine_line(Counter()) == "Quarantined at ingestion: no rows."
+    counts = Counter(
+        {
+            ("quarantined_purchases", "non_positive_amount"): 1,
+            ("quarantined_engagement_events", "missing_customer_id"): 1,
+            ("quarantined_engagement_events", "invalid_timestamp"): 1_204,
+        }
+    )
+    assert quarantine_line(counts) == (
+        "Quarantined at ingestion: 1,205 rows in quarantined_engagement_events "
+        "(invalid_timestamp 1,204, missing_customer_id 1); 1 row in quarantined_purchases "
+        "(non_positive_amount 1). Each row is kept there with its source file, row and reason "
+        "(docs/data_quality.md explains each reason)."
+    )

@@ -18,7 +18,7 @@ from engagement_pipeline.defs.late_data import later_snapshots_note
 from engagement_pipeline.defs.metadata import record_partition_metadata
 from engagement_pipeline.defs.partitions import earlier_days, earlier_in, partition_keys
 from engagement_pipeline.defs.resources import EarlierPartitions, PipelineSettings
-from engagement_pipeline.defs.runs import run_progress
+from engagement_pipeline.defs.runs import REASON_METADATA_PREFIX, run_progress
 from engagement_pipeline.ingestion.events import EVENT_SCHEMA, validate_events
 from engagement_pipeline.ingestion.purchases import PURCHASE_SCHEMA, validate_purchases
 from engagement_pipeline.ingestion.validation import REASON_CODES, Validated
@@ -259,7 +259,10 @@ def _quarantine_metadata(quarantined: duckdb.DuckDBPyRelation, keys: list[str]):
             "reasons": dg.MetadataValue.md(
                 markdown_table(day[["reason", "rows"]]) if len(day) else "none"
             ),
-            **{f"reason/{r}": int(n) for r, n in zip(day["reason"], day["rows"], strict=True)},
+            **{
+                f"{REASON_METADATA_PREFIX}{r}": int(n)
+                for r, n in zip(day["reason"], day["rows"], strict=True)
+            },
         }
 
     return extra
