@@ -45,8 +45,13 @@ def run(config_path: Path, first: dt.date | None, last: dt.date | None, parallel
     from engagement_pipeline.defs.build import build_definitions
     from engagement_pipeline.defs.jobs import ENGAGEMENT_JOB, SNAPSHOT_JOB
     from engagement_pipeline.defs.runs import quarantine_line
+    from engagement_pipeline.ingestion.sources import expand_source_paths
 
     config = load_config(config_path)
+    # A missing source stops the command before any run starts, not half a minute into
+    # it when its ingestion step gets to it (after the other source's).
+    for section in ("engagement_data", "purchase_data"):
+        expand_source_paths(config, getattr(config, section), section)
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(ENGAGEMENT_JOB)
     keys = job.partitions_def.get_partition_keys()
@@ -121,13 +126,18 @@ def _run_in_date_order(
     )
     total = (end - start).days + 1
     began, done, rows = time.perf_counter(), 0, 0
+    run_began = began
     for first, last, result in runs:
         if not result.success:
             return _report_failures(step_failures(result), first, last)
-        done, rows = done + (last - first).days + 1, rows + rows_read(result)
+        dates = (last - first).days + 1
+        done, rows = done + dates, rows + rows_read(result)
         quarantined.update(quarantined_rows(result))
-        elapsed = time.perf_counter() - began
-        print(f"  {first} .. {last} done: {progress_line(done, total, rows, elapsed)}", flush=True)
+        now = time.perf_counter()
+        latest = (dates, now - run_began)  # the time left goes at the latest run's pace
+        line = progress_line(done, total, rows, now - began, latest)
+        print(f"  {first} .. {last} done: {line}", flush=True)
+        run_began = now
     return 0
 
 

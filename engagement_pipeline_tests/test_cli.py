@@ -69,13 +69,12 @@ def test_errors_are_one_line_and_exit_non_zero(make_project, capsys, tmp_path, m
     assert main(["--config", str(path), "run", "--from", "2024-12-01"]) == 2
     assert "--from 2024-12-01 is not a snapshot date" in capsys.readouterr().err
     bad = make_project(EVENTS, PURCHASES, end="2025-01-05", purchase_data={"file_path": "gone.csv"})
-    assert main(["--config", str(bad), "run"]) == 2  # an input error, raised inside the run
+    # a missing source: said before any run starts (no lake written yet)
+    assert main(["--config", str(bad), "run"]) == 2
     err = capsys.readouterr().err
-    assert (
-        "error in purchases_ingestion (2025-01-01 .. 2025-01-05): Purchase data file not found"
-        in err
-    )
-    assert "Traceback" not in err
+    assert err.startswith("error: Purchase data file not found:")
+    assert "gone.csv (purchase_data.file_path)" in err and "Traceback" not in err
+    assert not (bad.parent / "lake").exists()
 
 
 def test_a_broken_input_file_exits_2_with_our_message(make_project, capsys, monkeypatch):
