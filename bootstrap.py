@@ -121,6 +121,9 @@ def ensure_test_packages() -> None:
 
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else "run"
+    if command in ("-h", "--help", "help"):
+        print(__doc__)
+        return
     if command not in ("run", "test", "dev", "dashboard"):
         sys.exit(f"unknown command {command!r}: use run, test, dev or dashboard")
     env = setup()

@@ -181,6 +181,7 @@ def _report_failures(failures, start: dt.date, end: dt.date) -> int:
 
 
 def _generate_sample(args: argparse.Namespace, _config_path: Path) -> int:
+    from engagement_pipeline.markdown import counted
     from engagement_pipeline.sample_data import generate
 
     counts = generate(
@@ -192,7 +193,11 @@ def _generate_sample(args: argparse.Namespace, _config_path: Path) -> int:
         args.format,
         planted=not args.no_planted_anomalies,
     )
-    print(f"wrote {counts} to {args.out}")
+    print(
+        f"Wrote a sample of {counted(counts['customers'], 'customer')} to {args.out}: "
+        f"{counted(counts['engagement_events'], 'engagement event')} and "
+        f"{counted(counts['purchases'], 'purchase')}."
+    )
     return 0
 
 

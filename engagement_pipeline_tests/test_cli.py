@@ -161,7 +161,7 @@ def test_status_shows_ranges_runs_and_failing_checks(make_project, capsys, monke
     assert "Latest run:" in out and "SUCCESS" in out
     assert re.search(r"customer_segments\s+2025-01-01 \.\. 2025-01-03\s+\w{8} SUCCESS", out)
     # too few purchases to fit the CLV model on those days: a (non-blocking) failing check
-    assert "customer_clv.model_fitted: 3 dates (2025-01-01 .. 2025-01-03)" in out
+    assert "customer_clv.model_fitted (warning): 3 dates (2025-01-01 .. 2025-01-03)" in out
     monkeypatch.delenv("DAGSTER_HOME")
     assert main(["status", "--config", str(path)]) == 2
     assert "DAGSTER_HOME is not set" in capsys.readouterr().err
@@ -171,3 +171,16 @@ def test_status_shows_ranges_runs_and_failing_checks(make_project, capsys, monke
     assert main(["status", "--config", str(path)]) == 0
     assert "Latest run:" in capsys.readouterr().out
     assert "DAGSTER_HOME" not in os.environ
+
+
+def test_generate_sample_says_what_it_wrote_in_words(tmp_path, capsys):
+    out = tmp_path / "mine"
+    assert main(["generate-sample", "--customers", "50", "--days", "5", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # the files' lines, less their headers
+    events = len((out / "engagement_events.csv").read_text().splitlines()) - 1
+    purchases = len((out / "purchases.csv").read_text().splitlines()) - 1
+    assert printed == (
+        f"Wrote a sample of 50 customers to {out}: {events:,} engagement events and "
+        f"{purchases:,} purchases.\n"
+    )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from engagement_pipeline.markdown import counted
+
 FAILED = (AssetCheckExecutionRecordStatus.FAILED,)  # evaluated and did not pass
 
 
@@ -39,6 +41,7 @@ class FailingCheck:
     asset: str
     check: str
     dates: list[str]
+    blocking: bool  # a blocking check stops what is downstream; the others are warnings
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,12 @@ def pipeline_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> Pipel
         assets,
         latest,
         [
-            FailingCheck(k.asset_key.to_user_string(), k.name, sorted(dates))
+            FailingCheck(
+                k.asset_key.to_user_string(),
+                k.name,
+                sorted(dates),
+                graph.get_check_spec(k).blocking,
+            )
             for k, dates in sorted(failing.items(), key=lambda kv: kv[0].to_user_string())
         ],
     )
@@ -120,11 +128,17 @@ def status_text(status: PipelineStatus) -> str:
     if not status.failing_checks:
         lines.append("Failing checks: none.")
     else:
-        lines.append("Failing checks (latest evaluation per date):")
+        lines.append(
+            "Failing checks (latest evaluation per date; an error stopped what is downstream "
+            "of it, a warning asks a person to look):"
+        )
         lines += [
-            f"  {c.asset}.{c.check}: {len(c.dates)} dates ({_ranges_text(date_ranges(c.dates))})"
-            if c.dates[0] != "(unpartitioned)"
-            else f"  {c.asset}.{c.check}"
+            f"  {c.asset}.{c.check} ({'error' if c.blocking else 'warning'})"
+            + (
+                f": {counted(len(c.dates), 'date')} ({_ranges_text(date_ranges(c.dates))})"
+                if c.dates[0] != "(unpartitioned)"
+                else ""
+            )
             for c in status.failing_checks
         ]
     return "\n".join(lines) + "\n"
