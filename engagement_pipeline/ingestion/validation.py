@@ -42,6 +42,10 @@ QUARANTINE_COLUMNS = (
 
 _tables = itertools.count()
 
+# Rows dated outside the configured snapshot span: kept, as every row is, but not bad data
+# (a shortened end_date sends every later row there), so no quality measure counts them.
+OUTSIDE_SPAN_REASONS = ("before_start_date", "after_end_date")
+
 # Every reason code a quarantined row can carry (documented in docs/data_quality.md).
 REASON_CODES = frozenset(
     {

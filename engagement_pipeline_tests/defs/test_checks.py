@@ -199,3 +199,25 @@ def test_an_email_outage_fails_the_raw_events_no_anomaly_warning_on_its_day(make
     assert before.passed
     # orders and revenue kept their rhythm: raw_purchases' check passes on the same day
     assert evaluations(result, "2025-01-20")[("raw_purchases", "no_anomaly")].passed
+
+
+def test_rows_outside_the_snapshot_span_raise_no_quarantine_share_warning(make_project):
+    """A shortened end_date keeps every later row (after_end_date, on the last day), but
+    they are not bad data: the last day's share check passes, and its rows still add up."""
+    later = [ev(f"late{i}", "carol", "web", f"2025-01-0{d} 10:00") for i, d in enumerate((7, 8, 9))]
+    path = make_project(EVENTS + later, PURCHASES, end="2025-01-05")
+    result = run(path, "2025-01-01", "2025-01-05")
+    share = evaluations(result, "2025-01-05")[("raw_engagement_events", "quarantine_share")]
+    assert share.passed
+    assert share.metadata["rows_read"].value == 1  # carol's mobile event; the late three aside
+    assert share.metadata["rows_quarantined"].value == 0
+    materialization = next(
+        e.event_specific_data.materialization
+        for e in result.all_events
+        if e.is_step_materialization
+        and e.event_specific_data.materialization.asset_key.path[-1] == "raw_engagement_events"
+        and e.event_specific_data.materialization.partition == "2025-01-05"
+    )
+    # the accounting still has them: read = loaded + quarantined
+    assert materialization.metadata["rows_read"].value == 4
+    assert materialization.metadata["rows_quarantined"].value == 3

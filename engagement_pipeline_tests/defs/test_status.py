@@ -20,11 +20,11 @@ def test_failing_checks_say_error_or_warning_and_count_their_dates():
         ("abcdef123456", "SUCCESS", "2025-01-04 02:00 UTC"),
         [
             FailingCheck("customer_clv", "model_fitted", ["2025-01-01", "2025-01-02"], False),
-            FailingCheck("raw_purchases", "quarantine_share", ["2025-01-02"], True),
+            FailingCheck("raw_purchases", "keys_not_null", ["2025-01-02"], True),
         ],
     )
     text = status_text(status)
     assert "Latest run: abcdef12 SUCCESS (started 2025-01-04 02:00 UTC)" in text
     assert "customer_clv.model_fitted (warning): 2 dates (2025-01-01 .. 2025-01-02)" in text
     # one date is "1 date"; a blocking check is an error
-    assert "raw_purchases.quarantine_share (error): 1 date (2025-01-02)\n" in text
+    assert "raw_purchases.keys_not_null (error): 1 date (2025-01-02)\n" in text
