@@ -42,7 +42,7 @@ def test_a_long_run_prints_its_progress_after_each_month_of_dates(
     assert main(["--config", str(path), "run"]) == 0
     out = capsys.readouterr().out
     done = re.findall(
-        r"(\d+)/5 dates, [\d,]+ rows at [\d,]+ rows/s, (about .* left|all in .*)", out
+        r"(\d+)/5 dates, [\d,]+ source rows at [\d,]+ rows/s, (about .* left|all in .*)", out
     )
     assert [(n, tail.split()[0]) for n, tail in done] == [
         ("2", "about"),

@@ -109,13 +109,14 @@ def _duration(seconds: float) -> str:
 def progress_line(
     done: int, total: int, rows: int, seconds: float, latest: tuple[int, float] | None = None
 ) -> str:
-    """'40/181 dates, 1,234,567 rows at 20,576 rows/s, about 3m 26s left'; the last line
-    says how long the whole took instead. The time left goes at the pace of the `latest`
+    """'40/181 dates, 1,234,567 source rows at 20,576 rows/s, about 3m 26s left' (the rows
+    the runs' ingestion read, over the whole time the runs took); the last line says how
+    long the whole took instead. The time left goes at the pace of the `latest`
     run (its dates, its seconds) when given, else at the average so far: snapshot dates
     cost more as customers accumulate, so the average so far promised the sample's run
     minutes sooner than it ended."""
     rate = rows / seconds if seconds > 0 else 0.0
-    line = f"{done}/{total} dates, {rows:,} rows at {rate:,.0f} rows/s"
+    line = f"{done}/{total} dates, {rows:,} source rows at {rate:,.0f} rows/s"
     if done >= total:
         return f"{line}, all in {_duration(seconds)}"
     dates, spent = latest if latest and latest[0] else (done, seconds)

@@ -47,13 +47,13 @@ def test_progress_line_says_dates_rate_and_time_left():
     from engagement_pipeline.defs.runs import progress_line
 
     assert progress_line(40, 181, 1_234_567, 60.0) == (
-        "40/181 dates, 1,234,567 rows at 20,576 rows/s, about 3m 32s left"
+        "40/181 dates, 1,234,567 source rows at 20,576 rows/s, about 3m 32s left"
     )
     # at the latest run's pace when given: its 31 dates took 90 s, so 141 more take 409 s
     assert progress_line(40, 181, 1_234_567, 60.0, (31, 90.0)).endswith("about 6m 49s left")
     # the last line: how long the whole took, not "about 0s left"
     assert progress_line(181, 181, 28_119, 425.4) == (
-        "181/181 dates, 28,119 rows at 66 rows/s, all in 7m 05s"
+        "181/181 dates, 28,119 source rows at 66 rows/s, all in 7m 05s"
     )
 
 
