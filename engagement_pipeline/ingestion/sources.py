@@ -145,6 +145,15 @@ def _whitespace_relation(
     )
 
 
+def _line_endings(path: str, limit: int = 64 << 20) -> tuple[int, int]:
+    """Lines ending in CR LF and lines ending in LF alone, in the first `limit` bytes of a
+    file (only read when it could not be read as delimited text)."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit)
+    crlf = data.count(b"\r\n")
+    return crlf, data.count(b"\n") - crlf
+
+
 def explain_read_error(section: str, fmt: str, files: list[str], exc: Exception) -> SourceError:
     """A file DuckDB cannot read, explained in our words (the library's text is not shown)."""
     text = str(exc)
@@ -165,6 +174,13 @@ def explain_read_error(section: str, fmt: str, files: list[str], exc: Exception)
         )
     elif "sniff" not in text and re.search(r"encod|unicode|utf", text, re.IGNORECASE):
         why = f"it is not text in the configured encoding; set {section}.csv.encoding"
+    elif Path(where).is_file() and all(_line_endings(where)):
+        crlf, lf = _line_endings(where)
+        why = (
+            f"its lines end two ways ({crlf:,} with CR LF, {lf:,} with LF alone), as when "
+            "rows are added by another program, and the reader cannot tell its layout. Save "
+            "it again with one kind of line ending (an editor or spreadsheet does, on save)"
+        )
     else:
         why = (
             "it does not look like delimited text (binary data, or an unusual delimiter or "

@@ -81,6 +81,9 @@ TEXT: dict[str, str | bytes] = {
     ),
     "not_parquet.parquet": b"PAR1 this is not really parquet \x00\x01\x02",
     "binary_garbage.csv": bytes(range(256)) * 4,
+    # rows added by another program, ending CR LF where the file's own end LF
+    "mixed_line_endings.csv": (EV + GOOD_EV + GOOD_EV.replace("e1", "e2")).encode()
+    + GOOD_EV.replace("e1", "e3").replace("\n", "\r\n").encode(),
     "no_readable_timestamp.csv": EV + "e1,c1,web,soon,\ne2,c1,web,later,\n",
     "unbalanced_quote.csv": EV
     + GOOD_EV
