@@ -138,6 +138,8 @@ def distribution_figure(doc: Document, measure: str) -> Figure:
         )
         .properties(width=WIDTH, height=HEIGHT - 60)
     )
+    if money:  # the table reads in dollars, as the axis does (the chart keeps its frame)
+        table = table.rename(columns={"bin_low": "amount_from", "bin_high": "amount_to"})
     return Figure(measure, title, reading, table, chart)
 
 

@@ -83,6 +83,8 @@ COLUMNS: dict[str, Column] = {
     # distributions
     "bin_low": Column("From", "number"),
     "bin_high": Column("To", "number"),
+    "amount_from": Column("From", "money"),
+    "amount_to": Column("To", "money"),
     "open_ended": Column("Open-ended (the top 1%)", "flag"),
     # cohorts and funnel
     "cohort_month": Column("Acquisition month"),

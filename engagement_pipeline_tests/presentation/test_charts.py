@@ -5,6 +5,7 @@ import re
 import pytest
 
 from engagement_pipeline.presentation import charts
+from engagement_pipeline.presentation.columns import as_text
 from engagement_pipeline.presentation.html_report import render_html
 from engagement_pipeline.vocabulary import MODEL_LABELS
 
@@ -163,6 +164,10 @@ def test_every_chart_reads_its_figures_off_the_document():
         "Half of the 20 customers shown are at or below $300;"
     )
     assert figures["lifetime_value"].table["customers"].tolist() == [4, 5, 6, 5]
+    # a money distribution's table reads in dollars; the score's stays a number
+    shown = as_text(figures["lifetime_value"].table)
+    assert shown[["From", "To"]].iloc[1].tolist() == ["$100.00", "$200.00"]
+    assert as_text(figures["engagement_score"].table)["To"].tolist() == ["0.50", "1.00"]
     assert (
         figures["engagement_score"].reading
         == "Half of the 40 customers shown are at or below 0.50."
