@@ -239,7 +239,14 @@ def _instance():
     import dagster as dg
 
     # A persistent instance (DAGSTER_HOME) keeps the runs in the UI's history.
-    if os.environ.get("DAGSTER_HOME"):
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        if not Path(home).is_dir():
+            raise PipelineError(
+                f"DAGSTER_HOME is {home}, which is not a folder. Point it (in the environment "
+                "or in .env) at the Dagster instance's folder, or create that folder; "
+                "bootstrap.py uses ./dagster_home."
+            )
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
@@ -379,16 +386,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_dotenv(path: Path) -> dict[str, str | None]:
+    """A .env file's variables, as `dagster dev` reads them; a line that is not NAME=value
+    is left out with a note in our words (python-dotenv's own warning is silenced)."""
+    import logging
+
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        with path.open(encoding="utf-8") as fh:
+            unread = [b.original.line for b in parse_stream(fh) if b.error]
+    except UnicodeDecodeError:
+        raise PipelineError(
+            f"{path} is not UTF-8 text; write it as NAME=value lines, or remove it."
+        ) from None
+    except OSError:
+        raise PipelineError(f"{path} cannot be opened; check its permissions.") from None
+    if unread:
+        lines = ", ".join(map(str, unread))
+        print(
+            f"note: {path}: line {lines} is not a NAME=value line and is left out.",
+            file=sys.stderr,
+        )
+    dotenv_logger = logging.getLogger("dotenv.main")
+    dotenv_logger.disabled = True  # its warning repeats the note above in its own words
+    try:
+        return dotenv_values(path)
+    finally:
+        dotenv_logger.disabled = False
+
+
 @contextlib.contextmanager
 def _dotenv_variables(folder: Path) -> Iterator[None]:
     """The variables of `.env` in `folder` that the environment leaves unset, for the
     command's duration. `dagster dev` reads .env from its working folder, and bootstrap.py
     writes DAGSTER_HOME into the project's, so `run` and `status` there record into and
     read the instance the UI shows."""
-    from dotenv import dotenv_values
-
     path = folder / ".env"
-    values = dotenv_values(path) if path.is_file() else {}
+    values = _read_dotenv(path) if path.is_file() else {}
     added = {k: v for k, v in values.items() if v is not None and k not in os.environ}
     os.environ.update(added)
     try:

@@ -184,3 +184,24 @@ def test_generate_sample_says_what_it_wrote_in_words(tmp_path, capsys):
         f"Wrote a sample of 50 customers to {out}: {events:,} engagement events and "
         f"{purchases:,} purchases.\n"
     )
+
+
+def test_a_bad_env_file_or_dagster_home_is_one_message_in_our_words(
+    make_project, capsys, monkeypatch, tmp_path
+):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    path = make_project(EVENTS, PURCHASES, end="2025-01-05")
+    # a line that is not NAME=value is left out with a note; a DAGSTER_HOME that is no
+    # folder is named, not Dagster's traceback
+    (tmp_path / ".env").write_text(f'DAGSTER_HOME={tmp_path / "gone"}\nnot valid = = "\n')
+    assert main(["status", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"note: {tmp_path / '.env'}: line 2 is not a NAME=value line and is left out." in err
+    assert f"error: DAGSTER_HOME is {tmp_path / 'gone'}, which is not a folder." in err
+    assert "python-dotenv" not in err and "Traceback" not in err
+    (tmp_path / ".env").write_bytes(b"\xff\xfe\x00")
+    assert main(["status", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / '.env'} is not UTF-8 text; write it as NAME=value lines, "
+        "or remove it.\n"
+    )
