@@ -147,7 +147,10 @@ def _whitespace_relation(
 
 def _line_endings(path: str, limit: int = 64 << 20) -> tuple[int, int]:
     """Lines ending in CR LF and lines ending in LF alone, in the first `limit` bytes of a
-    file (only read when it could not be read as delimited text)."""
+    file (only read when it could not be read as delimited text); none for a path that is
+    no single file (the message's "one of N files")."""
+    if not Path(path).is_file():
+        return 0, 0
     with open(path, "rb") as fh:
         data = fh.read(limit)
     crlf = data.count(b"\r\n")
@@ -174,8 +177,8 @@ def explain_read_error(section: str, fmt: str, files: list[str], exc: Exception)
         )
     elif "sniff" not in text and re.search(r"encod|unicode|utf", text, re.IGNORECASE):
         why = f"it is not text in the configured encoding; set {section}.csv.encoding"
-    elif Path(where).is_file() and all(_line_endings(where)):
-        crlf, lf = _line_endings(where)
+    elif all(endings := _line_endings(where)):
+        crlf, lf = endings
         why = (
             f"its lines end two ways ({crlf:,} with CR LF, {lf:,} with LF alone), as when "
             "rows are added by another program, and the reader cannot tell its layout. Save "
